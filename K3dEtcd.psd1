@@ -1,0 +1,26 @@
+@{
+    RootModule             = 'K3dEtcd.dll'
+    ModuleVersion          = '0.1.0'
+    CompatiblePSEditions   = @('Core')
+    GUID                   = 'a094da1a-bbda-4052-ab46-943c9cc937f8'
+    Author                 = 'K3dEtcd contributors'
+    CompanyName            = 'K3dEtcd contributors'
+    Copyright              = '(c) K3dEtcd contributors. MIT License.'
+    Description            = 'Run etcd clusters in Docker and k3d (k3s) clusters that use them as their external datastore: create, inspect and remove etcd clusters, browse and change keys, check members and leader statistics, and wire k3d with TLS. Every command returns pipeline objects.'
+    PowerShellVersion      = '7.4'
+    FormatsToProcess       = @('K3dEtcd.format.ps1xml')
+    CmdletsToExport        = @(
+        'New-EtcdCluster'
+        'Get-EtcdCluster'
+        'Remove-EtcdCluster'
+    )
+    FunctionsToExport      = @()
+    VariablesToExport      = @()
+    AliasesToExport        = @()
+    PrivateData            = @{
+        PSData = @{
+            Tags         = @('etcd', 'k3d', 'k3s', 'kubernetes', 'docker', 'datastore', 'PSEdition_Core', 'Linux', 'Windows', 'MacOS')
+            ReleaseNotes = 'See CHANGELOG.md.'
+        }
+    }
+}

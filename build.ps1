@@ -1,0 +1,162 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Builds, tests, demonstrates and packages the K3dEtcd module.
+.DESCRIPTION
+    Build   : dotnet build; stages the module folder out/K3dEtcd/<version>/
+    Test    : Build, then xunit (dotnet test) and Pester (in a fresh pwsh importing the staged
+              module); prints "Tests: N passed, N failed, N skipped" over both.
+    Demo    : Build, then runs the main flow in a fresh pwsh: create a cluster, show it, remove it.
+    Package : Build, then makes the PowerShell Gallery .nupkg under out/package/.
+.EXAMPLE
+    dotnet tool restore; dotnet pwsh ./build.ps1 Test
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Position = 0)]
+    [ValidateSet('Build', 'Test', 'Demo', 'Package')]
+    [string] $Task = 'Build',
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Debug',
+    # Pester tests to run (all when empty); a path or a filter on tags.
+    [string[]] $PesterTag = @()
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$root = $PSScriptRoot
+$version = (Import-PowerShellDataFile "$root/K3dEtcd.psd1").ModuleVersion
+$staged = Join-Path $root "out/K3dEtcd/$version"
+$testImage = 'k3detcd/etcd:3.4.23'
+
+function Invoke-Native([string] $File, [string[]] $Arguments) {
+    & $File @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "$File $($Arguments -join ' ') failed with exit code $LASTEXITCODE" }
+}
+
+# A fresh pwsh: the one running this script, whether installed or the `dotnet pwsh` tool.
+function Get-PwshCommand {
+    $self = [Environment]::ProcessPath
+    if ([IO.Path]::GetFileNameWithoutExtension($self) -eq 'dotnet') { return @($self, (Join-Path $PSHOME 'pwsh.dll')) }
+    return @($self)
+}
+
+function Invoke-Build {
+    Invoke-Native dotnet @('build', "$root/K3dEtcd.sln", '-c', $Configuration, '-nologo', '-v', 'q', '-clp:NoSummary')
+    if (-not (Test-Path "$staged/K3dEtcd.psd1")) { throw "The module was not staged at $staged" }
+    Write-Host "Module staged at $staged"
+}
+
+# Docker engine plus the local etcd image; never pulls (see tests/prepare-docker.sh).
+function Initialize-Docker {
+    if (-not $env:K3DETCD_ETCD_IMAGE) { $env:K3DETCD_ETCD_IMAGE = $testImage }
+    $ready = $false
+    if (Get-Command docker -ErrorAction Ignore) {
+        docker image inspect $env:K3DETCD_ETCD_IMAGE *> $null
+        $ready = $LASTEXITCODE -eq 0
+    }
+    if (-not $ready) {
+        if (-not $IsLinux) { throw "Docker with the image $env:K3DETCD_ETCD_IMAGE is needed; set K3DETCD_ETCD_IMAGE to an etcd image you have." }
+        Invoke-Native bash @("$root/tests/prepare-docker.sh")
+    }
+    if (-not $env:K3DETCD_PULL_POLICY) { $env:K3DETCD_PULL_POLICY = 'Never' }
+}
+
+function Get-PesterModulePath {
+    $installed = Get-Module Pester -ListAvailable | Where-Object { $_.Version.Major -eq 5 } | Sort-Object Version -Descending | Select-Object -First 1
+    if ($installed) { return $installed.Path }
+    $local = Get-ChildItem "$root/.tools/pester/5.*/tools/Pester.psd1" -ErrorAction Ignore | Select-Object -First 1
+    if (-not $local) {
+        Invoke-Native dotnet @('restore', "$root/tests/Pester/tools.proj", '--packages', "$root/.tools", '-nologo', '-v', 'q')
+        $local = Get-ChildItem "$root/.tools/pester/5.*/tools/Pester.psd1" | Select-Object -First 1
+    }
+    return $local.FullName
+}
+
+function Invoke-Test {
+    Initialize-Docker
+    Invoke-Build
+    $results = Join-Path $root 'out/test-results'
+    Remove-Item $results -Recurse -Force -ErrorAction Ignore
+    New-Item -ItemType Directory $results | Out-Null
+
+    # xunit: the services against real Docker and etcd.
+    & dotnet test "$root/tests/K3dEtcd.Tests/K3dEtcd.Tests.csproj" -c $Configuration --no-build -nologo `
+        --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=normal' --results-directory $results
+    $trx = [xml](Get-Content (Join-Path $results 'xunit.trx') -Raw)
+    $c = $trx.TestRun.ResultSummary.Counters
+    $xunit = @{ Passed = [int]$c.passed; Failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted; Skipped = [int]$c.notExecuted }
+
+    # Pester: every cmdlet as a user runs it, in a fresh pwsh importing the staged module.
+    $pester = Get-PesterModulePath
+    $summary = Join-Path $results 'pester-summary.json'
+    $script = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$pester'
+`$config = New-PesterConfiguration
+`$config.Run.Path = '$root/tests/Pester'
+`$config.Run.PassThru = `$true
+`$config.Output.Verbosity = 'Detailed'
+`$config.TestResult.Enabled = `$true
+`$config.TestResult.OutputFormat = 'NUnitXml'
+`$config.TestResult.OutputPath = '$results/pester.xml'
+$(if ($PesterTag) { "`$config.Filter.Tag = @('" + ($PesterTag -join "','") + "')" })
+`$r = Invoke-Pester -Configuration `$config
+@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount; Skipped = `$r.SkippedCount + `$r.NotRunCount } | ConvertTo-Json | Set-Content '$summary'
+"@
+    $pwsh = Get-PwshCommand
+    $env:K3DETCD_MODULE_PATH = "$staged/K3dEtcd.psd1"
+    & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $script
+    $p = if (Test-Path $summary) { Get-Content $summary -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
+
+    $passed = $xunit.Passed + $p.Passed
+    $failed = $xunit.Failed + $p.Failed
+    $skipped = $xunit.Skipped + $p.Skipped
+    Write-Host "xunit:  $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped"
+    Write-Host "Pester: $($p.Passed) passed, $($p.Failed) failed, $($p.Skipped) skipped"
+    Write-Host "Tests: $passed passed, $failed failed, $skipped skipped"
+    if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    Initialize-Docker
+    Invoke-Build
+    $pwsh = Get-PwshCommand
+    $demo = @"
+`$ErrorActionPreference = 'Stop'
+`$ProgressPreference = 'SilentlyContinue'
+Import-Module '$staged/K3dEtcd.psd1'
+'> `$c = New-EtcdCluster'
+`$c = New-EtcdCluster -Name k3detcd-demo
+'> `$c'
+`$c | Format-Table | Out-String -Width 120
+'> `$c.Members | Format-Table Name, Id, ClientUrl, NetworkClientUrl, State'
+`$c.Members | Format-Table Name, Id, ClientUrl, NetworkClientUrl, State | Out-String -Width 120
+'> Get-EtcdCluster k3detcd-demo | Remove-EtcdCluster -Force'
+Get-EtcdCluster k3detcd-demo | Remove-EtcdCluster -Force
+'Removed. Clusters left named k3detcd-demo: ' + @(Get-EtcdCluster k3detcd-demo* ).Count
+"@
+    & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $demo
+    if ($LASTEXITCODE -ne 0) { throw "The demo failed (exit code $LASTEXITCODE)" }
+}
+
+function Invoke-Package {
+    Invoke-Build
+    $out = Join-Path $root 'out/package'
+    Remove-Item $out -Recurse -Force -ErrorAction Ignore
+    New-Item -ItemType Directory $out | Out-Null
+    # Compress-PSResource wants the folder named like the module.
+    $pkgSource = Join-Path ([IO.Path]::GetTempPath()) "k3detcd-pkg-$PID/K3dEtcd"
+    Remove-Item (Split-Path $pkgSource) -Recurse -Force -ErrorAction Ignore
+    New-Item -ItemType Directory $pkgSource | Out-Null
+    Copy-Item "$staged/*" $pkgSource -Recurse
+    Compress-PSResource -Path $pkgSource -DestinationPath $out
+    Remove-Item (Split-Path $pkgSource) -Recurse -Force
+    Get-ChildItem $out -Filter *.nupkg | ForEach-Object { Write-Host "Package: $($_.FullName)" }
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Test' { Invoke-Test }
+    'Demo' { Invoke-Demo }
+    'Package' { Invoke-Package }
+}

@@ -1,0 +1,59 @@
+using System.Management.Automation;
+using K3dEtcd.Common;
+using K3dEtcd.Model;
+
+namespace K3dEtcd.Commands.Etcd;
+
+/// <summary>
+/// <para type="synopsis">Removes an etcd cluster: exactly the containers, volumes and network that carry its label.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Remove, "EtcdCluster", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByName)]
+[OutputType(typeof(void))]
+public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
+{
+    private const string ByName = "Name";
+    private const string ByObject = "InputObject";
+
+    [Parameter(ParameterSetName = ByName, Position = 0, Mandatory = true, ValueFromPipeline = true)]
+    [ArgumentCompleter(typeof(EtcdClusterNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[] Name { get; set; } = [];
+
+    [Parameter(ParameterSetName = ByObject, Mandatory = true, ValueFromPipeline = true)]
+    [Alias("Cluster")]
+    public EtcdCluster[] InputObject { get; set; } = [];
+
+    /// <summary>Keep the members' data volumes.</summary>
+    [Parameter]
+    public SwitchParameter KeepData { get; set; }
+
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override async Task ProcessRecordAsync(CancellationToken ct)
+    {
+        var names = ParameterSetName == ByObject ? InputObject.Select(c => c.Name).ToArray() : Name;
+        var service = await GetClusterServiceAsync(ct);
+        foreach (var name in names)
+        {
+            var cluster = await service.GetAsync(name, ct);
+            if (cluster is null)
+            {
+                WriteFailure(new K3dEtcdException("EtcdClusterNotFound", FailureKind.ObjectNotFound,
+                    $"No etcd cluster named '{name}' was found; nothing was removed.", name));
+                continue;
+            }
+            var what = $"etcd cluster '{name}' ({cluster.Size} containers{(KeepData ? ", keeping data volumes" : " and their data volumes")}, network {cluster.Network} if it was created for it)";
+            if (!ShouldProcessUnlessForced(Force, what, "Remove")) continue;
+            try
+            {
+                var removed = await service.RemoveAsync(name, KeepData, ct);
+                WriteVerbose($"Removed {removed.Containers.Count} containers, {removed.Volumes.Count} volumes, {removed.Networks.Count} networks of cluster '{name}'.");
+            }
+            catch (K3dEtcdException ex)
+            {
+                WriteFailure(ex);
+            }
+        }
+    }
+}

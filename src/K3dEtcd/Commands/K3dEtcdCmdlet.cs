@@ -1,0 +1,173 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using Docker.DotNet;
+using K3dEtcd.Common;
+using K3dEtcd.Docker;
+
+namespace K3dEtcd.Commands;
+
+/// <summary>
+/// Base of every K3dEtcd cmdlet: runs async service code on the pipeline thread (so Write*
+/// calls are always legal), cancels it on Ctrl+C, and turns service failures into ErrorRecords
+/// with stable ErrorIds.
+/// </summary>
+public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private PumpContext? _pump;
+
+    protected CancellationToken CancellationToken => _stopping.Token;
+
+    protected sealed override void BeginProcessing() => Run(BeginProcessingAsync);
+    protected sealed override void ProcessRecord() => Run(ProcessRecordAsync);
+    protected sealed override void EndProcessing() => Run(EndProcessingAsync);
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    protected virtual Task BeginProcessingAsync(CancellationToken ct) => Task.CompletedTask;
+    protected virtual Task ProcessRecordAsync(CancellationToken ct) => Task.CompletedTask;
+    protected virtual Task EndProcessingAsync(CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>Runs <paramref name="work"/> with a single-threaded context on the pipeline thread.</summary>
+    private void Run(Func<CancellationToken, Task> work)
+    {
+        var previous = SynchronizationContext.Current;
+        var pump = new PumpContext();
+        _pump = pump;
+        SynchronizationContext.SetSynchronizationContext(pump);
+        try
+        {
+            var task = work(_stopping.Token);
+            task.ContinueWith(_ => pump.Complete(), TaskScheduler.Default);
+            pump.RunUntilComplete();
+            task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+        catch (K3dEtcdException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+        }
+        catch (DockerApiException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex, null));
+        }
+        finally
+        {
+            _pump = null;
+            SynchronizationContext.SetSynchronizationContext(previous);
+        }
+    }
+
+    /// <summary>Runs a callback on the pipeline thread, now if we are on it, else queued to the pump.</summary>
+    private void OnPipelineThread(Action action)
+    {
+        var pump = _pump;
+        if (pump is null || pump.IsPumpThread) action();
+        else pump.Post(_ => action(), null);
+    }
+
+    void IOperationLog.Verbose(string message) => OnPipelineThread(() => WriteVerbose(message));
+    void IOperationLog.Warning(string message) => OnPipelineThread(() => WriteWarning(message));
+    void IOperationLog.Progress(OperationProgress p) => OnPipelineThread(() =>
+    {
+        var record = new ProgressRecord(p.ActivityId, p.Activity, string.IsNullOrEmpty(p.Status) ? " " : p.Status)
+        {
+            PercentComplete = p.Completed ? 100 : Math.Clamp(p.PercentComplete, -1, 100),
+            RecordType = p.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+        };
+        WriteProgress(record);
+    });
+
+    protected IOperationLog Log => this;
+
+    /// <summary>-Force skips the confirmation prompt, but -WhatIf still only describes the change.</summary>
+    protected bool ShouldProcessUnlessForced(bool force, string target, string action)
+    {
+        var whatIf = (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter { IsPresent: true })
+            || (GetVariableValue("WhatIfPreference") is bool b && b)
+            || (GetVariableValue("WhatIfPreference") is SwitchParameter s && s.IsPresent);
+        if (force && !whatIf)
+        {
+            WriteVerbose($"Performing the operation \"{action}\" on target \"{target}\" (-Force).");
+            return true;
+        }
+        return ShouldProcess(target, action);
+    }
+
+    private DockerClient? _docker;
+
+    /// <summary>The Docker client of this command, connected once; a missing engine ends the command.</summary>
+    protected async Task<DockerClient> GetDockerAsync(CancellationToken ct) =>
+        _docker ??= await DockerClientFactory.ConnectAsync(null, ct);
+
+    protected async Task<EtcdClusterService> GetClusterServiceAsync(CancellationToken ct) =>
+        new(await GetDockerAsync(ct), this);
+
+    protected static ErrorRecord ToErrorRecord(K3dEtcdException ex) =>
+        new(ex, ex.ErrorId, ToCategory(ex.Kind), ex.Target);
+
+    protected static ErrorRecord ToErrorRecord(DockerApiException ex, object? target)
+    {
+        var (id, category) = ex.StatusCode switch
+        {
+            System.Net.HttpStatusCode.NotFound => ("DockerObjectNotFound", ErrorCategory.ObjectNotFound),
+            System.Net.HttpStatusCode.Conflict => ("DockerConflict", ErrorCategory.ResourceExists),
+            _ => ("DockerOperationFailed", ErrorCategory.InvalidResult),
+        };
+        return new ErrorRecord(new InvalidOperationException($"Docker: {EtcdClusterService.DockerMessage(ex)}", ex), id, category, target);
+    }
+
+    /// <summary>Reports a per-item failure and lets the pipeline go on.</summary>
+    protected void WriteFailure(K3dEtcdException ex) => WriteError(ToErrorRecord(ex));
+
+    public static ErrorCategory ToCategory(FailureKind kind) => kind switch
+    {
+        FailureKind.InvalidArgument => ErrorCategory.InvalidArgument,
+        FailureKind.ObjectNotFound => ErrorCategory.ObjectNotFound,
+        FailureKind.ResourceExists => ErrorCategory.ResourceExists,
+        FailureKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
+        FailureKind.ConnectionError => ErrorCategory.ConnectionError,
+        FailureKind.OperationTimeout => ErrorCategory.OperationTimeout,
+        FailureKind.InvalidResult => ErrorCategory.InvalidResult,
+        FailureKind.InvalidOperation => ErrorCategory.InvalidOperation,
+        FailureKind.NotImplemented => ErrorCategory.NotImplemented,
+        FailureKind.SecurityError => ErrorCategory.SecurityError,
+        _ => ErrorCategory.NotSpecified,
+    };
+
+    public void Dispose()
+    {
+        _docker?.Dispose();
+        _stopping.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>A single-threaded SynchronizationContext drained by the pipeline thread.</summary>
+    private sealed class PumpContext : SynchronizationContext
+    {
+        private readonly BlockingCollection<(SendOrPostCallback, object?)> _queue = new();
+        private readonly int _threadId = Environment.CurrentManagedThreadId;
+
+        public bool IsPumpThread => Environment.CurrentManagedThreadId == _threadId;
+
+        public override void Post(SendOrPostCallback d, object? state)
+        {
+            try { _queue.Add((d, state)); }
+            catch (InvalidOperationException) { } // completed: late progress after the task ended is dropped
+        }
+
+        public override void Send(SendOrPostCallback d, object? state) => throw new NotSupportedException();
+
+        public void Complete() => _queue.CompleteAdding();
+
+        public void RunUntilComplete()
+        {
+            foreach (var (callback, state) in _queue.GetConsumingEnumerable())
+            {
+                callback(state);
+            }
+        }
+    }
+}

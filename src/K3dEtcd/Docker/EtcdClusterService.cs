@@ -1,0 +1,602 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using K3dEtcd.Common;
+using K3dEtcd.Etcd;
+using K3dEtcd.Model;
+
+namespace K3dEtcd.Docker;
+
+/// <summary>Creates, finds and removes etcd clusters made of labelled Docker containers.</summary>
+public sealed partial class EtcdClusterService(IDockerClient docker, IOperationLog log)
+{
+    private const string ClientPortKey = "2379/tcp";
+
+    [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")]
+    private static partial Regex ValidName();
+
+    public static void ValidateName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || !ValidName().IsMatch(name))
+        {
+            throw new K3dEtcdException("InvalidClusterName", FailureKind.InvalidArgument,
+                $"'{name}' is not a valid cluster name: use 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit (Docker's container name rules).", name);
+        }
+    }
+
+    public static void ValidateSpec(EtcdClusterSpec spec)
+    {
+        ValidateName(spec.Name);
+        if (spec.Size is < 1 or > EtcdClusterSpec.MaxSize)
+        {
+            throw new K3dEtcdException("InvalidClusterSize", FailureKind.InvalidArgument,
+                $"Size {spec.Size} is out of range: an etcd cluster here has 1 to {EtcdClusterSpec.MaxSize} members.", spec.Size);
+        }
+        if (!IPAddress.TryParse(spec.HostAddress, out _))
+        {
+            throw new K3dEtcdException("InvalidHostAddress", FailureKind.InvalidArgument,
+                $"'{spec.HostAddress}' is not an IP address to publish client ports on (for example 127.0.0.1).", spec.HostAddress);
+        }
+        if (spec.ClientPort is { } port && (port < 1 || port + spec.Size - 1 > 65535))
+        {
+            throw new K3dEtcdException("InvalidClientPort", FailureKind.InvalidArgument,
+                $"Client ports {port}..{port + spec.Size - 1} are not all valid TCP ports.", port);
+        }
+        if (spec.Timeout <= TimeSpan.Zero)
+        {
+            throw new K3dEtcdException("InvalidTimeout", FailureKind.InvalidArgument, "The timeout must be positive.", spec.Timeout);
+        }
+    }
+
+    // ---------------------------------------------------------------- create
+
+    public async Task<EtcdCluster> CreateAsync(EtcdClusterSpec spec, CancellationToken ct)
+    {
+        ValidateSpec(spec);
+        if (spec.Size % 2 == 0)
+        {
+            log.Warning($"A cluster of {spec.Size} members tolerates no more failures than one of {spec.Size - 1}; an odd size is usually better.");
+        }
+        if (spec.HostAddress is "0.0.0.0" or "::")
+        {
+            log.Warning($"Client ports will be published on {spec.HostAddress}: every host that can reach this machine can reach etcd.");
+        }
+
+        var activity = $"Creating etcd cluster '{spec.Name}'";
+        var progress = new ProgressSteps(log, activity, totalSteps: 3 + spec.Size * 2);
+
+        // A version readable from the tag is checked before anything touches Docker.
+        var version = EtcdVersion.ParseImageTag(spec.Image);
+        EnsureV2Supported(spec, version);
+        await EnsureNameIsFreeAsync(spec, ct).ConfigureAwait(false);
+        progress.Step("Checking the image");
+        await EnsureImageAsync(spec.Image, spec.PullPolicy, ct).ConfigureAwait(false);
+        version ??= await DetectVersionAsync(spec.Image, ct).ConfigureAwait(false);
+        EnsureV2Supported(spec, version);
+
+        var created = new CreatedResources();
+        try
+        {
+            progress.Step($"Creating network {spec.NetworkName}");
+            await EnsureNetworkAsync(spec, created, ct).ConfigureAwait(false);
+
+            var containers = Enumerable.Range(0, spec.Size).Select(i => EtcdClusterSpec.ContainerName(spec.Name, i)).ToArray();
+            var peerUrls = containers.Select(EtcdClusterSpec.PeerUrl).ToArray();
+            var initialCluster = string.Join(",", containers.Select(c => $"{c}={EtcdClusterSpec.PeerUrl(c)}"));
+            var createdAt = DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
+
+            for (var i = 0; i < spec.Size; i++)
+            {
+                progress.Step($"Creating member {containers[i]} ({i + 1}/{spec.Size})");
+                var volume = EtcdClusterSpec.VolumeName(spec.Name, i);
+                log.Verbose($"docker volume create {volume}");
+                await docker.Volumes.CreateAsync(new VolumesCreateParameters
+                {
+                    Name = volume,
+                    Labels = new Dictionary<string, string> { [Labels.Cluster] = spec.Name, [Labels.Member] = containers[i] },
+                }, ct).ConfigureAwait(false);
+                created.Volumes.Add(volume);
+
+                var labels = new Dictionary<string, string>
+                {
+                    [Labels.Cluster] = spec.Name,
+                    [Labels.Member] = containers[i],
+                    [Labels.MemberIndex] = i.ToString(CultureInfo.InvariantCulture),
+                    [Labels.MemberId] = EtcdMemberIdentity.ToHex(EtcdMemberIdentity.Compute([peerUrls[i]], spec.ClusterToken)),
+                    [Labels.Network] = spec.NetworkName,
+                    [Labels.Token] = spec.ClusterToken,
+                    [Labels.EnableV2] = spec.EnableV2 ? "true" : "false",
+                    [Labels.Created] = createdAt,
+                    [Labels.ModuleVersion] = typeof(EtcdClusterService).Assembly.GetName().Version?.ToString(3) ?? "",
+                };
+                if (version is not null) labels[Labels.Version] = version;
+
+                var command = BuildEtcdCommand(containers[i], initialCluster, spec);
+                log.Verbose($"docker create --name {containers[i]} --network {spec.NetworkName} -p {spec.HostAddress}:{(spec.ClientPort is { } p ? (p + i).ToString(CultureInfo.InvariantCulture) : "")}:2379 -v {volume}:/var/lib/etcd {spec.Image} {string.Join(' ', command)}");
+                var response = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+                {
+                    Name = containers[i],
+                    Hostname = containers[i],
+                    Image = spec.Image,
+                    Cmd = command,
+                    Labels = labels,
+                    ExposedPorts = new Dictionary<string, EmptyStruct> { [ClientPortKey] = default, ["2380/tcp"] = default },
+                    HostConfig = new HostConfig
+                    {
+                        NetworkMode = spec.NetworkName,
+                        Binds = [$"{volume}:/var/lib/etcd"],
+                        PortBindings = new Dictionary<string, IList<PortBinding>>
+                        {
+                            [ClientPortKey] = [new PortBinding { HostIP = spec.HostAddress, HostPort = spec.ClientPort is { } port ? (port + i).ToString(CultureInfo.InvariantCulture) : "" }],
+                        },
+                    },
+                }, ct).ConfigureAwait(false);
+                created.Containers.Add(response.ID);
+            }
+
+            for (var i = 0; i < spec.Size; i++)
+            {
+                progress.Step($"Starting member {containers[i]} ({i + 1}/{spec.Size})");
+                log.Verbose($"docker start {containers[i]}");
+                try
+                {
+                    await docker.Containers.StartContainerAsync(created.Containers[i], new ContainerStartParameters(), ct).ConfigureAwait(false);
+                }
+                catch (DockerApiException ex)
+                {
+                    throw new K3dEtcdException(IsPortConflict(ex) ? "ClientPortInUse" : "MemberStartFailed",
+                        IsPortConflict(ex) ? FailureKind.ResourceUnavailable : FailureKind.InvalidResult,
+                        $"Member {containers[i]} could not start: {DockerMessage(ex)}", containers[i], ex);
+                }
+            }
+
+            var cluster = await GetAsync(spec.Name, ct).ConfigureAwait(false)
+                ?? throw new K3dEtcdException("ClusterVanished", FailureKind.InvalidResult, $"The containers of cluster '{spec.Name}' disappeared while it was being created.", spec.Name);
+            await WaitForQuorumAsync(cluster, spec.Timeout, activity, ct).ConfigureAwait(false);
+            progress.Complete();
+            return await GetAsync(spec.Name, ct).ConfigureAwait(false) ?? cluster;
+        }
+        catch (Exception ex)
+        {
+            progress.Complete();
+            var detail = ex is K3dEtcdException { Target: string member } && created.Containers.Count > 0
+                ? await TailLogsAsync(member, 15).ConfigureAwait(false)
+                : null;
+            log.Verbose($"Rolling back cluster '{spec.Name}': {created.Containers.Count} containers, {created.Volumes.Count} volumes, {(created.Network is null ? "no" : "1")} network");
+            await RollbackAsync(created).ConfigureAwait(false);
+            if (ex is K3dEtcdException kex && detail is { Length: > 0 })
+            {
+                throw new K3dEtcdException(kex.ErrorId, kex.Kind, $"{kex.Message}{Environment.NewLine}Last log lines of {kex.Target}:{Environment.NewLine}{detail}", kex.Target, kex.InnerException);
+            }
+            if (ex is DockerApiException dex)
+            {
+                throw new K3dEtcdException("DockerOperationFailed", FailureKind.InvalidResult, $"Docker refused an operation while creating cluster '{spec.Name}': {DockerMessage(dex)}", spec.Name, dex);
+            }
+            throw;
+        }
+    }
+
+    private static void EnsureV2Supported(EtcdClusterSpec spec, string? version)
+    {
+        if (spec.EnableV2 && !EtcdVersion.SupportsV2(version))
+        {
+            throw new K3dEtcdException("EnableV2NotSupported", FailureKind.InvalidArgument,
+                $"-EnableV2 needs etcd 3.4 or 3.5; image '{spec.Image}' is etcd {version}, which removed the v2 API and the --enable-v2 flag. Leader statistics work without it (from the v3 API and /metrics).", spec.Image);
+        }
+    }
+
+    internal static List<string> BuildEtcdCommand(string container, string initialCluster, EtcdClusterSpec spec)
+    {
+        var command = new List<string>
+        {
+            "/usr/local/bin/etcd",
+            "--name", container,
+            "--data-dir", "/var/lib/etcd/data",
+            "--listen-client-urls", "http://0.0.0.0:2379",
+            "--advertise-client-urls", EtcdClusterSpec.NetworkClientUrl(container),
+            "--listen-peer-urls", "http://0.0.0.0:2380",
+            "--initial-advertise-peer-urls", EtcdClusterSpec.PeerUrl(container),
+            "--initial-cluster", initialCluster,
+            "--initial-cluster-token", spec.ClusterToken,
+            "--initial-cluster-state", "new",
+        };
+        if (spec.EnableV2) command.Add("--enable-v2=true");
+        command.AddRange(spec.ExtraArguments);
+        return command;
+    }
+
+    private async Task EnsureNameIsFreeAsync(EtcdClusterSpec spec, CancellationToken ct)
+    {
+        var existing = await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = Labels.ClusterFilter(spec.Name) }, ct).ConfigureAwait(false);
+        if (existing.Count > 0)
+        {
+            throw new K3dEtcdException("ClusterExists", FailureKind.ResourceExists,
+                $"An etcd cluster named '{spec.Name}' already exists. Remove it first (Remove-EtcdCluster {spec.Name}) or choose another name.", spec.Name);
+        }
+        var all = await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true }, ct).ConfigureAwait(false);
+        var names = all.SelectMany(c => c.Names).Select(n => n.TrimStart('/')).ToHashSet(StringComparer.Ordinal);
+        for (var i = 0; i < spec.Size; i++)
+        {
+            var container = EtcdClusterSpec.ContainerName(spec.Name, i);
+            if (names.Contains(container))
+            {
+                throw new K3dEtcdException("ContainerNameInUse", FailureKind.ResourceExists,
+                    $"A container named '{container}' already exists and is not part of an etcd cluster made by K3dEtcd; choose another cluster name.", container);
+            }
+        }
+        var volumes = await docker.Volumes.ListAsync(new VolumesListParameters(), ct).ConfigureAwait(false);
+        var volumeNames = (volumes.Volumes ?? []).Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
+        for (var i = 0; i < spec.Size; i++)
+        {
+            var volume = EtcdClusterSpec.VolumeName(spec.Name, i);
+            if (volumeNames.Contains(volume))
+            {
+                throw new K3dEtcdException("VolumeNameInUse", FailureKind.ResourceExists,
+                    $"A volume named '{volume}' already exists (left by an earlier cluster removed with -KeepData?). Remove it with 'docker volume rm {volume}' or choose another cluster name.", volume);
+            }
+        }
+    }
+
+    private async Task EnsureImageAsync(string image, ImagePullPolicy policy, CancellationToken ct)
+    {
+        try
+        {
+            await docker.Images.InspectImageAsync(image, ct).ConfigureAwait(false);
+            return;
+        }
+        catch (DockerImageNotFoundException) { }
+        catch (DockerApiException ex) when (ex.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest) { }
+
+        if (policy == ImagePullPolicy.Never)
+        {
+            throw new K3dEtcdException("ImageNotFound", FailureKind.ObjectNotFound,
+                $"The etcd image '{image}' is not present and pulling is disabled ({EtcdClusterSpec.PullPolicyEnvironmentVariable}=Never). Pull or build it first (docker pull {image}), or pass another -Image.", image);
+        }
+
+        var (repository, tag) = SplitImage(image);
+        log.Verbose($"docker pull {image}");
+        var pullActivity = $"Pulling {image}";
+        try
+        {
+            await docker.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null,
+                new Progress<JSONMessage>(m => { if (!string.IsNullOrEmpty(m.Status)) log.Progress(new OperationProgress(pullActivity, $"{m.ID} {m.Status}".Trim(), -1, ActivityId: 2)); }),
+                ct).ConfigureAwait(false);
+            log.Progress(new OperationProgress(pullActivity, "Done", 100, ActivityId: 2, Completed: true));
+            await docker.Images.InspectImageAsync(image, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is DockerApiException or HttpRequestException or IOException)
+        {
+            throw new K3dEtcdException("ImagePullFailed", FailureKind.ObjectNotFound,
+                $"The etcd image '{image}' is not present locally and could not be pulled: {(ex is DockerApiException d ? DockerMessage(d) : ex.Message)}. Pull or load it yourself (docker pull / docker load), pass another -Image, or set {EtcdClusterSpec.ImageEnvironmentVariable}.", image, ex);
+        }
+    }
+
+    internal static (string Repository, string Tag) SplitImage(string image)
+    {
+        var at = image.IndexOf('@');
+        if (at > 0) return (image[..at], image[(at + 1)..]);
+        var slash = image.LastIndexOf('/');
+        var colon = image.LastIndexOf(':');
+        return colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
+    }
+
+    /// <summary>Runs `etcd --version` in a throwaway container when the tag does not tell.</summary>
+    private async Task<string?> DetectVersionAsync(string image, CancellationToken ct)
+    {
+        log.Verbose($"docker run --rm {image} /usr/local/bin/etcd --version");
+        string? id = null;
+        try
+        {
+            id = (await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+            {
+                Image = image,
+                Cmd = ["/usr/local/bin/etcd", "--version"],
+                Labels = new Dictionary<string, string> { [Labels.Prefix + "probe"] = "version" },
+                HostConfig = new HostConfig { NetworkMode = "none" },
+            }, ct).ConfigureAwait(false)).ID;
+            await docker.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct).ConfigureAwait(false);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            wait.CancelAfter(TimeSpan.FromSeconds(20));
+            await docker.Containers.WaitContainerAsync(id, wait.Token).ConfigureAwait(false);
+            return EtcdVersion.ParseVersionOutput(await ReadLogsAsync(id, null, ct).ConfigureAwait(false));
+        }
+        catch (DockerApiException ex)
+        {
+            log.Verbose($"Could not detect the etcd version of '{image}': {DockerMessage(ex)}");
+            return null;
+        }
+        finally
+        {
+            if (id is not null)
+            {
+                try { await docker.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, CancellationToken.None).ConfigureAwait(false); }
+                catch (DockerApiException) { }
+            }
+        }
+    }
+
+    private async Task EnsureNetworkAsync(EtcdClusterSpec spec, CreatedResources created, CancellationToken ct)
+    {
+        var networks = await docker.Networks.ListNetworksAsync(new NetworksListParameters(), ct).ConfigureAwait(false);
+        var existing = networks.FirstOrDefault(n => n.Name == spec.NetworkName);
+        if (existing is not null)
+        {
+            if (string.IsNullOrEmpty(spec.Network))
+            {
+                throw new K3dEtcdException("NetworkNameInUse", FailureKind.ResourceExists,
+                    $"A Docker network named '{spec.NetworkName}' already exists; remove it or pass -Network to join it deliberately.", spec.NetworkName);
+            }
+            log.Verbose($"Joining the existing network {spec.NetworkName} (it is not removed with the cluster)");
+            return;
+        }
+        log.Verbose($"docker network create {spec.NetworkName}");
+        var response = await docker.Networks.CreateNetworkAsync(new NetworksCreateParameters
+        {
+            Name = spec.NetworkName,
+            Driver = "bridge",
+            Labels = new Dictionary<string, string> { [Labels.Cluster] = spec.Name },
+        }, ct).ConfigureAwait(false);
+        created.Network = response.ID;
+    }
+
+    private async Task WaitForQuorumAsync(EtcdCluster cluster, TimeSpan timeout, string activity, CancellationToken ct)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(timeout);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var probe = new EtcdHttpProbe(http);
+        var members = cluster.Members;
+        try
+        {
+            while (true)
+            {
+                var healthy = 0;
+                var leaders = new HashSet<string>();
+                foreach (var member in members)
+                {
+                    var state = await docker.Containers.InspectContainerAsync(member.ContainerId, deadline.Token).ConfigureAwait(false);
+                    if (!state.State.Running)
+                    {
+                        throw new K3dEtcdException("MemberExited", FailureKind.InvalidResult,
+                            $"Member {member.Name} stopped while the cluster was starting (exit code {state.State.ExitCode}).", member.ContainerName);
+                    }
+                    if (member.ClientUrl is null) continue;
+                    if (await probe.IsHealthyAsync(member.ClientUrl, deadline.Token).ConfigureAwait(false))
+                    {
+                        healthy++;
+                        if (await probe.GetLeaderAsync(member.ClientUrl, deadline.Token).ConfigureAwait(false) is { } leader) leaders.Add(leader);
+                    }
+                }
+                var hasOneLeader = leaders.Count == 1 && leaders.First() != "0";
+                log.Progress(new OperationProgress(activity,
+                    healthy < members.Length ? $"Members healthy: {healthy}/{members.Length}" : hasOneLeader ? "Leader elected" : "Waiting for a leader",
+                    50 + 50 * healthy / (members.Length + 1)));
+                if (healthy == members.Length && hasOneLeader) return;
+                await Task.Delay(250, deadline.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new K3dEtcdException("ClusterStartTimeout", FailureKind.OperationTimeout,
+                $"Cluster '{cluster.Name}' did not reach a healthy quorum with one leader within {timeout.TotalSeconds:0} s.", members[0].ContainerName);
+        }
+    }
+
+    // ---------------------------------------------------------------- read
+
+    public async Task<IReadOnlyList<EtcdCluster>> ListAsync(CancellationToken ct)
+    {
+        var containers = await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = Labels.ClusterFilter(null) }, ct).ConfigureAwait(false);
+        return containers
+            .Where(c => c.Labels.ContainsKey(Labels.Member))
+            .GroupBy(c => c.Labels[Labels.Cluster], StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => BuildCluster(g.Key, g.ToList()))
+            .ToList();
+    }
+
+    public async Task<EtcdCluster?> GetAsync(string name, CancellationToken ct)
+    {
+        var containers = await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = Labels.ClusterFilter(name) }, ct).ConfigureAwait(false);
+        var members = containers.Where(c => c.Labels.ContainsKey(Labels.Member)).ToList();
+        return members.Count == 0 ? null : BuildCluster(name, members);
+    }
+
+    private static EtcdCluster BuildCluster(string name, IList<ContainerListResponse> containers)
+    {
+        var ordered = containers.OrderBy(c => int.TryParse(Label(c.Labels, Labels.MemberIndex), out var i) ? i : int.MaxValue).ToList();
+        var members = ordered.Select(c =>
+        {
+            var containerName = c.Names.FirstOrDefault()?.TrimStart('/') ?? c.Labels[Labels.Member];
+            var published = c.Ports?.FirstOrDefault(p => p.PrivatePort == 2379 && p.PublicPort != 0);
+            return new EtcdClusterMember
+            {
+                ClusterName = name,
+                Name = c.Labels[Labels.Member],
+                Id = Label(c.Labels, Labels.MemberId) ?? "",
+                ContainerName = containerName,
+                ContainerId = c.ID,
+                ClientUrl = published is null ? null : $"http://{HostForUrl(published.IP)}:{published.PublicPort}",
+                NetworkClientUrl = EtcdClusterSpec.NetworkClientUrl(containerName),
+                PeerUrl = EtcdClusterSpec.PeerUrl(containerName),
+                State = c.State,
+                Volume = c.Mounts?.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Name ?? "",
+            };
+        }).ToArray();
+        var running = members.Count(m => m.State == "running");
+        var first = ordered[0].Labels;
+        return new EtcdCluster
+        {
+            Name = name,
+            State = running == members.Length ? EtcdClusterState.Running : running == 0 ? EtcdClusterState.Stopped : EtcdClusterState.Degraded,
+            Image = ordered[0].Image,
+            Version = Label(first, Labels.Version),
+            Network = Label(first, Labels.Network) ?? "",
+            ClusterToken = Label(first, Labels.Token) ?? EtcdClusterSpec.DefaultClusterToken,
+            V2Enabled = Label(first, Labels.EnableV2) == "true",
+            Created = DateTimeOffset.TryParse(Label(first, Labels.Created), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var t) ? t.UtcDateTime : null,
+            Members = members,
+        };
+    }
+
+    private static string? Label(IDictionary<string, string>? labels, string key) =>
+        labels is not null && labels.TryGetValue(key, out var value) ? value : null;
+
+    private static string HostForUrl(string? ip) => ip switch
+    {
+        null or "" or "0.0.0.0" => "127.0.0.1",
+        "::" => "[::1]",
+        _ when ip.Contains(':') => $"[{ip}]",
+        _ => ip,
+    };
+
+    // ---------------------------------------------------------------- remove
+
+    /// <summary>Removes exactly what carries the cluster's label; returns what was removed.</summary>
+    public async Task<RemovedResources> RemoveAsync(string name, bool keepData, CancellationToken ct)
+    {
+        var removed = new RemovedResources();
+        var filter = Labels.ClusterFilter(name);
+        var containers = await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, ct).ConfigureAwait(false);
+        foreach (var c in containers)
+        {
+            log.Verbose($"docker rm -f {c.Names.FirstOrDefault()?.TrimStart('/')}");
+            await docker.Containers.RemoveContainerAsync(c.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
+            removed.Containers.Add(c.Names.FirstOrDefault()?.TrimStart('/') ?? c.ID);
+        }
+        if (!keepData)
+        {
+            var volumes = await docker.Volumes.ListAsync(new VolumesListParameters { Filters = filter }, ct).ConfigureAwait(false);
+            foreach (var v in volumes.Volumes ?? [])
+            {
+                log.Verbose($"docker volume rm {v.Name}");
+                await docker.Volumes.RemoveAsync(v.Name, true, ct).ConfigureAwait(false);
+                removed.Volumes.Add(v.Name);
+            }
+        }
+        var networks = await docker.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, ct).ConfigureAwait(false);
+        foreach (var n in networks)
+        {
+            log.Verbose($"docker network rm {n.Name}");
+            try
+            {
+                await docker.Networks.DeleteNetworkAsync(n.ID, ct).ConfigureAwait(false);
+                removed.Networks.Add(n.Name);
+            }
+            catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.Forbidden || (ex.ResponseBody ?? "").Contains("active endpoints", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new K3dEtcdException("NetworkInUse", FailureKind.ResourceUnavailable,
+                    $"Network {n.Name} of cluster '{name}' still has other containers attached (a k3d cluster?); its etcd members were removed, the network was kept. {DockerMessage(ex)}", n.Name, ex);
+            }
+        }
+        return removed;
+    }
+
+    private async Task RollbackAsync(CreatedResources created)
+    {
+        // Roll-back must finish even when the user pressed Ctrl+C: never pass the cancelled token.
+        foreach (var id in Enumerable.Reverse(created.Containers))
+        {
+            try { await docker.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, CancellationToken.None).ConfigureAwait(false); }
+            catch (DockerApiException ex) { log.Warning($"Roll-back could not remove container {id}: {DockerMessage(ex)}"); }
+        }
+        foreach (var volume in created.Volumes)
+        {
+            try { await docker.Volumes.RemoveAsync(volume, true, CancellationToken.None).ConfigureAwait(false); }
+            catch (DockerApiException ex) { log.Warning($"Roll-back could not remove volume {volume}: {DockerMessage(ex)}"); }
+        }
+        if (created.Network is not null)
+        {
+            try { await docker.Networks.DeleteNetworkAsync(created.Network, CancellationToken.None).ConfigureAwait(false); }
+            catch (DockerApiException ex) { log.Warning($"Roll-back could not remove network {created.Network}: {DockerMessage(ex)}"); }
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /// <summary>
+    /// The log lines that explain a failure: error-looking lines (etcd prints a bad flag before
+    /// pages of usage) and then the last few lines.
+    /// </summary>
+    public async Task<string> TailLogsAsync(string container, int lines)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            var all = (await ReadLogsAsync(container, 200, cts.Token).ConfigureAwait(false)).Split(Environment.NewLine);
+            var errors = all.Where(l => ErrorLine().IsMatch(l)).Take(lines);
+            var tail = all.Where(l => l.Trim().Length > 0).TakeLast(Math.Max(3, lines / 3));
+            return string.Join(Environment.NewLine, errors.Concat(tail).Distinct()).TrimEnd();
+        }
+        catch (Exception ex) when (ex is DockerApiException or OperationCanceledException)
+        {
+            return "";
+        }
+    }
+
+    [GeneratedRegex(@"error|fatal|panic|flag provided|invalid|cannot|failed", RegexOptions.IgnoreCase)]
+    private static partial Regex ErrorLine();
+
+    private async Task<string> ReadLogsAsync(string container, int? tail, CancellationToken ct)
+    {
+        var lines = new List<string>();
+        await docker.Containers.GetContainerLogsAsync(container, new ContainerLogsParameters
+        {
+            ShowStdout = true,
+            ShowStderr = true,
+            Follow = false,
+            Tail = tail?.ToString(CultureInfo.InvariantCulture) ?? "all",
+        }, new SynchronousProgress<string>(line => { lock (lines) lines.Add(line.TrimEnd('\n', '\r')); }), ct).ConfigureAwait(false);
+        lock (lines) return string.Join(Environment.NewLine, lines);
+    }
+
+    private static bool IsPortConflict(DockerApiException ex) =>
+        (ex.ResponseBody ?? "").Contains("port is already allocated", StringComparison.OrdinalIgnoreCase)
+        || (ex.ResponseBody ?? "").Contains("address already in use", StringComparison.OrdinalIgnoreCase);
+
+    internal static string DockerMessage(DockerApiException ex)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(ex.ResponseBody ?? "");
+            if (doc.RootElement.TryGetProperty("message", out var m)) return m.GetString() ?? ex.Message;
+        }
+        catch (System.Text.Json.JsonException) { }
+        return string.IsNullOrWhiteSpace(ex.ResponseBody) ? ex.Message : ex.ResponseBody.Trim();
+    }
+
+    private sealed class CreatedResources
+    {
+        public List<string> Containers { get; } = [];
+        public List<string> Volumes { get; } = [];
+        public string? Network { get; set; }
+    }
+
+    private sealed class ProgressSteps(IOperationLog log, string activity, int totalSteps)
+    {
+        private int _done;
+        public void Step(string status)
+        {
+            log.Progress(new OperationProgress(activity, status, Math.Min(50, 50 * _done / Math.Max(1, totalSteps))));
+            _done++;
+        }
+        public void Complete() => log.Progress(new OperationProgress(activity, "Done", 100, Completed: true));
+    }
+}
+
+/// <summary>What Remove-EtcdCluster removed.</summary>
+public sealed class RemovedResources
+{
+    public List<string> Containers { get; } = [];
+    public List<string> Volumes { get; } = [];
+    public List<string> Networks { get; } = [];
+}
+
+/// <summary>An IProgress that runs its callback inline, so nothing arrives after the call returns.</summary>
+internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

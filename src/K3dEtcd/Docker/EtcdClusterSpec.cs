@@ -1,0 +1,46 @@
+namespace K3dEtcd.Docker;
+
+/// <summary>Whether a missing image may be pulled from its registry.</summary>
+public enum ImagePullPolicy
+{
+    /// <summary>Pull only when the image is not present locally.</summary>
+    Missing,
+    /// <summary>Never pull: a missing image is an error.</summary>
+    Never,
+}
+
+/// <summary>Everything New-EtcdCluster needs to create a cluster.</summary>
+public sealed record EtcdClusterSpec
+{
+    /// <summary>The pinned default image; see README for why 3.5.</summary>
+    public const string PinnedDefaultImage = "gcr.io/etcd-development/etcd:v3.5.21";
+    public const string ImageEnvironmentVariable = "K3DETCD_ETCD_IMAGE";
+    public const string PullPolicyEnvironmentVariable = "K3DETCD_PULL_POLICY";
+    public const string DefaultClusterToken = "etcd-cluster";
+    public const int MaxSize = 9;
+
+    public string Name { get; init; } = "etcd";
+    public int Size { get; init; } = 3;
+    public string Image { get; init; } = DefaultImage();
+    public string? Network { get; init; }
+    public string HostAddress { get; init; } = "127.0.0.1";
+    public int? ClientPort { get; init; }
+    public string ClusterToken { get; init; } = DefaultClusterToken;
+    public bool EnableV2 { get; init; }
+    public IReadOnlyList<string> ExtraArguments { get; init; } = [];
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+    public ImagePullPolicy PullPolicy { get; init; } = DefaultPullPolicy();
+
+    public string NetworkName => string.IsNullOrEmpty(Network) ? $"k3detcd-{Name}" : Network!;
+
+    public static string DefaultImage() =>
+        Environment.GetEnvironmentVariable(ImageEnvironmentVariable) is { Length: > 0 } image ? image : PinnedDefaultImage;
+
+    public static ImagePullPolicy DefaultPullPolicy() =>
+        Enum.TryParse<ImagePullPolicy>(Environment.GetEnvironmentVariable(PullPolicyEnvironmentVariable), ignoreCase: true, out var p) ? p : ImagePullPolicy.Missing;
+
+    public static string ContainerName(string cluster, int index) => $"{cluster}{index}";
+    public static string VolumeName(string cluster, int index) => $"{cluster}{index}-data";
+    public static string PeerUrl(string container) => $"http://{container}:2380";
+    public static string NetworkClientUrl(string container) => $"http://{container}:2379";
+}

@@ -1,0 +1,27 @@
+namespace K3dEtcd.Docker;
+
+/// <summary>
+/// Labels on every container, volume and network the module creates. Docker is the source of
+/// truth: Get-EtcdCluster rebuilds clusters from these, and removal touches only what carries them.
+/// </summary>
+internal static class Labels
+{
+    public const string Prefix = "io.k3detcd.";
+    public const string Cluster = Prefix + "cluster";
+    public const string Member = Prefix + "member";
+    public const string MemberIndex = Prefix + "member-index";
+    public const string MemberId = Prefix + "member-id";
+    public const string Network = Prefix + "network";
+    public const string Token = Prefix + "cluster-token";
+    public const string Version = Prefix + "etcd-version";
+    public const string EnableV2 = Prefix + "enable-v2";
+    public const string TlsDir = Prefix + "tls-dir";
+    public const string Created = Prefix + "created";
+    public const string ModuleVersion = Prefix + "module-version";
+
+    public static IDictionary<string, IDictionary<string, bool>> ClusterFilter(string? cluster) =>
+        new Dictionary<string, IDictionary<string, bool>>
+        {
+            ["label"] = new Dictionary<string, bool> { [cluster is null ? Cluster : $"{Cluster}={cluster}"] = true },
+        };
+}

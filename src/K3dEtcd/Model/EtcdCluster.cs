@@ -1,0 +1,46 @@
+namespace K3dEtcd.Model;
+
+/// <summary>State of an etcd cluster as seen from its member containers.</summary>
+public enum EtcdClusterState
+{
+    /// <summary>Every member container is running.</summary>
+    Running,
+    /// <summary>Some member containers are running, others are not.</summary>
+    Degraded,
+    /// <summary>No member container is running.</summary>
+    Stopped,
+}
+
+/// <summary>An etcd cluster that runs as Docker containers, rebuilt from Docker labels.</summary>
+public sealed class EtcdCluster
+{
+    public string Name { get; init; } = "";
+    public int Size => Members.Length;
+    public EtcdClusterState State { get; init; }
+    public string Image { get; init; } = "";
+    /// <summary>etcd's own version (for example 3.4.23), detected from the image.</summary>
+    public string? Version { get; init; }
+    public string Network { get; init; } = "";
+    public string ClusterToken { get; init; } = "";
+    public EtcdClusterMember[] Members { get; init; } = [];
+    /// <summary>Client URLs reachable from this host.</summary>
+    public string[] Endpoints => Members.Where(m => m.ClientUrl is not null).Select(m => m.ClientUrl!).ToArray();
+    /// <summary>Client URLs reachable from containers on the cluster network.</summary>
+    public string[] NetworkEndpoints => Members.Select(m => m.NetworkClientUrl).ToArray();
+    /// <summary>TLS material of the cluster; null for a plain-HTTP cluster.</summary>
+    public EtcdTlsInfo? Tls { get; init; }
+    public bool V2Enabled { get; init; }
+    public DateTime? Created { get; init; }
+
+    public override string ToString() => Name;
+}
+
+/// <summary>Paths of a cluster's TLS material (no key content is ever held here).</summary>
+public sealed class EtcdTlsInfo
+{
+    public string Directory { get; init; } = "";
+    public string CaFile { get; init; } = "";
+    public string ClientCertFile { get; init; } = "";
+    public string ClientKeyFile { get; init; } = "";
+    public DateTime? NotAfter { get; init; }
+}

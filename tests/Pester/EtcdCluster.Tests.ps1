@@ -1,0 +1,132 @@
+BeforeDiscovery {
+    $script:badInput = @(
+        @{ Case = 'size 0'; Call = { New-EtcdCluster (New-TestName 'bad') -Size 0 }; ErrorId = 'ParameterArgumentValidationError,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'; Category = 'InvalidData' }
+        @{ Case = 'size 10'; Call = { New-EtcdCluster (New-TestName 'bad') -Size 10 }; ErrorId = 'ParameterArgumentValidationError,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'; Category = 'InvalidData' }
+        @{ Case = 'invalid name'; Call = { New-EtcdCluster 'no/slashes' }; ErrorId = 'InvalidClusterName,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'name starting with a dash'; Call = { New-EtcdCluster '-x' -Size 1 }; ErrorId = 'InvalidClusterName,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'unknown cluster for Get'; Call = { Get-EtcdCluster 'no-such-cluster-k3detcd' }; ErrorId = 'EtcdClusterNotFound,K3dEtcd.Commands.Etcd.GetEtcdClusterCommand'; Category = 'ObjectNotFound' }
+        @{ Case = 'unknown cluster for Remove'; Call = { Remove-EtcdCluster 'no-such-cluster-k3detcd' -Force }; ErrorId = 'EtcdClusterNotFound,K3dEtcd.Commands.Etcd.RemoveEtcdClusterCommand'; Category = 'ObjectNotFound' }
+        @{ Case = 'missing image'; Call = { New-EtcdCluster (New-TestName 'noimg') -Image 'k3detcd/no-such-image:1.0.0' -PullPolicy Never }; ErrorId = 'ImageNotFound,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'; Category = 'ObjectNotFound' }
+        @{ Case = 'enable-v2 on etcd 3.6'; Call = { New-EtcdCluster (New-TestName 'v2') -Image 'example.invalid/etcd:v3.6.1' -EnableV2 -PullPolicy Never }; ErrorId = 'EnableV2NotSupported,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'; Category = 'InvalidArgument' }
+    )
+}
+
+BeforeAll {
+    . "$PSScriptRoot/TestHelpers.ps1"
+    Assert-DockerAvailable
+}
+
+Describe 'New-EtcdCluster / Get-EtcdCluster / Remove-EtcdCluster' -Tag Docker {
+    BeforeAll {
+        $script:name = New-TestName 'pester'
+        $script:cluster = New-EtcdCluster $script:name -ProgressAction SilentlyContinue
+    }
+    AfterAll {
+        Get-EtcdCluster "$script:name*" -ErrorAction Ignore | Remove-EtcdCluster -Force -ErrorAction Ignore
+    }
+
+    It 'creates three running members named <name>0..2' {
+        $cluster.Size | Should -Be 3
+        $cluster.State | Should -Be 'Running'
+        $cluster.Members.Name | Should -Be @("${name}0", "${name}1", "${name}2")
+        $cluster.Endpoints | Should -HaveCount 3
+        $cluster.NetworkEndpoints | Should -Be @("http://${name}0:2379", "http://${name}1:2379", "http://${name}2:2379")
+        $cluster.PSObject.TypeNames[0] | Should -Be 'K3dEtcd.Model.EtcdCluster'
+    }
+
+    It 'is healthy for etcdctl at every published endpoint, with the same member IDs' {
+        foreach ($m in $cluster.Members) {
+            $m.ClientUrl | Should -Match '^http://127\.0\.0\.1:\d+$'
+            etcdctl --endpoints $m.ClientUrl endpoint health 2>&1 | Should -Match 'is healthy'
+            $list = etcdctl --endpoints $m.ClientUrl member list -w json | ConvertFrom-Json
+            # etcdctl prints IDs as decimal uint64 in JSON; compare in hex as etcd prints them.
+            $ids = foreach ($x in $list.members) { ([uint64]$x.ID).ToString('x') }
+            ($ids | Sort-Object) | Should -Be ($cluster.Members.Id | Sort-Object)
+        }
+    }
+
+    It 'publishes client ports on 127.0.0.1 only (docker inspect)' {
+        foreach ($m in $cluster.Members) {
+            $binding = (docker inspect $m.ContainerName | ConvertFrom-Json).HostConfig.PortBindings.'2379/tcp'[0]
+            $binding.HostIp | Should -Be '127.0.0.1'
+        }
+    }
+
+    It 'is returned equal by Get-EtcdCluster in a new pwsh process' {
+        $json = Invoke-FreshPwsh "Get-EtcdCluster '$name' | ConvertTo-Json -Depth 5 -Compress"
+        $fresh = $json | ConvertFrom-Json
+        $fresh.Name | Should -Be $cluster.Name
+        $fresh.Members.Id | Should -Be $cluster.Members.Id
+        $fresh.Members.ClientUrl | Should -Be $cluster.Members.ClientUrl
+        $fresh.Endpoints | Should -Be $cluster.Endpoints
+        $fresh.Image | Should -Be $cluster.Image
+        $fresh.Version | Should -Be $cluster.Version
+    }
+
+    It 'lists the cluster with wildcards and shows a table with name, state, size and endpoints' {
+        $found = Get-EtcdCluster "$($name.Substring(0, 8))*"
+        $found.Name | Should -Contain $name
+        $table = $cluster | Format-Table | Out-String -Width 200
+        $table | Should -Match 'Name\s+State\s+Size\s+Version\s+Tls\s+Endpoints'
+        $table | Should -Match ([regex]::Escape($name))
+    }
+
+    It 'refuses a second cluster with the same name and leaves the first untouched' {
+        { New-EtcdCluster $name -Size 1 -ErrorAction Stop } | Should -Throw -ErrorId 'ClusterExists,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'
+        (Get-EtcdCluster $name).Members.ContainerId | Should -Be $cluster.Members.ContainerId
+    }
+
+    It 'does nothing with -WhatIf' {
+        $cluster | Remove-EtcdCluster -WhatIf
+        (Get-EtcdCluster $name).State | Should -Be 'Running'
+    }
+
+    It 'removes exactly what carries the label, taking the cluster from the pipeline' {
+        Get-EtcdCluster $name | Remove-EtcdCluster -Force
+        Get-LabelledDockerObject $name | Should -BeNullOrEmpty
+        Get-EtcdCluster $name -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Roll-back of a failed New-EtcdCluster' -Tag Docker {
+    It 'a member that cannot start leaves nothing and reports its log' {
+        $n = New-TestName 'rb'
+        $err = $null
+        New-EtcdCluster $n -Size 1 -ExtraArgument '--no-such-flag=1' -ErrorVariable err -ErrorAction SilentlyContinue -ProgressAction SilentlyContinue
+        $err | Should -HaveCount 1
+        $err[0].FullyQualifiedErrorId | Should -Be 'MemberExited,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'
+        $err[0].CategoryInfo.Category | Should -Be 'InvalidResult'
+        $err[0].Exception.Message | Should -Match 'no-such-flag'
+        Get-LabelledDockerObject $n | Should -BeNullOrEmpty
+    }
+
+    It 'a client port already in use leaves nothing' {
+        $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+        $listener.Start()
+        try {
+            $n = New-TestName 'port'
+            { New-EtcdCluster $n -Size 1 -ClientPort $listener.LocalEndpoint.Port -ErrorAction Stop -ProgressAction SilentlyContinue } |
+                Should -Throw -ErrorId 'ClientPortInUse,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'
+            Get-LabelledDockerObject $n | Should -BeNullOrEmpty
+        }
+        finally { $listener.Stop() }
+    }
+}
+
+Describe 'Bad input' {
+    It '<Case> is a clear error' -ForEach $badInput {
+        $err = $null
+        try { & $Call -ErrorAction Stop } catch { $err = $_ }
+        $err | Should -Not -BeNullOrEmpty
+        $err.FullyQualifiedErrorId | Should -Be $ErrorId
+        $err.CategoryInfo.Category | Should -Be $Category
+        $err.Exception.Message | Should -Not -Match '   at '   # no .NET stack trace
+    }
+
+    It 'an unreachable Docker engine is a clear error within a few seconds' {
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $out = Invoke-FreshPwsh "`$env:DOCKER_HOST='unix:///tmp/k3detcd-no-such.sock'; try { Get-EtcdCluster } catch { `$_.FullyQualifiedErrorId + '|' + `$_.CategoryInfo.Category + '|' + `$_.Exception.Message }"
+        $sw.Elapsed.TotalSeconds | Should -BeLessThan 15
+        $out | Should -Match '^DockerUnreachable,K3dEtcd.Commands.Etcd.GetEtcdClusterCommand\|ConnectionError\|The Docker engine at unix:///tmp/k3detcd-no-such.sock'
+    }
+}
