@@ -91,50 +91,8 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             for (var i = 0; i < spec.Size; i++)
             {
                 progress.Step($"Creating member {containers[i]} ({i + 1}/{spec.Size})");
-                var volume = EtcdClusterSpec.VolumeName(spec.Name, i);
-                log.Verbose($"docker volume create {volume}");
-                await docker.Volumes.CreateAsync(new VolumesCreateParameters
-                {
-                    Name = volume,
-                    Labels = new Dictionary<string, string> { [Labels.Cluster] = spec.Name, [Labels.Member] = containers[i] },
-                }, ct).ConfigureAwait(false);
-                created.Volumes.Add(volume);
-
-                var labels = new Dictionary<string, string>
-                {
-                    [Labels.Cluster] = spec.Name,
-                    [Labels.Member] = containers[i],
-                    [Labels.MemberIndex] = i.ToString(CultureInfo.InvariantCulture),
-                    [Labels.MemberId] = EtcdMemberIdentity.ToHex(EtcdMemberIdentity.Compute([peerUrls[i]], spec.ClusterToken)),
-                    [Labels.Network] = spec.NetworkName,
-                    [Labels.Token] = spec.ClusterToken,
-                    [Labels.EnableV2] = spec.EnableV2 ? "true" : "false",
-                    [Labels.Created] = createdAt,
-                    [Labels.ModuleVersion] = typeof(EtcdClusterService).Assembly.GetName().Version?.ToString(3) ?? "",
-                };
-                if (version is not null) labels[Labels.Version] = version;
-
-                var command = BuildEtcdCommand(containers[i], initialCluster, spec);
-                log.Verbose($"docker create --name {containers[i]} --network {spec.NetworkName} -p {spec.HostAddress}:{(spec.ClientPort is { } p ? (p + i).ToString(CultureInfo.InvariantCulture) : "")}:2379 -v {volume}:/var/lib/etcd {spec.Image} {string.Join(' ', command)}");
-                var response = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
-                {
-                    Name = containers[i],
-                    Hostname = containers[i],
-                    Image = spec.Image,
-                    Cmd = command,
-                    Labels = labels,
-                    ExposedPorts = new Dictionary<string, EmptyStruct> { [ClientPortKey] = default, ["2380/tcp"] = default },
-                    HostConfig = new HostConfig
-                    {
-                        NetworkMode = spec.NetworkName,
-                        Binds = [$"{volume}:/var/lib/etcd"],
-                        PortBindings = new Dictionary<string, IList<PortBinding>>
-                        {
-                            [ClientPortKey] = [new PortBinding { HostIP = spec.HostAddress, HostPort = spec.ClientPort is { } port ? (port + i).ToString(CultureInfo.InvariantCulture) : "" }],
-                        },
-                    },
-                }, ct).ConfigureAwait(false);
-                created.Containers.Add(response.ID);
+                var memberId = EtcdMemberIdentity.ToHex(EtcdMemberIdentity.Compute([peerUrls[i]], spec.ClusterToken));
+                await CreateMemberContainerAsync(spec, i, initialCluster, "new", memberId, version, createdAt, created, ct).ConfigureAwait(false);
             }
 
             for (var i = 0; i < spec.Size; i++)
@@ -179,6 +137,62 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         }
     }
 
+    /// <summary>
+    /// Creates one member's labelled volume and container (not started). Used for the initial
+    /// members (state "new") and for members added later (state "existing").
+    /// </summary>
+    internal async Task<string> CreateMemberContainerAsync(EtcdClusterSpec spec, int index, string initialCluster, string initialClusterState,
+        string memberId, string? version, string createdAt, CreatedResources created, CancellationToken ct)
+    {
+        var container = EtcdClusterSpec.ContainerName(spec.Name, index);
+        var volume = EtcdClusterSpec.VolumeName(spec.Name, index);
+        log.Verbose($"docker volume create {volume}");
+        await docker.Volumes.CreateAsync(new VolumesCreateParameters
+        {
+            Name = volume,
+            Labels = new Dictionary<string, string> { [Labels.Cluster] = spec.Name, [Labels.Member] = container },
+        }, ct).ConfigureAwait(false);
+        created.Volumes.Add(volume);
+
+        var labels = new Dictionary<string, string>
+        {
+            [Labels.Cluster] = spec.Name,
+            [Labels.Member] = container,
+            [Labels.MemberIndex] = index.ToString(CultureInfo.InvariantCulture),
+            [Labels.MemberId] = memberId,
+            [Labels.Network] = spec.NetworkName,
+            [Labels.Token] = spec.ClusterToken,
+            [Labels.EnableV2] = spec.EnableV2 ? "true" : "false",
+            [Labels.Created] = createdAt,
+            [Labels.ModuleVersion] = typeof(EtcdClusterService).Assembly.GetName().Version?.ToString(3) ?? "",
+        };
+        if (version is not null) labels[Labels.Version] = version;
+
+        var command = BuildEtcdCommand(container, initialCluster, initialClusterState, spec);
+        var hostPort = spec.ClientPort is { } p ? (p + index).ToString(CultureInfo.InvariantCulture) : "";
+        log.Verbose($"docker create --name {container} --network {spec.NetworkName} -p {spec.HostAddress}:{hostPort}:2379 -v {volume}:/var/lib/etcd {spec.Image} {string.Join(' ', command)}");
+        var response = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Name = container,
+            Hostname = container,
+            Image = spec.Image,
+            Cmd = command,
+            Labels = labels,
+            ExposedPorts = new Dictionary<string, EmptyStruct> { [ClientPortKey] = default, ["2380/tcp"] = default },
+            HostConfig = new HostConfig
+            {
+                NetworkMode = spec.NetworkName,
+                Binds = [$"{volume}:/var/lib/etcd"],
+                PortBindings = new Dictionary<string, IList<PortBinding>>
+                {
+                    [ClientPortKey] = [new PortBinding { HostIP = spec.HostAddress, HostPort = hostPort }],
+                },
+            },
+        }, ct).ConfigureAwait(false);
+        created.Containers.Add(response.ID);
+        return response.ID;
+    }
+
     private static void EnsureV2Supported(EtcdClusterSpec spec, string? version)
     {
         if (spec.EnableV2 && !EtcdVersion.SupportsV2(version))
@@ -188,7 +202,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         }
     }
 
-    internal static List<string> BuildEtcdCommand(string container, string initialCluster, EtcdClusterSpec spec)
+    internal static List<string> BuildEtcdCommand(string container, string initialCluster, string initialClusterState, EtcdClusterSpec spec)
     {
         var command = new List<string>
         {
@@ -201,7 +215,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             "--initial-advertise-peer-urls", EtcdClusterSpec.PeerUrl(container),
             "--initial-cluster", initialCluster,
             "--initial-cluster-token", spec.ClusterToken,
-            "--initial-cluster-state", "new",
+            "--initial-cluster-state", initialClusterState,
         };
         if (spec.EnableV2) command.Add("--enable-v2=true");
         command.AddRange(spec.ExtraArguments);
@@ -495,7 +509,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         return removed;
     }
 
-    private async Task RollbackAsync(CreatedResources created)
+    internal async Task RollbackAsync(CreatedResources created)
     {
         // Roll-back must finish even when the user pressed Ctrl+C: never pass the cancelled token.
         foreach (var id in Enumerable.Reverse(created.Containers))
@@ -568,7 +582,8 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         return string.IsNullOrWhiteSpace(ex.ResponseBody) ? ex.Message : ex.ResponseBody.Trim();
     }
 
-    private sealed class CreatedResources
+    /// <summary>What an operation created so far, so a failure can remove exactly that.</summary>
+    internal sealed class CreatedResources
     {
         public List<string> Containers { get; } = [];
         public List<string> Volumes { get; } = [];
