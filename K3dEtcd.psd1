@@ -20,6 +20,8 @@
         'Get-EtcdMember'
         'Get-EtcdLeaderStats'
         'Test-EtcdCluster'
+        'Get-K3dEtcdOption'
+        'Set-K3dEtcdOption'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()
