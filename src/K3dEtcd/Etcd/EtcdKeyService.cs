@@ -40,7 +40,7 @@ public sealed class EtcdKeyService(EtcdConnection connection)
     /// for every limited request (to count it), so many small pages cost O(n²); a few big ones keep
     /// reads near one unlimited request while memory stays bounded by two pages.
     /// </summary>
-    public const int MaxPageBytes = 8 * 1024 * 1024;
+    public const int MaxPageBytes = 2 * 1024 * 1024;
     /// <summary>etcd's default --max-txn-ops.</summary>
     public const int MaxTxnOps = 128;
 
