@@ -297,6 +297,15 @@ Describe 'Leader statistics with -EnableV2 and a stopped follower' -Tag Docker, 
         $stopped.Reachable | Should -BeFalse
         $stopped.Counts.Fail | Should -BeLessOrEqual $curlAfter.followers.($stopped.Id).counts.fail
         ($after.Followers | Where-Object Name -NE $victim.Name).Reachable | Should -BeTrue
+
+        # Every member stopped: still listed, each with the reason; the quiet test says $false.
+        $v2.Members | ForEach-Object { docker stop -t 1 $_.ContainerName } | Out-Null
+        $none = Get-EtcdMember -Cluster $v2name -WarningVariable warned -WarningAction SilentlyContinue
+        $none | Should -HaveCount 3
+        $none.Healthy | Should -Not -Contain $true
+        $none.Error | ForEach-Object { $_ | Should -Match 'exited' }
+        $warned | Should -Not -BeNullOrEmpty
+        Test-EtcdCluster -Cluster $v2name -Quiet | Should -BeExactly $false
     }
 }
 
