@@ -1,0 +1,51 @@
+using System.Management.Automation;
+using K3dEtcd.Common;
+using K3dEtcd.Docker;
+using K3dEtcd.Model;
+
+namespace K3dEtcd.Commands.Etcd;
+
+/// <summary>
+/// <para type="synopsis">Stops etcd members (by name, the current leader, or all) and waits until they are stopped and the rest has a leader.</para>
+/// <para type="description">Refuses to stop members when fewer than a quorum would keep running, unless -Force. -Kill sends SIGKILL instead of a graceful stop (a graceful stop of the leader hands leadership over first; a kill makes the others elect a new one).</para>
+/// </summary>
+/// <example><code>Stop-EtcdMember -Cluster $c -Leader -Kill</code></example>
+/// <example><code>$c.Members | Where-Object Name -eq etcd1 | Stop-EtcdMember -PassThru</code></example>
+[Cmdlet(VerbsLifecycle.Stop, "EtcdMember", SupportsShouldProcess = true, DefaultParameterSetName = ByName)]
+[OutputType(typeof(EtcdClusterMember))]
+public sealed class StopEtcdMemberCommand : EtcdMemberCmdlet
+{
+    /// <summary>Send SIGKILL (a crash) instead of SIGTERM (a graceful stop).</summary>
+    [Parameter]
+    public SwitchParameter Kill { get; set; }
+
+    /// <summary>Stop even when the cluster loses its quorum, and do not ask for confirmation.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Write the stopped members.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override async Task ProcessRecordAsync(CancellationToken ct)
+    {
+        var service = await GetMemberServiceAsync(ct);
+        try
+        {
+            foreach (var (cluster, members) in await ResolveTargetsAsync(service, ct))
+            {
+                if (!Force) EtcdMemberService.EnsureQuorumKept(cluster, members, "Stopping");
+                foreach (var member in members)
+                {
+                    if (!ShouldProcessUnlessForced(Force, $"etcd member {member.Name} of cluster '{cluster.Name}'", Kill ? "Kill (SIGKILL)" : "Stop")) continue;
+                    var result = await service.StopMemberAsync(cluster, member, Kill, ct);
+                    if (PassThru) WriteObject(result.Member);
+                }
+            }
+        }
+        catch (K3dEtcdException ex)
+        {
+            WriteFailure(ex);
+        }
+    }
+}
