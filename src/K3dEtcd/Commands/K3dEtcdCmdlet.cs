@@ -137,8 +137,12 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         _ => ErrorCategory.NotSpecified,
     };
 
+    /// <summary>Releases what a derived cmdlet holds for the whole pipeline; PowerShell calls Dispose even after Ctrl+C or errors.</summary>
+    protected virtual void OnDispose() { }
+
     public void Dispose()
     {
+        OnDispose();
         _docker?.Dispose();
         _stopping.Dispose();
         GC.SuppressFinalize(this);
