@@ -13,6 +13,12 @@
         'New-EtcdCluster'
         'Get-EtcdCluster'
         'Remove-EtcdCluster'
+        'Stop-EtcdMember'
+        'Start-EtcdMember'
+        'Restart-EtcdMember'
+        'Add-EtcdMember'
+        'Remove-EtcdMember'
+        'Measure-EtcdFailover'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()

@@ -15,7 +15,7 @@ public sealed record MemberStopResult(EtcdClusterMember Member, bool WasLeader, 
 /// follows (stopped and, with a quorum left, a leader; or healthy and caught up). Docker is the
 /// source of truth for members; etcd's own view comes from the HTTP probe.
 /// </summary>
-public sealed class EtcdMemberService
+public sealed partial class EtcdMemberService
 {
     private const string Running = "running";
     private readonly IDockerClient _docker;
@@ -207,7 +207,7 @@ public sealed class EtcdMemberService
     /// Waits until a member answers /health, knows a leader, and has applied at least the
     /// revision the leader had when the wait began (so writes made while it was away are there).
     /// </summary>
-    public async Task WaitForCaughtUpAsync(EtcdCluster cluster, EtcdClusterMember member, string activity, CancellationToken ct)
+    public async Task WaitForCaughtUpAsync(EtcdCluster cluster, EtcdClusterMember member, string activity, CancellationToken ct, bool requireHealth = true)
     {
         if (member.ClientUrl is null)
         {
@@ -236,6 +236,7 @@ public sealed class EtcdMemberService
                 target = leaderStatus.Revision;
             }
             if (own.Revision < target) { status = $"Catching up: revision {own.Revision} of {target}"; return false; }
+            if (!requireHealth) return true;
             status = "Waiting for /health";
             return await probe.IsHealthyAsync(member.ClientUrl, t).ConfigureAwait(false);
         }, "MemberCatchUpTimeout", $"Member {member.Name} did not become healthy and caught up", activity, () => status, ct).ConfigureAwait(false);
