@@ -106,11 +106,17 @@ public sealed partial class EtcdMemberService
         }
     }
 
+    private Task<MemberAddResponse> MemberAddAsync(EtcdConnection connection, string peerUrl, bool learner, string container, string activity, CancellationToken ct) =>
+        ReconfigureAsync(connection, "member add", o => connection.Grpc.ClusterClient.MemberAddAsync(new MemberAddRequest { PeerURLs = { peerUrl }, IsLearner = learner }, o),
+            container, activity, ct);
+
     /// <summary>
-    /// member add, retried while etcd answers "unhealthy cluster": its strict reconfiguration check
-    /// wants every voting member connected for the last 5 s, which a just restarted member is not.
+    /// A membership change, retried while etcd answers "unhealthy cluster": its strict
+    /// reconfiguration check wants the members connected for the last 5 s, which a just
+    /// (re)started member is not yet.
     /// </summary>
-    private async Task<MemberAddResponse> MemberAddAsync(EtcdConnection connection, string peerUrl, bool learner, string container, string activity, CancellationToken ct)
+    private async Task<T> ReconfigureAsync<T>(EtcdConnection connection, string operation, Func<Grpc.Core.CallOptions, Grpc.Core.AsyncUnaryCall<T>> call,
+        string target, string activity, CancellationToken ct)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(Timeout);
@@ -118,17 +124,16 @@ public sealed partial class EtcdMemberService
         {
             try
             {
-                return await connection.CallAsync("member add",
-                    o => connection.Grpc.ClusterClient.MemberAddAsync(new MemberAddRequest { PeerURLs = { peerUrl }, IsLearner = learner }, o), deadline.Token, container).ConfigureAwait(false);
+                return await connection.CallAsync(operation, call, deadline.Token, target).ConfigureAwait(false);
             }
             catch (K3dEtcdException ex) when (ex.Message.Contains("unhealthy cluster", StringComparison.OrdinalIgnoreCase) && !deadline.IsCancellationRequested)
             {
-                _log.Progress(new OperationProgress(activity, "etcd wants every member connected for 5 s before a change; waiting", 5));
+                _log.Progress(new OperationProgress(activity, $"etcd wants every member connected for 5 s before {operation}; waiting", 5));
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                throw new K3dEtcdException("MemberAddRefused", FailureKind.ResourceUnavailable,
-                    $"etcd kept refusing to add {container} for {Timeout.TotalSeconds:0} s (unhealthy cluster: not every member has been connected to the leader for the last 5 s). Nothing was changed.", container);
+                throw new K3dEtcdException("MembershipChangeRefused", FailureKind.ResourceUnavailable,
+                    $"etcd kept refusing {operation} for {target} for {Timeout.TotalSeconds:0} s (unhealthy cluster: not every member has been connected to the leader for the last 5 s). Nothing was changed.", target);
             }
             try { await Task.Delay(PromoteRetry, deadline.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
@@ -217,7 +222,7 @@ public sealed partial class EtcdMemberService
             else
             {
                 _log.Verbose($"etcd: member remove {EtcdMemberIdentity.ToHex(known.ID)} ({member.Name})");
-                await connection.CallAsync("member remove", x => connection.Grpc.ClusterClient.MemberRemoveAsync(new MemberRemoveRequest { ID = known.ID }, x), ct, member.Name).ConfigureAwait(false);
+                await ReconfigureAsync(connection, "member remove", x => connection.Grpc.ClusterClient.MemberRemoveAsync(new MemberRemoveRequest { ID = known.ID }, x), member.Name, activity, ct).ConfigureAwait(false);
             }
         }
 
