@@ -37,7 +37,15 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         try
         {
             var task = work(_stopping.Token);
-            task.ContinueWith(_ => pump.Complete(), TaskScheduler.Default);
+            if (task.IsCompleted)
+            {
+                // Finished synchronously (the common case for piped records): no thread-pool hop to wait for.
+                pump.Complete();
+            }
+            else
+            {
+                task.ContinueWith(_ => pump.Complete(), TaskScheduler.Default);
+            }
             pump.RunUntilComplete();
             task.GetAwaiter().GetResult();
         }

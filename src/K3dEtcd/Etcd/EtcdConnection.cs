@@ -34,8 +34,11 @@ public sealed class EtcdConnection : IDisposable
     public IOperationLog Log { get; }
     public string[] Endpoints => Options.Endpoints;
 
-    private EtcdConnection(EtcdConnectionOptions options, IOperationLog log, X509Certificate2Collection? roots, X509Certificate2? clientCert)
+    private readonly bool _noRetry;
+
+    private EtcdConnection(EtcdConnectionOptions options, IOperationLog log, X509Certificate2Collection? roots, X509Certificate2? clientCert, bool noRetry = false)
     {
+        _noRetry = noRetry;
         Options = options;
         Log = log;
         _trustedRoots = roots;
@@ -103,7 +106,8 @@ public sealed class EtcdConnection : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_perEndpoint.TryGetValue(endpoint, out var c))
             {
-                c = new EtcdConnection(Options.ForEndpoint(endpoint), Log, _trustedRoots, _clientCertificate);
+                // A probe of one member should report that member's failure now, not retry it for seconds.
+                c = new EtcdConnection(Options.ForEndpoint(endpoint), Log, _trustedRoots, _clientCertificate, noRetry: true);
                 _perEndpoint[endpoint] = c;
             }
             return c;
@@ -194,6 +198,11 @@ public sealed class EtcdConnection : IDisposable
     {
         // Big pages of keys (Get-EtcdKey) exceed gRPC's 4 MB default.
         options.MaxReceiveMessageSize = 64 * 1024 * 1024;
+        if (_noRetry && options.ServiceConfig is { } config)
+        {
+            config.MethodConfigs.Clear();
+            config.RetryThrottling = null;
+        }
         if (options.HttpHandler is SocketsHttpHandler sockets)
         {
             sockets.ConnectTimeout = Options.Timeout;

@@ -37,7 +37,7 @@ public abstract class EtcdDataCmdlet : K3dEtcdCmdlet
 
     /// <summary>PEM file of the CA that signed the etcd server certificates (default: the cluster's own when it has TLS).</summary>
     [Parameter]
-    [Alias("CaCert", "CACert")]
+    [Alias("CaCert")]
     public string? CaFile { get; set; }
 
     /// <summary>PEM client certificate for etcd client-certificate auth (with -KeyFile).</summary>
@@ -66,6 +66,13 @@ public abstract class EtcdDataCmdlet : K3dEtcdCmdlet
 
     /// <summary>A short text for the current target (cluster name or endpoints), for messages and ShouldProcess.</summary>
     protected string TargetDescription => TargetCluster?.Name ?? string.Join(',', Endpoint ?? []);
+
+    /// <summary>
+    /// Member name → host client URL of the current cluster (null URL: container not running),
+    /// so status calls reach members that advertise in-network URLs; null in the Endpoint set.
+    /// </summary>
+    protected IReadOnlyDictionary<string, string?>? TargetHostEndpoints =>
+        TargetCluster?.Members.GroupBy(m => m.Name).ToDictionary(g => g.Key, g => g.First().ClientUrl, StringComparer.Ordinal);
 
     /// <summary>Connection options for the current record's target.</summary>
     protected async Task<EtcdConnectionOptions> GetConnectionOptionsAsync(CancellationToken ct)
