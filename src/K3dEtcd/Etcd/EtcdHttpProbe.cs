@@ -45,7 +45,7 @@ public sealed class EtcdHttpProbe(HttpClient http)
     /// One member's own view of the cluster (Maintenance.Status over the JSON gateway), or null
     /// when it does not answer. The gateway prints uint64 values as decimal strings.
     /// </summary>
-    public async Task<EtcdMemberStatus?> GetStatusAsync(string clientUrl, CancellationToken ct)
+    public async Task<EtcdProbeStatus?> GetStatusAsync(string clientUrl, CancellationToken ct)
     {
         try
         {
@@ -55,7 +55,7 @@ public sealed class EtcdHttpProbe(HttpClient http)
             using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
             var root = doc.RootElement;
             var header = root.TryGetProperty("header", out var h) ? h : default;
-            return new EtcdMemberStatus(
+            return new EtcdProbeStatus(
                 MemberId: ToHex(ReadUInt64(header, "member_id")),
                 LeaderId: ToHex(ReadUInt64(root, "leader")),
                 RaftTerm: ReadUInt64(root, "raftTerm"),
@@ -84,4 +84,4 @@ public sealed class EtcdHttpProbe(HttpClient http)
 }
 
 /// <summary>What one member reports about itself: IDs in hex as etcd prints them; LeaderId null while there is none.</summary>
-public sealed record EtcdMemberStatus(string? MemberId, string? LeaderId, ulong RaftTerm, ulong RaftIndex, long Revision, bool IsLearner);
+public sealed record EtcdProbeStatus(string? MemberId, string? LeaderId, ulong RaftTerm, ulong RaftIndex, long Revision, bool IsLearner);
