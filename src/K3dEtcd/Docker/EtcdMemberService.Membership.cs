@@ -124,7 +124,7 @@ public sealed partial class EtcdMemberService
         {
             try
             {
-                return await connection.CallAsync(operation, call, deadline.Token, target).ConfigureAwait(false);
+                return await connection.CallAsync(operation, call, deadline.Token, target, null, mapDeadline: true).ConfigureAwait(false);
             }
             catch (K3dEtcdException ex) when (ex.Message.Contains("unhealthy cluster", StringComparison.OrdinalIgnoreCase) && !deadline.IsCancellationRequested)
             {
@@ -213,7 +213,7 @@ public sealed partial class EtcdMemberService
             } : null!;
             using var connection = EtcdConnection.Open(options, _log);
             _log.Progress(new OperationProgress(activity, "member remove", 20));
-            var list = await connection.CallAsync("member list", x => connection.Grpc.ClusterClient.MemberListAsync(new MemberListRequest(), x), ct).ConfigureAwait(false);
+            var list = await connection.CallAsync("member list", x => connection.Grpc.ClusterClient.MemberListAsync(new MemberListRequest(), x), ct, null, null, mapDeadline: true).ConfigureAwait(false);
             var known = list.Members.FirstOrDefault(m => EtcdMemberIdentity.ToHex(m.ID) == member.Id || m.PeerURLs.Contains(member.PeerUrl));
             if (known is null)
             {

@@ -98,7 +98,6 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
         var percent = 100 * (iteration - 1) / options.Iterations;
         var cluster = await members.GetClusterAsync(clusterName, ct).ConfigureAwait(false);
         EnsureMeasurable(cluster);
-        var leader = await members.FindLeaderAsync(cluster, ct).ConfigureAwait(false);
         var prefix = $"{options.KeyPrefix}{iteration.ToString("D3", CultureInfo.InvariantCulture)}/";
 
         using var connection = EtcdConnection.Open(EtcdConnectionOptions.FromCluster(cluster, options.WriteTimeout), log);
@@ -116,10 +115,16 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
                     $"No write to '{cluster.Name}' succeeded within {options.WarmUp.TotalSeconds:0.#} s before the kill: {writer.LastError}", cluster.Name);
             }
 
+            // Asked right before the kill: a member that rejoined in the previous iteration may have
+            // forced an election since (etcd 3.4 runs without pre-vote by default).
+            var leader = await members.FindLeaderAsync(cluster, ct).ConfigureAwait(false);
             log.Progress(new OperationProgress(Activity, $"{status}: killing leader {leader.Name}", percent));
             log.Verbose($"docker kill --signal KILL {leader.ContainerName} (leader)");
-            await docker.Containers.KillContainerAsync(leader.ContainerId, new ContainerKillParameters { Signal = "KILL" }, ct).ConfigureAwait(false);
+            // The signal lands somewhere inside the API call: timing from before it never flatters the election.
             var killedAt = clock.Elapsed;
+            await docker.Containers.KillContainerAsync(leader.ContainerId, new ContainerKillParameters { Signal = "KILL" }, ct).ConfigureAwait(false);
+            var killReturnedAt = clock.Elapsed;
+            log.Verbose($"Killed {leader.Name} (the kill took {(killReturnedAt - killedAt).TotalMilliseconds:0} ms); acknowledged so far: {writer.Acknowledged}.");
 
             var rest = cluster.Members.Where(m => m.Name != leader.Name && m.ClientUrl is not null).ToList();
             var newLeader = await members.WaitForLeaderAsync(cluster, rest, leader.Id, options.Timeout, $"{Activity}: {status}", ct).ConfigureAwait(false)
@@ -129,7 +134,7 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
             log.Verbose($"New leader {newLeader.Name} after {(electedAt - killedAt).TotalMilliseconds:0} ms.");
 
             log.Progress(new OperationProgress(Activity, $"{status}: waiting for writes to resume", percent));
-            var resumedAt = await writer.WaitForAckIssuedAfterAsync(killedAt, options.Timeout, ct).ConfigureAwait(false)
+            var resumedAt = await writer.WaitForAckIssuedAfterAsync(killReturnedAt, options.Timeout, ct).ConfigureAwait(false)
                 ?? throw new K3dEtcdException("FailoverWritesDidNotResume", FailureKind.OperationTimeout,
                     $"Writes to '{cluster.Name}' did not succeed again within {options.Timeout.TotalSeconds:0} s of the leader kill: {writer.LastError}", cluster.Name);
             await Task.Delay(options.AfterResume, ct).ConfigureAwait(false);
@@ -191,7 +196,7 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
                 RangeEnd = ByteString.CopyFromUtf8(PrefixEnd(prefix)),
                 Serializable = true,
                 KeysOnly = true,
-            }, o), ct, member.Name).ConfigureAwait(false);
+            }, o), ct, member.Name, null, mapDeadline: true).ConfigureAwait(false);
             var present = range.Kvs.Select(kv => long.Parse(kv.Key.ToStringUtf8()[prefix.Length..], CultureInfo.InvariantCulture)).ToHashSet();
             var gone = acknowledged.Where(s => !present.Contains(s)).ToList();
             if (gone.Count > 0) log.Verbose($"Member {member.Name} lacks {gone.Count} acknowledged writes (first: {gone[0]}).");
@@ -267,7 +272,7 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
                     {
                         Key = ByteString.CopyFromUtf8(key),
                         Value = ByteString.CopyFromUtf8(seq.ToString(CultureInfo.InvariantCulture)),
-                    }, o), CancellationToken.None, key, writeTimeout).ConfigureAwait(false);
+                    }, o), CancellationToken.None, key, writeTimeout, mapDeadline: true).ConfigureAwait(false);
                     lock (_gate) _acks.Add((seq, issued, clock.Elapsed));
                 }
                 catch (K3dEtcdException ex)

@@ -9,9 +9,9 @@ public sealed class EtcdFailoverIteration
     public string OldLeader { get; init; } = "";
     /// <summary>The member that the others elected.</summary>
     public string NewLeader { get; init; } = "";
-    /// <summary>From the kill until a remaining member reported itself leader.</summary>
+    /// <summary>From the kill request until a remaining member reported itself leader (includes Docker's kill latency, so never flattering).</summary>
     public double ElectionMs { get; init; }
-    /// <summary>From the kill until a write issued after it was acknowledged.</summary>
+    /// <summary>From the kill request until the first acknowledgement of a write issued after the kill completed.</summary>
     public double ResumedMs { get; init; }
     /// <summary>Longest time without any acknowledged write: last acknowledgement before the kill to the first after it.</summary>
     public double UnavailableMs { get; init; }
