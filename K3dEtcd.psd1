@@ -26,6 +26,8 @@
         'Add-EtcdMember'
         'Remove-EtcdMember'
         'Measure-EtcdFailover'
+        'Get-K3dEtcdOption'
+        'Set-K3dEtcdOption'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()
