@@ -7,9 +7,20 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Kills the leader of an etcd cluster while writing, N times: election time, write outage, and acknowledged writes lost (must be 0).</para>
-/// <para type="description">Each iteration writes sequenced keys, kills the leader (SIGKILL), times until a new leader is elected and until writes succeed again, starts the old leader and waits until it caught up, then reads every member's own store to check that every acknowledged write is there. Writes one EtcdFailoverIteration per iteration, then an EtcdFailoverSummary. The keys written are removed at the end.</para>
+/// <para type="description">Each iteration writes sequenced keys with four writers, kills the leader (SIGKILL), times until a remaining
+/// member reports itself leader and until a write issued after the kill is acknowledged, starts the old leader and waits until it
+/// caught up, then reads every member's own store (serializable reads, one connection per member) to check that every acknowledged
+/// write is there. Writes one EtcdFailoverIteration per iteration, then an EtcdFailoverSummary. The keys written are removed at the
+/// end. The cluster needs three or more running members.</para>
 /// </summary>
-/// <example><code>Measure-EtcdFailover -Cluster $c -Iterations 5</code></example>
+/// <example>
+/// <code>Measure-EtcdFailover -Cluster $c -Iterations 5</code>
+/// <para>Kills the leader five times; shows each iteration's election time, write outage and lost writes, then the summary.</para>
+/// </example>
+/// <example>
+/// <code>Measure-EtcdFailover -Cluster etcd -Iterations 3 | Select-Object -Last 1 | Format-List</code>
+/// <para>Shows only the summary: median and maximum election time and write outage, writes acknowledged and lost.</para>
+/// </example>
 [Cmdlet(VerbsDiagnostic.Measure, "EtcdFailover", SupportsShouldProcess = true)]
 [OutputType(typeof(EtcdFailoverIteration), typeof(EtcdFailoverSummary))]
 public sealed class MeasureEtcdFailoverCommand : K3dEtcdCmdlet

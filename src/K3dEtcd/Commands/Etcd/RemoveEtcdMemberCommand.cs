@@ -7,9 +7,18 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Removes members from an etcd cluster: etcd's member remove first, then the member's container and data volume.</para>
-/// <para type="description">Refuses to remove the last member, or a member whose removal leaves fewer running members than the smaller cluster's quorum, unless -Force.</para>
+/// <para type="description">Refuses to remove the last member, or a member whose removal leaves fewer running members than the smaller
+/// cluster's quorum, unless -Force; nothing is changed then. A member name that does not exist is an ObjectNotFound error. With
+/// -Force the last member is removed together with the cluster's network (like Remove-EtcdCluster).</para>
 /// </summary>
-/// <example><code>Remove-EtcdMember -Cluster $c -Name etcd3 -Confirm:$false</code></example>
+/// <example>
+/// <code>Remove-EtcdMember -Cluster $c -Name etcd3 -Confirm:$false</code>
+/// <para>Removes etcd3 from etcd's member list, then its container and its volume.</para>
+/// </example>
+/// <example>
+/// <code>(Get-EtcdCluster etcd).Members | Where-Object State -ne running | Remove-EtcdMember</code>
+/// <para>Removes every member that is not running, asking for confirmation for each.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Remove, "EtcdMember", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByName)]
 [OutputType(typeof(void))]
 public sealed class RemoveEtcdMemberCommand : K3dEtcdCmdlet

@@ -7,10 +7,18 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Restarts etcd members and waits until they are healthy and caught up; -Rolling restarts one at a time.</para>
-/// <para type="description">With -Rolling each member is stopped, started and waited for before the next one, so the cluster keeps its quorum throughout. Without -Rolling the members are stopped together and started together; when that would lose the quorum it needs -Force.</para>
+/// <para type="description">With -Rolling each member is stopped, started and waited for (healthy and caught up) before the next one, so
+/// the cluster keeps its quorum throughout. Without -Rolling the members are stopped together and started together; when that would
+/// lose the quorum it is refused unless -Force. -Kill stops with SIGKILL instead of SIGTERM.</para>
 /// </summary>
-/// <example><code>Restart-EtcdMember -Cluster $c -All -Rolling</code></example>
-/// <example><code>Restart-EtcdMember -Cluster $c -Leader -Kill</code></example>
+/// <example>
+/// <code>Restart-EtcdMember -Cluster $c -All -Rolling</code>
+/// <para>Restarts the members one at a time, waiting for each to be healthy and caught up in between.</para>
+/// </example>
+/// <example>
+/// <code>Restart-EtcdMember -Cluster $c -Leader -Kill</code>
+/// <para>Crashes the leader, waits for a new one, starts the old leader again and waits until it caught up.</para>
+/// </example>
 [Cmdlet(VerbsLifecycle.Restart, "EtcdMember", SupportsShouldProcess = true, DefaultParameterSetName = ByName)]
 [OutputType(typeof(EtcdClusterMember))]
 public sealed class RestartEtcdMemberCommand : EtcdMemberCmdlet

@@ -7,10 +7,23 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Stops etcd members (by name, the current leader, or all) and waits until they are stopped and the rest has a leader.</para>
-/// <para type="description">Refuses to stop members when fewer than a quorum would keep running, unless -Force. -Kill sends SIGKILL instead of a graceful stop (a graceful stop of the leader hands leadership over first; a kill makes the others elect a new one).</para>
+/// <para type="description">Stops member containers with SIGTERM (a graceful stop: a leader hands leadership over first) or, with -Kill,
+/// SIGKILL (a crash: the others elect a new leader after the election timeout). Waits until each container has stopped and, while a
+/// quorum keeps running, until the remaining members report a leader. Refuses to stop members when fewer than a quorum would keep
+/// running, unless -Force; nothing is changed then. The data stays in the member's volume: Start-EtcdMember brings it back.</para>
 /// </summary>
-/// <example><code>Stop-EtcdMember -Cluster $c -Leader -Kill</code></example>
-/// <example><code>$c.Members | Where-Object Name -eq etcd1 | Stop-EtcdMember -PassThru</code></example>
+/// <example>
+/// <code>Stop-EtcdMember -Cluster $c -Leader -Kill</code>
+/// <para>Kills the current leader, as a crash would, and returns once the other members have elected a new one.</para>
+/// </example>
+/// <example>
+/// <code>$c.Members | Where-Object Name -eq etcd1 | Stop-EtcdMember -PassThru</code>
+/// <para>Stops the member etcd1, taken from the cluster object's members, and writes it with its new state.</para>
+/// </example>
+/// <example>
+/// <code>Stop-EtcdMember -Cluster etcd -All -Force</code>
+/// <para>Stops every member of the cluster named etcd; -Force because the cluster loses its quorum.</para>
+/// </example>
 [Cmdlet(VerbsLifecycle.Stop, "EtcdMember", SupportsShouldProcess = true, DefaultParameterSetName = ByName)]
 [OutputType(typeof(EtcdClusterMember))]
 public sealed class StopEtcdMemberCommand : EtcdMemberCmdlet
