@@ -78,10 +78,10 @@ Describe 'Member drills: Stop/Start/Restart-EtcdMember, Add/Remove-EtcdMember, M
         @(etcdctl --endpoints $back.ClientUrl get /drill/ --prefix --keys-only --consistency=s | Where-Object { $_ }).Count | Should -Be 20
     }
 
-    It 'stops a follower by name and starts it: it catches up with writes made meanwhile' {
+    It 'stops a follower (piped member object) and starts it by name: it catches up with writes made meanwhile' {
         $leader = (Get-EtcdLeaderStats -Cluster $name).LeaderName
         $follower = (Get-EtcdCluster $name).Members | Where-Object Name -ne $leader | Select-Object -First 1
-        Stop-EtcdMember -Cluster $name -Name $follower.Name
+        $follower | Stop-EtcdMember   # a member object from the pipeline
         (Get-EtcdCluster $name).Members.Where({ $_.Name -eq $follower.Name }).State | Should -Be 'exited'
         1..25 | ForEach-Object { [pscustomobject]@{ Key = "/drill/away/$_"; Value = "$_" } } | Set-EtcdKey -Cluster $name
         Start-EtcdMember -Cluster $name -Name $follower.Name

@@ -290,6 +290,8 @@ public sealed partial class EtcdMemberService
         {
             if (MemberFlags.Contains(cmd[i])) { i++; continue; }
             if (cmd[i] == "--enable-v2=true") continue;
+            // Anything naming the source member (its own certificate files, say) is not the new member's.
+            if (cmd[i].Contains(member.ContainerName, StringComparison.Ordinal)) continue;
             extra.Add(cmd[i]);
         }
         return new EtcdClusterSpec

@@ -102,8 +102,8 @@ public sealed partial class EtcdMemberService
             return new MemberStopResult(current, false, TimeSpan.Zero, null, null);
         }
 
-        using var http = NewHttp();
-        var probe = new EtcdHttpProbe(http);
+        using var http = ProbeHttp.For(cluster);
+        var probe = http.Probe;
         var before = current.ClientUrl is null ? null : await probe.GetStatusAsync(current.ClientUrl, ct).ConfigureAwait(false);
         var wasLeader = before?.LeaderId is { } l && l == before.MemberId;
 
@@ -213,8 +213,8 @@ public sealed partial class EtcdMemberService
         {
             throw new K3dEtcdException("MemberNotRunning", FailureKind.InvalidOperation, $"Member {member.Name} is not running.", member.Name);
         }
-        using var http = NewHttp();
-        var probe = new EtcdHttpProbe(http);
+        using var http = ProbeHttp.For(cluster);
+        var probe = http.Probe;
         long? target = null;
         var status = "Waiting for the member to answer";
         await WaitUntilAsync(async t =>
@@ -250,8 +250,8 @@ public sealed partial class EtcdMemberService
     internal async Task<EtcdClusterMember?> WaitForLeaderAsync(EtcdCluster cluster, IReadOnlyList<EtcdClusterMember> ask, string? excludedId, TimeSpan wait,
         string activity, CancellationToken ct)
     {
-        using var http = NewHttp();
-        var probe = new EtcdHttpProbe(http);
+        using var http = ProbeHttp.For(cluster);
+        var probe = http.Probe;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(wait);
         var clock = Stopwatch.StartNew();
@@ -277,7 +277,45 @@ public sealed partial class EtcdMemberService
 
     // ---------------------------------------------------------------- helpers
 
-    internal static HttpClient NewHttp() => new() { Timeout = TimeSpan.FromSeconds(2) };
+    /// <summary>
+    /// The probe's HTTP client: plain for a plain cluster; with the cluster's CA and client
+    /// certificate (from the data plane's connection) when the cluster has TLS material.
+    /// </summary>
+    private sealed class ProbeHttp : IDisposable
+    {
+        private readonly HttpClient? _own;
+        private readonly EtcdConnection? _connection;
+
+        private ProbeHttp(HttpClient? own, EtcdConnection? connection)
+        {
+            _own = own;
+            _connection = connection;
+            Probe = new EtcdHttpProbe(own ?? connection!.Http);
+        }
+
+        public EtcdHttpProbe Probe { get; }
+
+        public static ProbeHttp For(EtcdCluster cluster)
+        {
+            var timeout = TimeSpan.FromSeconds(2);
+            if (cluster.Tls is null) return new ProbeHttp(new HttpClient { Timeout = timeout }, null);
+            var options = new EtcdConnectionOptions
+            {
+                Endpoints = cluster.Endpoints.Length > 0 ? cluster.Endpoints : ["https://127.0.0.1:2379"],
+                CaFile = string.IsNullOrEmpty(cluster.Tls.CaFile) ? null : cluster.Tls.CaFile,
+                CertFile = string.IsNullOrEmpty(cluster.Tls.ClientCertFile) ? null : cluster.Tls.ClientCertFile,
+                KeyFile = string.IsNullOrEmpty(cluster.Tls.ClientKeyFile) ? null : cluster.Tls.ClientKeyFile,
+                Timeout = timeout,
+            };
+            return new ProbeHttp(null, EtcdConnection.Open(options));
+        }
+
+        public void Dispose()
+        {
+            _own?.Dispose();
+            _connection?.Dispose();
+        }
+    }
 
     private Task WaitUntilAsync(Func<CancellationToken, Task<bool>> condition, string errorId, string what, string activity, string status, CancellationToken ct) =>
         WaitUntilAsync(condition, errorId, what, activity, () => status, ct);
