@@ -105,6 +105,7 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
         using var stopWriter = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var writer = new SequencedWriter(connection, prefix, clock, options.WriteTimeout);
         var writing = Task.Run(() => writer.RunAsync(stopWriter.Token), CancellationToken.None);
+        EtcdClusterMember? killed = null;
         try
         {
             log.Progress(new OperationProgress(Activity, $"{status}: writing before the kill", percent));
@@ -122,6 +123,7 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
             log.Verbose($"docker kill --signal KILL {leader.ContainerName} (leader)");
             // The signal lands somewhere inside the API call: timing from before it never flatters the election.
             var killedAt = clock.Elapsed;
+            killed = leader;
             await docker.Containers.KillContainerAsync(leader.ContainerId, new ContainerKillParameters { Signal = "KILL" }, ct).ConfigureAwait(false);
             var killReturnedAt = clock.Elapsed;
             log.Verbose($"Killed {leader.Name} (the kill took {(killReturnedAt - killedAt).TotalMilliseconds:0} ms); acknowledged so far: {writer.Acknowledged}.");
@@ -144,6 +146,7 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
             log.Progress(new OperationProgress(Activity, $"{status}: restarting {leader.Name}", percent));
             var rejoin = Stopwatch.StartNew();
             await members.StartMembersAsync(cluster, [leader], ct).ConfigureAwait(false);
+            killed = null;
             var rejoinMs = rejoin.Elapsed.TotalMilliseconds;
 
             log.Progress(new OperationProgress(Activity, $"{status}: reading every member", percent));
@@ -173,6 +176,22 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
         {
             stopWriter.Cancel();
             try { await writing.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            if (killed is not null) await RestartAfterFailureAsync(killed).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A failed or cancelled iteration must not leave the killed leader down.</summary>
+    private async Task RestartAfterFailureAsync(EtcdClusterMember member)
+    {
+        try
+        {
+            log.Verbose($"docker start {member.ContainerName} (the iteration did not finish)");
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await docker.Containers.StartContainerAsync(member.ContainerId, new ContainerStartParameters(), cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is DockerApiException or OperationCanceledException or HttpRequestException)
+        {
+            log.Warning($"Member {member.Name} was killed and could not be started again: {ex.Message}. Start it with Start-EtcdMember.");
         }
     }
 
