@@ -170,6 +170,37 @@ public sealed class EtcdMemberServiceTests(DockerFixture fx)
     }
 
     [Fact]
+    public async Task Cancelling_a_failover_measurement_after_the_kill_starts_the_old_leader_again()
+    {
+        var spec = fx.Spec("focancel");
+        await fx.Service().CreateAsync(spec, CancellationToken.None);
+        using var cts = new CancellationTokenSource();
+        var log = new CancelOnStatus(cts, "waiting for writes to resume");
+        var service = new EtcdFailoverService(fx.Docker, log);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var _ in service.RunAsync(spec.Name, new EtcdFailoverOptions { Iterations = 1 }, cts.Token)) { }
+        });
+        Assert.True(log.Seen, "the measurement never reached the point after the kill");
+        var after = (await fx.Service().GetAsync(spec.Name, CancellationToken.None))!;
+        Assert.Equal(EtcdClusterState.Running, after.State);
+        // docker ps agrees: all three containers run.
+        Assert.Equal(3, Cli.Run("docker", "ps", "-q", "--filter", $"label=io.k3detcd.cluster={spec.Name}").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        await fx.Service().RemoveAsync(spec.Name, false, CancellationToken.None);
+    }
+
+    private sealed class CancelOnStatus(CancellationTokenSource cts, string status) : IOperationLog
+    {
+        public bool Seen { get; private set; }
+        public void Verbose(string message) { }
+        public void Warning(string message) { }
+        public void Progress(OperationProgress progress)
+        {
+            if (progress.Status.Contains(status, StringComparison.Ordinal)) { Seen = true; cts.Cancel(); }
+        }
+    }
+
+    [Fact]
     public void Quorum_sizes_are_etcds()
     {
         Assert.Equal([1, 2, 2, 3, 3, 4, 4, 5, 5], Enumerable.Range(1, 9).Select(EtcdMemberService.Quorum));
