@@ -20,6 +20,12 @@
         'Get-EtcdMember'
         'Get-EtcdLeaderStats'
         'Test-EtcdCluster'
+        'Stop-EtcdMember'
+        'Start-EtcdMember'
+        'Restart-EtcdMember'
+        'Add-EtcdMember'
+        'Remove-EtcdMember'
+        'Measure-EtcdFailover'
         'Get-K3dEtcdOption'
         'Set-K3dEtcdOption'
     )
