@@ -13,6 +13,11 @@
         'New-EtcdCluster'
         'Get-EtcdCluster'
         'Remove-EtcdCluster'
+        'New-K3dCluster'
+        'Get-K3dCluster'
+        'Remove-K3dCluster'
+        'Get-K3dKubeconfig'
+        'Test-K3dDatastore'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()
