@@ -49,7 +49,7 @@ public sealed partial record K3dLogLine(string Level, string Message)
 }
 
 /// <summary>Runs the k3d CLI with argument arrays (never through a shell).</summary>
-public sealed class K3dCli(string path, IOperationLog log)
+public sealed class K3dCli(string path, IOperationLog log, IReadOnlyDictionary<string, string?>? environment = null)
 {
     public const string EnvironmentVariable = "K3DETCD_K3D_PATH";
 
@@ -89,6 +89,7 @@ public sealed class K3dCli(string path, IOperationLog log)
             var result = await Cli.Wrap(Path)
                 .WithArguments(args)
                 .WithValidation(CommandResultValidation.None)
+                .WithEnvironmentVariables(environment ?? new Dictionary<string, string?>())
                 .WithStandardOutputPipe(PipeTarget.ToDelegate(l => { lock (stdout) stdout.AppendLine(l); onLine?.Invoke(l, false); }))
                 .WithStandardErrorPipe(PipeTarget.ToDelegate(l => { lock (stderr) stderr.AppendLine(l); onLine?.Invoke(l, true); }))
                 .ExecuteAsync(ct).ConfigureAwait(false);

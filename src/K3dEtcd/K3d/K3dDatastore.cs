@@ -57,7 +57,7 @@ public static partial class K3dDatastore
     [GeneratedRegex(@"^mysql://(?:[^@/]*@)?(?:tcp|unix)\([^)]+\)/", RegexOptions.IgnoreCase)]
     private static partial Regex MySqlDsn();
 
-    [GeneratedRegex(@"(?<head>://[^:/@\s]+:)[^@\s]+@")]
+    [GeneratedRegex(@"(?<head>://[^:/@\s]+:)[^\s]*@")]
     private static partial Regex UserPassword();
 
     public static DatastoreKind Validate(string endpoint)
