@@ -68,13 +68,13 @@ public sealed class DatastoreProbe(IDockerClient docker, IOperationLog log)
             throw new K3dEtcdException("ProbeImageNotFound", FailureKind.ObjectNotFound,
                 $"The probe image '{image}' (an etcd image, for its etcdctl) is not present; pull it or pass -Image.", image, ex);
         }
+        catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound && EtcdClusterService.DockerMessage(ex).Contains("network", StringComparison.OrdinalIgnoreCase))
+        {
+            return (-1, $"the probe could not join Docker network '{network}': {EtcdClusterService.DockerMessage(ex)}");
+        }
         catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound && id is null)
         {
             var msg = EtcdClusterService.DockerMessage(ex);
-            if (msg.Contains("network", StringComparison.OrdinalIgnoreCase))
-            {
-                return (-1, $"the probe could not join Docker network '{network}': {msg}");
-            }
             throw new K3dEtcdException("ProbeImageNotFound", FailureKind.ObjectNotFound,
                 $"The probe container could not be created: {msg}. Is the etcd image '{image}' present? Pass -Image with an image that has /usr/local/bin/etcdctl.", image, ex);
         }
