@@ -13,6 +13,7 @@
         'New-EtcdCluster'
         'Get-EtcdCluster'
         'Remove-EtcdCluster'
+        'New-EtcdClientCertificate'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()

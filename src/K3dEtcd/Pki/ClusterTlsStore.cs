@@ -92,6 +92,8 @@ public static class ClusterTlsStore
         PemFiles.WriteCertificate(Path.Combine(directory, ClientCertFileName), client.CertificatePem);
         PemFiles.WritePrivateKey(Path.Combine(directory, ClientKeyFileName), client.PrivateKeyPem);
 
+        // Directory.CreateDirectory applies the mode to the leaf only, so each level is made on its own.
+        PemFiles.CreatePrivateDirectory(Path.Combine(directory, MembersDirectoryName));
         foreach (var container in containers)
         {
             var memberDirectory = MemberDirectory(directory, container);

@@ -64,8 +64,8 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
 
     /// <summary>How long the generated CA and certificates are valid, in days (with -Tls; default 365).</summary>
     [Parameter]
-    [ValidateRange(1, Pki.CertificateAuthority.MaxValidityDays)]
-    public int CertificateValidityDays { get; set; } = Pki.CertificateAuthority.DefaultValidityDays;
+    [ValidateRange(1, K3dEtcd.Pki.CertificateAuthority.MaxValidityDays)]
+    public int CertificateValidityDays { get; set; } = K3dEtcd.Pki.CertificateAuthority.DefaultValidityDays;
 
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
