@@ -12,9 +12,14 @@ namespace K3dEtcd.Tests;
 [Collection(DockerCollection.Name)]
 public sealed class TlsClusterTests(DockerFixture fx)
 {
-    private static (int ExitCode, string Output) Etcdctl(EtcdTlsInfo? tls, string endpoint, params string[] args)
+    private static (int ExitCode, string Output) Etcdctl(EtcdTlsInfo? tls, string endpoint, params string[] args) => Etcdctl(tls, endpoint, "5s", args);
+
+    // A refused handshake shows up as a timeout in etcdctl, so calls expected to fail get a short one.
+    private static (int ExitCode, string Output) Refused(EtcdTlsInfo? tls, string endpoint, params string[] args) => Etcdctl(tls, endpoint, "1s", args);
+
+    private static (int ExitCode, string Output) Etcdctl(EtcdTlsInfo? tls, string endpoint, string timeout, string[] args)
     {
-        var all = new List<string> { "--endpoints", endpoint, "--dial-timeout", "3s", "--command-timeout", "5s" };
+        var all = new List<string> { "--endpoints", endpoint, "--dial-timeout", "2s", "--command-timeout", timeout };
         if (tls is not null) all.AddRange(["--cacert", tls.CaFile, "--cert", tls.ClientCertFile, "--key", tls.ClientKeyFile]);
         all.AddRange(args);
         return Cli.Run("etcdctl", [.. all]);
@@ -52,11 +57,11 @@ public sealed class TlsClusterTests(DockerFixture fx)
                 Assert.True(ok.ExitCode == 0, ok.Output);
                 Assert.Contains("is healthy", ok.Output);
 
-                var noCert = Etcdctl(null, member.ClientUrl!, "--cacert", tls.CaFile, "endpoint", "health");
+                var noCert = Refused(null, member.ClientUrl!, "--cacert", tls.CaFile, "endpoint", "health");
                 Assert.NotEqual(0, noCert.ExitCode);
-                var plain = Etcdctl(null, member.ClientUrl!.Replace("https://", "http://"), "endpoint", "health");
+                var plain = Refused(null, member.ClientUrl!.Replace("https://", "http://"), "endpoint", "health");
                 Assert.NotEqual(0, plain.ExitCode);
-                var wrongCa = Etcdctl(foreign, member.ClientUrl!, "endpoint", "health");
+                var wrongCa = Refused(foreign, member.ClientUrl!, "endpoint", "health");
                 Assert.NotEqual(0, wrongCa.ExitCode);
                 // curl as a second client: refused without a certificate, served with one.
                 Assert.NotEqual(0, Cli.Run("curl", "-sS", "--max-time", "5", "--cacert", tls.CaFile, $"{member.ClientUrl}/health").ExitCode);
@@ -84,6 +89,12 @@ public sealed class TlsClusterTests(DockerFixture fx)
                 Assert.Equal(tls.Directory, labels.GetProperty("io.k3detcd.tls-dir").GetString());
                 Assert.Equal("true", labels.GetProperty("io.k3detcd.tls").GetString());
             }
+            // Refused for the right reasons, as the member itself reports them.
+            var memberLog = Cli.Run("docker", "logs", cluster.Members[0].ContainerName).Output;
+            Assert.Contains("client didn't provide a certificate", memberLog);
+            Assert.Contains("first record does not look like a TLS handshake", memberLog);
+            Assert.Contains("unknown authority", memberLog);
+
             Assert.Single(leaders);
             Assert.Contains(leaders.Single(), cluster.Members.Select(m => m.Id));
 

@@ -6,7 +6,7 @@ namespace K3dEtcd.Commands;
 /// <summary>
 /// Lets a -Cluster parameter take a cluster object or a cluster name. A name becomes a
 /// placeholder without members; the cmdlet resolves it from Docker (see
-/// <see cref="K3dEtcdCmdlet.ResolveClusterAsync"/>), where a missing cluster is a proper ErrorRecord.
+/// <see cref="K3dEtcdCmdlet.FindClusterAsync"/>), where a missing cluster is a proper ErrorRecord.
 /// </summary>
 public sealed class EtcdClusterTransformationAttribute : ArgumentTransformationAttribute
 {

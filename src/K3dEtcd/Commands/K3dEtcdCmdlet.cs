@@ -109,7 +109,7 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
     /// A cluster given by name (a placeholder from <see cref="EtcdClusterTransformationAttribute"/>)
     /// read from Docker; a full cluster object is used as it is.
     /// </summary>
-    protected async Task<Model.EtcdCluster> ResolveClusterAsync(Model.EtcdCluster cluster, CancellationToken ct)
+    protected async Task<Model.EtcdCluster> FindClusterAsync(Model.EtcdCluster cluster, CancellationToken ct)
     {
         if (cluster.Members.Length > 0) return cluster;
         EtcdClusterService.ValidateName(cluster.Name);

@@ -48,7 +48,7 @@ public sealed class NewEtcdClientCertificateCommand : K3dEtcdCmdlet
         try
         {
             ClusterTlsStore.ValidateCommonName(CommonName);
-            var cluster = Cluster.Tls is null ? await ResolveClusterAsync(Cluster, ct) : Cluster;
+            var cluster = Cluster.Tls is null ? await FindClusterAsync(Cluster, ct) : Cluster;
             if (cluster.Tls is not { } tls)
             {
                 throw new K3dEtcdException("ClusterNotTls", FailureKind.InvalidOperation,
