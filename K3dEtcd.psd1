@@ -13,6 +13,13 @@
         'New-EtcdCluster'
         'Get-EtcdCluster'
         'Remove-EtcdCluster'
+        'Get-EtcdKey'
+        'Set-EtcdKey'
+        'Remove-EtcdKey'
+        'Watch-EtcdKey'
+        'Get-EtcdMember'
+        'Get-EtcdLeaderStats'
+        'Test-EtcdCluster'
         'New-EtcdClientCertificate'
     )
     FunctionsToExport      = @()
