@@ -6,7 +6,7 @@ BeforeDiscovery {
         @{ Case = '-CertificateValidityDays without -Tls'; Call = { New-EtcdCluster (New-TestName 'bad') -CertificateValidityDays 30 }; ErrorId = 'CertificateValidityWithoutTls,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'; Category = 'InvalidArgument' }
         @{ Case = 'a client certificate for an unknown cluster'; Call = { New-EtcdClientCertificate -Cluster 'no-such-cluster-k3detcd' -CommonName x -OutputDirectory TestDrive:/x }; ErrorId = 'EtcdClusterNotFound,K3dEtcd.Commands.Etcd.NewEtcdClientCertificateCommand'; Category = 'ObjectNotFound' }
         @{ Case = 'a client certificate with a bad common name'; Call = { New-EtcdClientCertificate -Cluster 'no-such-cluster-k3detcd' -CommonName '../evil' -OutputDirectory TestDrive:/x }; ErrorId = 'InvalidCommonName,K3dEtcd.Commands.Etcd.NewEtcdClientCertificateCommand'; Category = 'InvalidArgument' }
-        @{ Case = 'a client certificate for something not a cluster'; Call = { New-EtcdClientCertificate -Cluster 42 -CommonName x -OutputDirectory TestDrive:/x }; ErrorId = 'ParameterArgumentTransformationError,K3dEtcd.Commands.Etcd.NewEtcdClientCertificateCommand'; Category = 'InvalidData' }
+        @{ Case = 'a client certificate for something not a cluster'; Call = { New-EtcdClientCertificate -Cluster 42 -CommonName x -OutputDirectory TestDrive:/x }; ErrorId = 'CannotConvertArgumentNoMessage,K3dEtcd.Commands.Etcd.NewEtcdClientCertificateCommand'; Category = 'InvalidArgument' }
     )
 }
 
