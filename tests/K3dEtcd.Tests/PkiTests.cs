@@ -45,7 +45,7 @@ public sealed class PkiTests : IDisposable
         var clientText = OpenSsl("x509", "-in", info.ClientCertFile, "-noout", "-text");
         Assert.Contains("TLS Web Client Authentication", clientText);
         Assert.DoesNotContain("TLS Web Server Authentication", clientText);
-        // etcd checks a client certificate's SANs against the caller's address when there are any: none here.
+        // A client has no fixed address, so its certificate names none.
         Assert.DoesNotContain("Subject Alternative Name", clientText);
         Assert.Contains("CA:FALSE", clientText);
         Assert.Contains(": OK", OpenSsl("verify", "-CAfile", ca, "-purpose", "sslclient", info.ClientCertFile));
