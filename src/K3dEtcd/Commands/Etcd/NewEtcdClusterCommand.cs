@@ -53,6 +53,20 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
     [Parameter]
     public ImagePullPolicy PullPolicy { get; set; } = EtcdClusterSpec.DefaultPullPolicy();
 
+    /// <summary>Serve clients and peers over https with a generated CA; clients must present a certificate (see the Tls property of the result).</summary>
+    [Parameter]
+    public SwitchParameter Tls { get; set; }
+
+    /// <summary>Extra DNS names or IP addresses for every member's server certificate (with -Tls).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] TlsSan { get; set; } = [];
+
+    /// <summary>How long the generated CA and certificates are valid, in days (with -Tls; default 365).</summary>
+    [Parameter]
+    [ValidateRange(1, K3dEtcd.Pki.CertificateAuthority.MaxValidityDays)]
+    public int CertificateValidityDays { get; set; } = K3dEtcd.Pki.CertificateAuthority.DefaultValidityDays;
+
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
         var spec = new EtcdClusterSpec
@@ -68,11 +82,19 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
             ExtraArguments = ExtraArgument,
             Timeout = TimeSpan.FromSeconds(TimeoutSeconds),
             PullPolicy = PullPolicy,
+            Tls = Tls,
+            TlsSans = TlsSan,
+            CertificateValidityDays = CertificateValidityDays,
         };
         try
         {
             EtcdClusterService.ValidateSpec(spec);
-            if (!ShouldProcess($"etcd cluster '{Name}' ({Size} members, image {Image})", "Create")) return;
+            if (!Tls && MyInvocation.BoundParameters.ContainsKey(nameof(CertificateValidityDays)))
+            {
+                throw new K3dEtcdException("CertificateValidityWithoutTls", FailureKind.InvalidArgument,
+                    "-CertificateValidityDays applies to the certificates of a TLS cluster; add -Tls.", CertificateValidityDays);
+            }
+            if (!ShouldProcess($"etcd cluster '{Name}' ({Size} members, image {Image}{(Tls ? ", TLS" : "")})", "Create")) return;
             var service = await GetClusterServiceAsync(ct);
             WriteObject(await service.CreateAsync(spec, ct));
         }

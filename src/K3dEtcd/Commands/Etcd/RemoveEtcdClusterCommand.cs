@@ -23,7 +23,7 @@ public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
     [Alias("Cluster")]
     public EtcdCluster[] InputObject { get; set; } = [];
 
-    /// <summary>Keep the members' data volumes.</summary>
+    /// <summary>Keep the members' data volumes and, for a TLS cluster, its TLS material directory.</summary>
     [Parameter]
     public SwitchParameter KeepData { get; set; }
 
@@ -43,12 +43,19 @@ public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
                     $"No etcd cluster named '{name}' was found; nothing was removed.", name));
                 continue;
             }
-            var what = $"etcd cluster '{name}' ({cluster.Size} containers{(KeepData ? ", keeping data volumes" : " and their data volumes")}, network {cluster.Network} if it was created for it)";
+            var data = (KeepData.IsPresent, cluster.Tls) switch
+            {
+                (true, null) => ", keeping data volumes",
+                (true, _) => ", keeping data volumes and TLS material",
+                (false, null) => " and their data volumes",
+                (false, { } tls) => $" and their data volumes, TLS material {tls.Directory}",
+            };
+            var what = $"etcd cluster '{name}' ({cluster.Size} containers{data}, network {cluster.Network} if it was created for it)";
             if (!ShouldProcessUnlessForced(Force, what, "Remove")) continue;
             try
             {
                 var removed = await service.RemoveAsync(name, KeepData, ct);
-                WriteVerbose($"Removed {removed.Containers.Count} containers, {removed.Volumes.Count} volumes, {removed.Networks.Count} networks of cluster '{name}'.");
+                WriteVerbose($"Removed {removed.Containers.Count} containers, {removed.Volumes.Count} volumes, {removed.Networks.Count} networks{(removed.TlsDirectory is null ? "" : " and the TLS directory")} of cluster '{name}'.");
             }
             catch (K3dEtcdException ex)
             {

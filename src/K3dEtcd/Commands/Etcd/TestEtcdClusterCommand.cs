@@ -1,0 +1,53 @@
+using System.Management.Automation;
+using K3dEtcd.Common;
+using K3dEtcd.Etcd;
+using K3dEtcd.Model;
+
+namespace K3dEtcd.Commands.Etcd;
+
+/// <summary>
+/// <para type="synopsis">Tests an etcd cluster: a health object per member, or with -Quiet one boolean (true only with a leader and a quorum of healthy members).</para>
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "EtcdCluster", DefaultParameterSetName = ClusterSet)]
+[OutputType(typeof(EtcdHealth), typeof(bool))]
+public sealed class TestEtcdClusterCommand : EtcdDataCmdlet
+{
+    /// <summary>Return only $true or $false.</summary>
+    [Parameter]
+    public SwitchParameter Quiet { get; set; }
+
+    protected override async Task ProcessRecordAsync(CancellationToken ct)
+    {
+        IReadOnlyList<EtcdHealth> health;
+        try
+        {
+            var connection = await GetConnectionAsync(ct);
+            health = await new EtcdClusterStatusService(connection).TestAsync(TargetHostEndpoints, ct);
+        }
+        catch (K3dEtcdException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.OperationTimeout or FailureKind.ResourceUnavailable)
+        {
+            // Nothing answered: that is a result of the test, not a failure of the command.
+            WriteVerbose(ex.Message);
+            health = Unreachable(ex.Message);
+        }
+        if (Quiet)
+        {
+            WriteObject(EtcdClusterStatusService.IsQuorate(health));
+            return;
+        }
+        WriteObject(health.OrderBy(h => h.Name, StringComparer.Ordinal), enumerateCollection: true);
+    }
+
+    private IReadOnlyList<EtcdHealth> Unreachable(string error)
+    {
+        if (TargetCluster is { } cluster)
+        {
+            return cluster.Members.Select(m => new EtcdHealth
+            {
+                Name = m.Name, Id = m.Id, Endpoint = m.ClientUrl, Healthy = false,
+                Error = m.ClientUrl is null ? $"its container is {m.State}" : error,
+            }).ToList();
+        }
+        return (Endpoint ?? []).Select(e => new EtcdHealth { Name = e, Endpoint = e, Healthy = false, Error = error }).ToList();
+    }
+}

@@ -1,0 +1,296 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Etcdserverpb;
+using Google.Protobuf;
+using K3dEtcd.Common;
+using K3dEtcd.Model;
+using Mvccpb;
+
+namespace K3dEtcd.Etcd;
+
+/// <summary>Which keys Get-EtcdKey reads.</summary>
+public sealed class EtcdKeyQuery
+{
+    /// <summary>The key, or the prefix with <see cref="Prefix"/>; null reads every key.</summary>
+    public string? Key { get; init; }
+    public bool Prefix { get; init; }
+    /// <summary>Every key from <see cref="Key"/> on, in byte order.</summary>
+    public bool FromKey { get; init; }
+    /// <summary>Read the keyspace as it was at this revision; 0 for now.</summary>
+    public long Revision { get; init; }
+    /// <summary>At most this many keys; 0 for no limit.</summary>
+    public long Limit { get; init; }
+    public bool KeysOnly { get; init; }
+    public bool AsByteArray { get; init; }
+    /// <summary>Keys per range request: big enough to amortise round trips, small enough to keep memory flat.</summary>
+    public int PageSize { get; init; } = EtcdKeyService.DefaultPageSize;
+}
+
+/// <summary>One write for <see cref="EtcdKeyService.PutBatchAsync"/>.</summary>
+public readonly record struct EtcdPut(string Key, byte[] Value, long Lease = 0);
+
+/// <summary>Keys and values over the v3 KV API: paged reads, batched writes, deletes.</summary>
+public sealed class EtcdKeyService(EtcdConnection connection)
+{
+    public const int DefaultPageSize = 1000;
+    /// <summary>etcd's default --max-txn-ops.</summary>
+    public const int MaxTxnOps = 128;
+
+    private IOperationLog Log => connection.Log;
+
+    public static void ValidateKey(string? key, string what = "key")
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            throw new K3dEtcdException("EtcdKeyEmpty", FailureKind.InvalidArgument, $"The {what} must not be empty; etcd keys are at least one byte.", key);
+        }
+    }
+
+    public static void ValidateQuery(EtcdKeyQuery q)
+    {
+        if (q.Key is not null) ValidateKey(q.Key);
+        if (q.Limit < 0) throw new K3dEtcdException("EtcdLimitInvalid", FailureKind.InvalidArgument, $"The limit must be 0 (no limit) or more, not {q.Limit}.", q.Limit);
+        if (q.Revision < 0) throw new K3dEtcdException("EtcdRevisionInvalid", FailureKind.InvalidArgument, $"The revision must be 0 (now) or more, not {q.Revision}.", q.Revision);
+        if (q.Prefix && q.FromKey) throw new K3dEtcdException("EtcdRangeConflict", FailureKind.InvalidArgument, "-Prefix and -FromKey cannot be used together.");
+        if (q.PageSize <= 0) throw new K3dEtcdException("EtcdPageSizeInvalid", FailureKind.InvalidArgument, "The page size must be positive.", q.PageSize);
+    }
+
+    /// <summary>The first key after every key that starts with <paramref name="prefix"/> ("\0" = to the end).</summary>
+    public static byte[] PrefixEnd(ReadOnlySpan<byte> prefix)
+    {
+        var end = prefix.ToArray();
+        for (var i = end.Length - 1; i >= 0; i--)
+        {
+            if (end[i] < 0xFF)
+            {
+                end[i]++;
+                return end[..(i + 1)];
+            }
+        }
+        return [0];
+    }
+
+    private static (ByteString Key, ByteString RangeEnd) RangeOf(EtcdKeyQuery q)
+    {
+        if (q.Key is null) return (ByteString.CopyFrom(0), ByteString.CopyFrom(0));
+        var key = Encoding.UTF8.GetBytes(q.Key);
+        if (q.Prefix) return (ByteString.CopyFrom(key), ByteString.CopyFrom(PrefixEnd(key)));
+        if (q.FromKey) return (ByteString.CopyFrom(key), ByteString.CopyFrom(0));
+        return (ByteString.CopyFrom(key), ByteString.Empty);
+    }
+
+    /// <summary>
+    /// Streams the range page by page at one revision (a consistent snapshot), fetching the next
+    /// page while the caller consumes the current one, so memory stays one or two pages.
+    /// </summary>
+    public async IAsyncEnumerable<EtcdKeyValue> GetAsync(EtcdKeyQuery q, [EnumeratorCancellation] CancellationToken ct)
+    {
+        ValidateQuery(q);
+        var (key, rangeEnd) = RangeOf(q);
+        var single = rangeEnd.IsEmpty;
+        long revision = q.Revision, returned = 0;
+        var pageSize = single ? 1 : q.PageSize;
+        Log.Verbose($"etcd: range {Describe(q)} in pages of {pageSize}.");
+        var pending = RangePageAsync(key, rangeEnd, PageLimit(q, returned, pageSize), revision, q.KeysOnly, ct);
+        while (pending is not null)
+        {
+            var page = await pending.ConfigureAwait(false);
+            if (revision == 0) revision = page.Header.Revision;
+            pending = null;
+            var kvs = page.Kvs;
+            var more = page.More && kvs.Count > 0 && !single;
+            if (q.Limit > 0 && returned + kvs.Count >= q.Limit) more = false;
+            if (more)
+            {
+                // Continue right after the last key of this page.
+                var last = kvs[^1].Key;
+                var next = new byte[last.Length + 1];
+                last.Span.CopyTo(next);
+                pending = RangePageAsync(ByteString.CopyFrom(next), rangeEnd, PageLimit(q, returned + kvs.Count, pageSize), revision, q.KeysOnly, ct);
+            }
+            foreach (var kv in kvs)
+            {
+                if (q.Limit > 0 && returned >= q.Limit) yield break;
+                returned++;
+                yield return ToKeyValue(kv, q.KeysOnly, q.AsByteArray);
+            }
+        }
+    }
+
+    private static long PageLimit(EtcdKeyQuery q, long returned, int pageSize) =>
+        q.Limit > 0 ? Math.Min(pageSize, q.Limit - returned) : pageSize;
+
+    private Task<RangeResponse> RangePageAsync(ByteString key, ByteString rangeEnd, long limit, long revision, bool keysOnly, CancellationToken ct) =>
+        connection.CallAsync("range", o => connection.Grpc.KVClient.RangeAsync(new RangeRequest
+        {
+            Key = key, RangeEnd = rangeEnd, Limit = limit, Revision = revision, KeysOnly = keysOnly,
+        }, o), ct, key.ToStringUtf8());
+
+    /// <summary>How many keys the query matches (etcd counts server-side).</summary>
+    public async Task<long> CountAsync(EtcdKeyQuery q, CancellationToken ct)
+    {
+        ValidateQuery(q);
+        var (key, rangeEnd) = RangeOf(q);
+        Log.Verbose($"etcd: count {Describe(q)}.");
+        var response = await connection.CallAsync("count", o => connection.Grpc.KVClient.RangeAsync(new RangeRequest
+        {
+            Key = key, RangeEnd = rangeEnd, CountOnly = true, Revision = q.Revision,
+        }, o), ct, q.Key).ConfigureAwait(false);
+        return q.Limit > 0 ? Math.Min(response.Count, q.Limit) : response.Count;
+    }
+
+    /// <summary>
+    /// Writes the puts in order, <see cref="MaxTxnOps"/> per transaction; returns what each key
+    /// now holds (revisions from the response and the previous value).
+    /// </summary>
+    public async Task<IReadOnlyList<EtcdKeyValue>> PutBatchAsync(IReadOnlyList<EtcdPut> puts, CancellationToken ct)
+    {
+        var results = new List<EtcdKeyValue>(puts.Count);
+        for (var start = 0; start < puts.Count; start += MaxTxnOps)
+        {
+            var count = Math.Min(MaxTxnOps, puts.Count - start);
+            var txn = new TxnRequest();
+            for (var i = start; i < start + count; i++)
+            {
+                var p = puts[i];
+                ValidateKey(p.Key);
+                txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = ByteString.CopyFromUtf8(p.Key), Value = ByteString.CopyFrom(p.Value), Lease = p.Lease, PrevKv = true } });
+            }
+            Log.Verbose(count == 1 ? $"etcd: put {puts[start].Key}." : $"etcd: transaction of {count} puts ({puts[start].Key} .. {puts[start + count - 1].Key}).");
+            var response = await connection.CallAsync("put", o => connection.Grpc.KVClient.TxnAsync(txn, o), ct, puts[start].Key).ConfigureAwait(false);
+            var revision = response.Header.Revision;
+            for (var i = 0; i < count; i++)
+            {
+                var p = puts[start + i];
+                var prev = response.Responses[i].ResponsePut?.PrevKv;
+                results.Add(new EtcdKeyValue
+                {
+                    Key = p.Key,
+                    Value = TextOf(p.Value, out var binary),
+                    IsBinary = binary,
+                    ByteLength = p.Value.Length,
+                    // One transaction is one revision for all its keys.
+                    ModRevision = revision,
+                    CreateRevision = prev is null ? revision : prev.CreateRevision,
+                    Version = prev is null ? 1 : prev.Version + 1,
+                    Lease = p.Lease,
+                });
+            }
+        }
+        return results;
+    }
+
+    /// <summary>A lease with the given TTL, for -TtlSeconds.</summary>
+    public async Task<long> GrantLeaseAsync(int ttlSeconds, CancellationToken ct)
+    {
+        if (ttlSeconds <= 0) throw new K3dEtcdException("EtcdTtlInvalid", FailureKind.InvalidArgument, "The TTL must be at least one second.", ttlSeconds);
+        var response = await connection.CallAsync("lease grant", o => connection.Grpc.LeaseClient.LeaseGrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, o), ct).ConfigureAwait(false);
+        if (!string.IsNullOrEmpty(response.Error)) throw new K3dEtcdException("EtcdLeaseFailed", FailureKind.InvalidResult, $"etcd refused the lease: {response.Error}");
+        Log.Verbose($"etcd: granted lease {response.ID:x} with a TTL of {response.TTL} s.");
+        return response.ID;
+    }
+
+    /// <summary>One delete: a key, or every key under a prefix.</summary>
+    public readonly record struct EtcdDelete(string Key, bool Prefix);
+
+    /// <summary>
+    /// Deletes in order, <see cref="MaxTxnOps"/> per transaction; returns per delete the keys
+    /// it removed (with their last values).
+    /// </summary>
+    public async Task<IReadOnlyList<IReadOnlyList<EtcdKeyValue>>> DeleteBatchAsync(IReadOnlyList<EtcdDelete> deletes, bool returnKeys, CancellationToken ct)
+    {
+        var results = new List<IReadOnlyList<EtcdKeyValue>>(deletes.Count);
+        for (var start = 0; start < deletes.Count; start += MaxTxnOps)
+        {
+            var count = Math.Min(MaxTxnOps, deletes.Count - start);
+            var txn = new TxnRequest();
+            for (var i = start; i < start + count; i++)
+            {
+                var d = deletes[i];
+                ValidateKey(d.Key);
+                var key = Encoding.UTF8.GetBytes(d.Key);
+                txn.Success.Add(new RequestOp
+                {
+                    RequestDeleteRange = new DeleteRangeRequest
+                    {
+                        Key = ByteString.CopyFrom(key),
+                        RangeEnd = d.Prefix ? ByteString.CopyFrom(PrefixEnd(key)) : ByteString.Empty,
+                        PrevKv = true,
+                    },
+                });
+            }
+            Log.Verbose(count == 1 ? $"etcd: delete {Describe(deletes[start])}." : $"etcd: transaction of {count} deletes ({deletes[start].Key} .. {deletes[start + count - 1].Key}).");
+            var response = await connection.CallAsync("delete", o => connection.Grpc.KVClient.TxnAsync(txn, o), ct, deletes[start].Key).ConfigureAwait(false);
+            for (var i = 0; i < count; i++)
+            {
+                var r = response.Responses[i].ResponseDeleteRange;
+                var removed = r?.PrevKvs.Select(kv => ToKeyValue(kv, keysOnly: !returnKeys, asBytes: false)).ToList() ?? [];
+                results.Add(removed);
+            }
+        }
+        return results;
+    }
+
+    private static string Describe(EtcdDelete d) => d.Prefix ? $"prefix {d.Key}" : d.Key;
+
+    private static string Describe(EtcdKeyQuery q) =>
+        q.Key is null ? "all keys" : q.Prefix ? $"prefix {q.Key}" : q.FromKey ? $"from key {q.Key}" : $"key {q.Key}";
+
+    public static EtcdKeyValue ToKeyValue(KeyValue kv, bool keysOnly, bool asBytes)
+    {
+        var key = kv.Key.ToStringUtf8();
+        var value = kv.Value.Span;
+        string? text = null;
+        var binary = false;
+        KubernetesObjectInfo k8s = default;
+        if (KubernetesValueDecoder.IsRegistryKey(key))
+        {
+            // Without the value (-KeysOnly) only the path can be decoded.
+            k8s = keysOnly ? KubernetesValueDecoder.Decode(key, default) : KubernetesValueDecoder.Decode(key, value);
+        }
+        if (!keysOnly) text = TextOf(value, out binary);
+        return new EtcdKeyValue
+        {
+            Key = key,
+            Value = text,
+            Bytes = asBytes && !keysOnly ? value.ToArray() : null,
+            ByteLength = keysOnly ? null : value.Length,
+            IsBinary = binary,
+            CreateRevision = kv.CreateRevision,
+            ModRevision = kv.ModRevision,
+            Version = kv.Version,
+            Lease = kv.Lease,
+            Resource = k8s.Resource,
+            Namespace = k8s.Namespace,
+            Name = k8s.Name,
+            Kind = k8s.Kind,
+            ApiVersion = k8s.ApiVersion,
+        };
+    }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+
+    /// <summary>
+    /// UTF-8 text of a value; binary values (invalid UTF-8 or control characters) come back with
+    /// every unprintable byte as '.', so a terminal never receives raw control bytes.
+    /// </summary>
+    public static string TextOf(ReadOnlySpan<byte> value, out bool binary)
+    {
+        binary = false;
+        if (value.IsEmpty) return "";
+        try
+        {
+            var text = StrictUtf8.GetString(value);
+            if (!text.AsSpan().ContainsAnyInRange('\0', '\u0008') && !text.AsSpan().ContainsAnyInRange('\u000E', '\u001F')
+                && !text.Contains('\u000B') && !text.Contains('\u000C') && !text.Contains('\u007F'))
+            {
+                return text;
+            }
+        }
+        catch (DecoderFallbackException) { }
+        binary = true;
+        var sb = new StringBuilder(value.Length);
+        foreach (var b in value) sb.Append(b is >= 0x20 and < 0x7F ? (char)b : '.');
+        return sb.ToString();
+    }
+}
