@@ -13,6 +13,8 @@
         'New-EtcdCluster'
         'Get-EtcdCluster'
         'Remove-EtcdCluster'
+        'Get-K3dEtcdOption'
+        'Set-K3dEtcdOption'
         'Get-EtcdKey'
         'Set-EtcdKey'
         'Remove-EtcdKey'
