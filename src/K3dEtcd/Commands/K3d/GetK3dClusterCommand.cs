@@ -6,7 +6,18 @@ namespace K3dEtcd.Commands.K3d;
 
 /// <summary>
 /// <para type="synopsis">Gets k3d clusters (from `k3d cluster list -o json`) with their datastore, API endpoint and kubeconfig path.</para>
+/// <para type="description">Reads `k3d cluster list -o json` (keys read case-insensitively: k3d mixes JSON tags and Go names) and adds
+/// the datastore recorded at creation: New-K3dCluster labels the server containers with io.k3detcd.datastore (password masked) and
+/// io.k3detcd.etcd-cluster, and Get-K3dCluster returns the EtcdCluster object when that etcd cluster still exists.</para>
 /// </summary>
+/// <example>
+/// <code>Get-K3dCluster</code>
+/// <para>Lists every k3d cluster with servers and agents running, datastore and API endpoint.</para>
+/// </example>
+/// <example>
+/// <code>(Get-K3dCluster topgun).Datastore | Get-EtcdKey -Prefix /registry/ -KeysOnly</code>
+/// <para>Gets the etcd cluster behind topgun and lists what k3s wrote into it.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Get, "K3dCluster")]
 [OutputType(typeof(K3dCluster))]
 public sealed class GetK3dClusterCommand : K3dCmdletBase

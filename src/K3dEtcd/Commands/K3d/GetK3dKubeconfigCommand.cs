@@ -6,7 +6,18 @@ namespace K3dEtcd.Commands.K3d;
 
 /// <summary>
 /// <para type="synopsis">Gets a k3d cluster's kubeconfig (`k3d kubeconfig get`), optionally pointing it at another host and writing it to a file.</para>
+/// <para type="description">Returns the kubeconfig text, or writes it to -Path (mode 0600 on Unix) and returns the file. With -Server,
+/// a server address of 0.0.0.0 becomes the given host; a warning says so when that host is not among the API server
+/// certificate's names (k3s defaults, k3d's and the cluster's --tls-san values), because kubectl would then refuse it.</para>
 /// </summary>
+/// <example>
+/// <code>Get-K3dKubeconfig topgun -Server 192.0.2.10 -Path ./topgun.yaml</code>
+/// <para>Writes a kubeconfig that reaches the API at 192.0.2.10 (a -TlsSan of the cluster) to ./topgun.yaml.</para>
+/// </example>
+/// <example>
+/// <code>$env:KUBECONFIG = (Get-K3dKubeconfig topgun -Path ~/.kube/topgun).FullName</code>
+/// <para>Saves the kubeconfig and points kubectl at it for this session.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Get, "K3dKubeconfig", SupportsShouldProcess = true)]
 [OutputType(typeof(string), typeof(FileInfo))]
 public sealed partial class GetK3dKubeconfigCommand : K3dCmdletBase

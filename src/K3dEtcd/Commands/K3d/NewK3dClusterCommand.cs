@@ -8,7 +8,29 @@ namespace K3dEtcd.Commands.K3d;
 
 /// <summary>
 /// <para type="synopsis">Creates a k3d (k3s) cluster whose servers use an external datastore: an etcd cluster from New-EtcdCluster, or any k3s datastore string.</para>
+/// <para type="description">Runs the installed k3d (found on PATH, or -K3dPath) with the arguments its version accepts: k3d v5 gets
+/// -e "K3S_DATASTORE_ENDPOINT=...@server:*" and --k3s-arg "ARG@server:*" (a literal '@' escaped as '\@'), k3d v3/v4 get
+/// --k3s-server-arg; k3d before v3 is refused. The endpoint and TLS file paths reach the servers as K3S_DATASTORE_* environment
+/// variables (not arguments, so they stay out of process lists); a TLS etcd cluster's CA, client certificate and key are mounted
+/// read-only into the server nodes. For an EtcdCluster the nodes join its Docker network and use the members' in-network URLs.</para>
+/// <para type="description">Before anything is created, the datastore is probed from inside Docker (as Test-K3dDatastore does) and a
+/// datastore holding k3s /bootstrap data made with another token is refused. k3d's log lines feed the progress bar and Verbose.
+/// A failure or Ctrl+C deletes the half-made k3d cluster with `k3d cluster delete`; the etcd cluster is never touched. After k3d
+/// returns, the cmdlet waits until keys appear under /registry/ (kube-apiserver's first writes) unless -SkipVerify.
+/// -WhatIf prints the exact k3d command line, quoted for your shell (the token and passwords masked), and creates nothing.</para>
 /// </summary>
+/// <example>
+/// <code>$etcd = New-EtcdCluster -Tls; $etcd | New-K3dCluster topgun -Servers 3 -Agents 5 -TlsSan 192.0.2.10, k3s.example.test</code>
+/// <para>Creates k3d cluster topgun with three servers and five agents on the TLS etcd cluster, with two extra API certificate names.</para>
+/// </example>
+/// <example>
+/// <code>New-K3dCluster pg -Datastore 'postgres://k3s:secret@db:5432/k3s' -Network dbnet</code>
+/// <para>Creates a cluster on a PostgreSQL datastore reachable on the Docker network dbnet (the password never shows in any output).</para>
+/// </example>
+/// <example>
+/// <code>$etcd | New-K3dCluster topgun -Masters 3 -Workers 2 -WhatIf</code>
+/// <para>Prints the k3d command line that would run, with the older names -Masters/-Workers for -Servers/-Agents.</para>
+/// </example>
 [Cmdlet(VerbsCommon.New, "K3dCluster", SupportsShouldProcess = true)]
 [OutputType(typeof(K3dCluster))]
 public sealed class NewK3dClusterCommand : K3dCmdletBase
@@ -100,7 +122,18 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
         try
         {
             var service = await GetK3dServiceAsync(ResolvePath(K3dPath), withProbe: false, ct);
-            var (target, etcd) = await ResolveDatastoreAsync(Datastore, Network, ResolvePath(CaFile), ResolvePath(CertFile), ResolvePath(KeyFile), null, ct);
+            var (resolved, etcd) = await ResolveDatastoreAsync(Datastore, Network, ResolvePath(CaFile), ResolvePath(CertFile), ResolvePath(KeyFile), null, ct);
+            var target = resolved;
+            // A TLS etcd cluster: k3s gets its own client certificate from the cluster's CA (made after
+            // ShouldProcess; -WhatIf shows where it will be). -CertFile/-KeyFile override it.
+            string[] madeForK3s = [];
+            if (etcd?.Tls is { } tls && CertFile is null && KeyFile is null)
+            {
+                var dir = System.IO.Path.Combine(tls.Directory, "k3d", Name);
+                var cn = $"k3s-{Name}";
+                madeForK3s = [System.IO.Path.Combine(dir, $"{cn}.pem"), System.IO.Path.Combine(dir, $"{cn}-key.pem"), System.IO.Path.Combine(dir, Pki.ClusterTlsStore.CaFileName)];
+                target = target with { CertFile = madeForK3s[0], KeyFile = madeForK3s[1], CaFile = madeForK3s[2] };
+            }
             var generated = Token is null;
             var token = Token ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
             var spec = new K3dClusterSpec
@@ -123,9 +156,26 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
             var description = $"Create k3d cluster '{Name}' ({Servers} servers, {Agents} agents) on datastore {target.Masked}{(generated ? " with a generated token" : "")}: {commandLine}";
             if (!ShouldProcess(description, $"Create k3d cluster '{Name}' on {target.Masked}?", "New-K3dCluster")) return;
 
+            if (madeForK3s.Length > 0)
+            {
+                var issued = Pki.ClusterTlsStore.IssueClient(etcd!.Tls!, etcd.Name, $"k3s-{Name}", System.IO.Path.GetDirectoryName(madeForK3s[0])!, Pki.CertificateAuthority.DefaultValidityDays, overwrite: true, this);
+                WriteVerbose($"Client certificate for k3s: {issued.CertFile} (CN={issued.CommonName}, until {issued.NotAfter:u})");
+            }
             var withProbe = (!SkipPreflight || !SkipVerify) && target.Kind == DatastoreKind.Etcd;
             if (withProbe) service = new K3dClusterService(service.Cli, service.Version, new DatastoreProbe(await GetDockerAsync(ct), this), this);
-            var (info, verified) = await service.CreateAsync(spec, new K3dCreateOptions { SkipPreflight = SkipPreflight, SkipVerify = SkipVerify }, ct);
+            K3dClusterInfo? info;
+            bool? verified;
+            try
+            {
+                (info, verified) = await service.CreateAsync(spec, new K3dCreateOptions { SkipPreflight = SkipPreflight, SkipVerify = SkipVerify, CreatedFiles = madeForK3s }, ct);
+            }
+            catch when (madeForK3s.Length > 0)
+            {
+                // Refused before k3d ran (pre-flight, name taken) or rolled back: the certificate made for it goes too.
+                foreach (var f in madeForK3s) File.Delete(f);
+                try { Directory.Delete(System.IO.Path.GetDirectoryName(madeForK3s[0])!); } catch (IOException) { }
+                throw;
+            }
             if (SkipVerify) WriteVerbose("Not checked that k3s writes under /registry/ (-SkipVerify).");
             var datastore = (object?)etcd ?? target.Masked;
             if (info is null)

@@ -6,7 +6,17 @@ namespace K3dEtcd.Commands.K3d;
 
 /// <summary>
 /// <para type="synopsis">Removes a k3d cluster (`k3d cluster delete`); its etcd datastore stays unless -IncludeDatastore.</para>
+/// <para type="description">Runs `k3d cluster delete NAME`. The etcd cluster the k3d cluster used is kept (its data outlives the k3s
+/// cluster) unless -IncludeDatastore, which then removes it like Remove-EtcdCluster. Asks for confirmation unless -Force.</para>
 /// </summary>
+/// <example>
+/// <code>Remove-K3dCluster topgun</code>
+/// <para>Removes the k3d cluster topgun after confirmation; its etcd cluster stays.</para>
+/// </example>
+/// <example>
+/// <code>Get-K3dCluster topgun | Remove-K3dCluster -IncludeDatastore -Force</code>
+/// <para>Removes topgun and the etcd cluster it used, without asking.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Remove, "K3dCluster", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByName)]
 [OutputType(typeof(void))]
 public sealed class RemoveK3dClusterCommand : K3dCmdletBase

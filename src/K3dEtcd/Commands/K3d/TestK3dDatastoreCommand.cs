@@ -7,7 +7,19 @@ namespace K3dEtcd.Commands.K3d;
 
 /// <summary>
 /// <para type="synopsis">Checks whether k3s servers could use a datastore: probes it from a short-lived etcdctl container on its Docker network, with the endpoint, TLS files and client identity k3s will get.</para>
+/// <para type="description">Runs etcdctl (from the etcd cluster's own image) in throw-away containers on the datastore's Docker
+/// network, with the TLS files mounted read-only at the same paths the k3s servers get, and returns one object per check:
+/// Health (every endpoint), Write and ReadBack (a scratch key under /k3detcd/probe/, deleted afterwards) and Bootstrap (k3s
+/// bootstrap data under /bootstrap/, compared with /bootstrap/&lt;first 12 hex of sha256(token)&gt; when -Token is given).</para>
 /// </summary>
+/// <example>
+/// <code>Test-K3dDatastore -Datastore $etcd</code>
+/// <para>Probes the etcd cluster in $etcd from its Docker network; four checks, each Passed or not with a detail.</para>
+/// </example>
+/// <example>
+/// <code>Test-K3dDatastore 'https://db0:2379' -Network dbnet -CaFile ca.crt -CertFile k3s.crt -KeyFile k3s.key -Token $token</code>
+/// <para>Probes an etcd endpoint string with TLS files, and checks whether its /bootstrap data belongs to the token in $token.</para>
+/// </example>
 [Cmdlet(VerbsDiagnostic.Test, "K3dDatastore")]
 [OutputType(typeof(K3dDatastoreCheck))]
 public sealed class TestK3dDatastoreCommand : K3dCmdletBase
