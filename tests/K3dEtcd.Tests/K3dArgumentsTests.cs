@@ -132,6 +132,7 @@ public sealed class K3dArgumentsTests
     [InlineData("https://a:2379, https://b:2379", DatastoreKind.Etcd)]
     [InlineData("postgres://k3s:secret@db:5432/k3s", DatastoreKind.Postgres)]
     [InlineData("postgresql://k3s:secret@db/k3s?sslmode=disable", DatastoreKind.Postgres)]
+    [InlineData("postgres://k3s:p@ss@db:5432/k3s", DatastoreKind.Postgres)]
     [InlineData("mysql://k3s:secret@tcp(db:3306)/k3s", DatastoreKind.MySql)]
     [InlineData("nats://nats:4222", DatastoreKind.Nats)]
     public void Valid_datastores(string endpoint, DatastoreKind kind) => Assert.Equal(kind, K3dDatastore.Validate(endpoint));
@@ -143,6 +144,7 @@ public sealed class K3dArgumentsTests
     [InlineData("http://a:2379/v3", "path")]
     [InlineData("sqlite:///var/lib/k3s.db", "not a k3s external datastore")]
     [InlineData("mydatabase", "plain word")]
+    [InlineData("postgres://k3s:secret@/k3s", "PostgreSQL")]
     [InlineData("", "empty")]
     public void Invalid_datastores_are_refused_with_an_explanation(string endpoint, string explanation)
     {

@@ -96,7 +96,10 @@ public static partial class K3dDatastore
                 return DatastoreKind.Etcd;
             case "postgres":
             case "postgresql":
-                if (!Uri.TryCreate(value, UriKind.Absolute, out var pg) || string.IsNullOrEmpty(pg.Host))
+                // Like Go's url.Parse (kine): the host follows the last '@', so a raw '@' in the password is fine.
+                var rest = value[(value.IndexOf("://", StringComparison.Ordinal) + 3)..];
+                var hostPart = rest[(rest.LastIndexOf('@') + 1)..].Split('/', '?')[0];
+                if (hostPart.Length == 0 || hostPart.StartsWith(':') || hostPart.Any(char.IsWhiteSpace))
                 {
                     throw Invalid(value, "a PostgreSQL datastore is postgres://user:pass@host:5432/database.");
                 }
