@@ -242,7 +242,7 @@ Describe 'k3d versions, aliases and escaping (datastore strings, no pre-flight)'
     It "escapes '@' inside values as '\@' and never shows the password" {
         Use-FakeK3d
         $name = New-TestName 'pg'
-        $k = New-K3dCluster $name -Datastore 'postgres://k3s:p@ss@db:5432/k3s' -Network dbnet -K3sArgument '--node-label=owner=ops@example.test' -SkipPreflight -SkipVerify -Verbose -ProgressAction SilentlyContinue 4>&1 -WarningVariable warnings -WarningAction SilentlyContinue
+        $k = New-K3dCluster $name -Datastore 'postgres://k3s:p@ss@db:5432/k3s' -Network dbnet -K3sArgument '--node-label=owner=ops@example.test' -SkipVerify -Verbose -ProgressAction SilentlyContinue 4>&1 -WarningVariable warnings -WarningAction SilentlyContinue
         $verbose = @($k | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }) -join "`n"
         $cluster = $k | Where-Object { $_ -is [K3dEtcd.Model.K3dCluster] }
         $argv = @(Get-FakeK3dCall cluster create)[0]
