@@ -21,6 +21,8 @@
         'Get-EtcdLeaderStats'
         'Test-EtcdCluster'
         'New-EtcdClientCertificate'
+        'Get-K3dEtcdOption'
+        'Set-K3dEtcdOption'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()

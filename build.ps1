@@ -75,6 +75,7 @@ function Get-PesterModulePath {
 function Invoke-Test {
     Initialize-Docker
     Invoke-Build
+    Invoke-Package -NoBuild   # the Pester suite checks the package round trip
     $results = Join-Path $root 'out/test-results'
     Remove-Item $results -Recurse -Force -ErrorAction Ignore
     New-Item -ItemType Directory $results | Out-Null
@@ -139,8 +140,8 @@ Get-EtcdCluster k3detcd-demo | Remove-EtcdCluster -Force
     if ($LASTEXITCODE -ne 0) { throw "The demo failed (exit code $LASTEXITCODE)" }
 }
 
-function Invoke-Package {
-    Invoke-Build
+function Invoke-Package([switch] $NoBuild) {
+    if (-not $NoBuild) { Invoke-Build }
     $out = Join-Path $root 'out/package'
     Remove-Item $out -Recurse -Force -ErrorAction Ignore
     New-Item -ItemType Directory $out | Out-Null

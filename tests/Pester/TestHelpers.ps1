@@ -17,12 +17,14 @@ function Assert-DockerAvailable {
     if ($LASTEXITCODE -ne 0) { throw 'Docker is not available; the Docker-tagged tests need a running engine.' }
 }
 
-# Runs a script in a new pwsh process that imports the staged module; returns its JSON output as objects.
-function Invoke-FreshPwsh([string] $Script) {
+# Runs a script in a new pwsh process that imports the staged module; returns its output lines.
+function Invoke-FreshPwsh([string] $Script) { Invoke-FreshPwshWithModule $script:ModulePath $Script }
+
+function Invoke-FreshPwshWithModule([string] $Manifest, [string] $Script) {
     $self = [Environment]::ProcessPath
     $prefix = @()
     if ([IO.Path]::GetFileNameWithoutExtension($self) -eq 'dotnet') { $prefix = @(Join-Path $PSHOME 'pwsh.dll') }
-    $full = "`$ErrorActionPreference='Stop'; Import-Module '$script:ModulePath'; $Script"
+    $full = "`$ErrorActionPreference='Stop'; Import-Module '$Manifest'; $Script"
     $out = & $self @prefix -NoProfile -NonInteractive -Command $full
     if ($LASTEXITCODE -ne 0) { throw "fresh pwsh failed ($LASTEXITCODE): $out" }
     $out

@@ -15,12 +15,13 @@ public sealed class EtcdClusterNameCompleter : IArgumentCompleter
         var prefix = wordToComplete.Trim('\'', '"');
         var pattern = WildcardPattern.Get(prefix + "*", WildcardOptions.IgnoreCase);
         IReadOnlyList<string> names;
+        var dockerHost = ModuleSession.Current.DockerHost;
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3));
             names = Task.Run(async () =>
             {
-                using var docker = await DockerClientFactory.ConnectAsync(null, cts.Token).ConfigureAwait(false);
+                using var docker = await DockerClientFactory.ConnectAsync(dockerHost, cts.Token).ConfigureAwait(false);
                 var clusters = await new EtcdClusterService(docker, NullOperationLog.Instance).ListAsync(cts.Token).ConfigureAwait(false);
                 return (IReadOnlyList<string>)clusters.Select(c => c.Name).ToList();
             }).GetAwaiter().GetResult();

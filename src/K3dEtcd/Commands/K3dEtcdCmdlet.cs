@@ -108,7 +108,7 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
 
     /// <summary>The Docker client of this command, connected once; a missing engine ends the command.</summary>
     protected async Task<DockerClient> GetDockerAsync(CancellationToken ct) =>
-        _docker ??= await DockerClientFactory.ConnectAsync(null, ct);
+        _docker ??= await DockerClientFactory.ConnectAsync(ModuleSession.Current.DockerHost, ct);
 
     protected async Task<EtcdClusterService> GetClusterServiceAsync(CancellationToken ct) =>
         new(await GetDockerAsync(ct), this);

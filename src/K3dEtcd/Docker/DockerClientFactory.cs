@@ -14,26 +14,16 @@ public static class DockerClientFactory
 
     public static async Task<DockerClient> ConnectAsync(string? dockerHost, CancellationToken ct)
     {
-        var builder = new DockerClientBuilder();
-        if (!string.IsNullOrWhiteSpace(dockerHost))
-        {
-            if (!Uri.TryCreate(dockerHost, UriKind.Absolute, out var uri))
-            {
-                throw new K3dEtcdException("InvalidDockerHost", FailureKind.InvalidArgument,
-                    $"'{dockerHost}' is not a Docker endpoint URI (for example unix:///var/run/docker.sock or tcp://127.0.0.1:2375).", dockerHost);
-            }
-            builder = builder.WithEndpoint(uri);
-        }
-
+        var endpoint = DockerEndpointResolver.Resolve(dockerHost);
         DockerClient client;
         try
         {
-            client = builder.Build();
+            client = new DockerClientBuilder().WithEndpoint(endpoint.Uri).Build();
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             throw new K3dEtcdException("DockerUnreachable", FailureKind.ConnectionError,
-                $"Cannot configure a Docker client ({DescribeEndpoint(dockerHost)}): {ex.Message}", dockerHost, ex);
+                $"Cannot configure a Docker client for {endpoint.Uri} ({endpoint.Source}): {ex.Message}", endpoint.Uri.ToString(), ex);
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -48,13 +38,8 @@ public static class DockerClientFactory
             client.Dispose();
             var reason = ex is OperationCanceledException ? $"no answer within {PingTimeout.TotalSeconds:0} s" : ex.GetBaseException().Message;
             throw new K3dEtcdException("DockerUnreachable", FailureKind.ConnectionError,
-                $"The Docker engine at {DescribeEndpoint(dockerHost)} does not answer ({reason}). Start Docker, or point DOCKER_HOST at a running engine.",
-                dockerHost, ex);
+                $"The Docker engine at {endpoint.Uri} ({endpoint.Source}) does not answer ({reason}). Start Docker, or point DOCKER_HOST (or Set-K3dEtcdOption -DockerHost) at a running engine.",
+                endpoint.Uri.ToString(), ex);
         }
     }
-
-    private static string DescribeEndpoint(string? dockerHost) =>
-        !string.IsNullOrWhiteSpace(dockerHost) ? dockerHost
-        : Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } env ? $"{env} (DOCKER_HOST)"
-        : "the default endpoint";
 }

@@ -412,15 +412,17 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(timeout);
-        using var http = new HttpClient(CreateProbeHandler(cluster)) { Timeout = TimeSpan.FromSeconds(2) };
+        // A member that is still starting can hold a request open for a second or more, while a fresh
+        // request once it is ready answers in milliseconds: retry soon with short attempts, growing
+        // them so a slow (loaded, TLS) machine still gets through.
+        using var http = new HttpClient(CreateProbeHandler(cluster)) { Timeout = Timeout.InfiniteTimeSpan };
+        var attemptTimeout = TimeSpan.FromMilliseconds(300);
         var probe = new EtcdHttpProbe(http);
         var members = cluster.Members;
         try
         {
             while (true)
             {
-                var healthy = 0;
-                var leaders = new HashSet<string>();
                 foreach (var member in members)
                 {
                     var state = await docker.Containers.InspectContainerAsync(member.ContainerId, deadline.Token).ConfigureAwait(false);
@@ -429,19 +431,32 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
                         throw new K3dEtcdException("MemberExited", FailureKind.InvalidResult,
                             $"Member {member.Name} stopped while the cluster was starting (exit code {state.State.ExitCode}).", member.ContainerName);
                     }
-                    if (member.ClientUrl is null) continue;
-                    if (await probe.IsHealthyAsync(member.ClientUrl, deadline.Token).ConfigureAwait(false))
-                    {
-                        healthy++;
-                        if (await probe.GetLeaderAsync(member.ClientUrl, deadline.Token).ConfigureAwait(false) is { } leader) leaders.Add(leader);
-                    }
                 }
+                var checks = await Task.WhenAll(members.Where(m => m.ClientUrl is not null).Select(async m =>
+                {
+                    // Status answers at once, leader or not; /health blocks while there is no leader.
+                    using var attempt = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+                    attempt.CancelAfter(attemptTimeout);
+                    try
+                    {
+                        var leader = await probe.GetLeaderAsync(m.ClientUrl!, attempt.Token).ConfigureAwait(false);
+                        var healthy = leader is not (null or "0") && await probe.IsHealthyAsync(m.ClientUrl!, attempt.Token).ConfigureAwait(false);
+                        return (Healthy: healthy, Leader: healthy ? leader : null);
+                    }
+                    catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
+                    {
+                        return (Healthy: false, Leader: (string?)null);
+                    }
+                })).ConfigureAwait(false);
+                var healthyCount = checks.Count(c => c.Healthy);
+                var leaders = checks.Where(c => c.Leader is not null).Select(c => c.Leader!).ToHashSet();
                 var hasOneLeader = leaders.Count == 1 && leaders.First() != "0";
                 log.Progress(new OperationProgress(activity,
-                    healthy < members.Length ? $"Members healthy: {healthy}/{members.Length}" : hasOneLeader ? "Leader elected" : "Waiting for a leader",
-                    50 + 50 * healthy / (members.Length + 1)));
-                if (healthy == members.Length && hasOneLeader) return;
-                await Task.Delay(250, deadline.Token).ConfigureAwait(false);
+                    healthyCount < members.Length ? $"Members healthy: {healthyCount}/{members.Length}" : hasOneLeader ? "Leader elected" : "Waiting for a leader",
+                    50 + 50 * healthyCount / (members.Length + 1)));
+                if (healthyCount == members.Length && hasOneLeader) return;
+                attemptTimeout = TimeSpan.FromMilliseconds(Math.Min(3000, attemptTimeout.TotalMilliseconds * 1.25));
+                await Task.Delay(100, deadline.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)

@@ -18,7 +18,7 @@ public sealed class EtcdHttpProbe(HttpClient http)
             using var doc = JsonDocument.Parse(body);
             return doc.RootElement.TryGetProperty("health", out var h) && h.GetString() == "true";
         }
-        catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException && !ct.IsCancellationRequested)
+        catch (Exception ex) when (ex is HttpRequestException or JsonException || (ex is OperationCanceledException && !ct.IsCancellationRequested))
         {
             return false;
         }
@@ -35,7 +35,7 @@ public sealed class EtcdHttpProbe(HttpClient http)
             using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
             return doc.RootElement.TryGetProperty("leader", out var l) ? l.ToString() : null;
         }
-        catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException && !ct.IsCancellationRequested)
+        catch (Exception ex) when (ex is HttpRequestException or JsonException || (ex is OperationCanceledException && !ct.IsCancellationRequested))
         {
             return null;
         }

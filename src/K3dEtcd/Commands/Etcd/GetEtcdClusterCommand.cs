@@ -6,11 +6,27 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Gets etcd clusters made by K3dEtcd, rebuilt from Docker's labels and live state.</para>
+/// <para type="description">Docker is the source of truth: the cluster objects are rebuilt from the labels on the member
+/// containers and their live state, so this works in any session. Without -Name it lists every cluster (none: no output,
+/// no error). A name without wildcards that matches nothing is a non-terminating ObjectNotFound error.</para>
 /// </summary>
+/// <example>
+/// <code>Get-EtcdCluster</code>
+/// <para>Lists every etcd cluster made by K3dEtcd on this Docker engine.</para>
+/// </example>
+/// <example>
+/// <code>(Get-EtcdCluster demo).Members | Format-Table Name, ClientUrl, NetworkClientUrl, State</code>
+/// <para>Shows each member of the cluster "demo" with its host and in-network client URLs.</para>
+/// </example>
+/// <example>
+/// <code>Get-EtcdCluster test* | Remove-EtcdCluster -Force</code>
+/// <para>Removes every cluster whose name starts with "test".</para>
+/// </example>
 [Cmdlet(VerbsCommon.Get, "EtcdCluster")]
 [OutputType(typeof(EtcdCluster))]
 public sealed class GetEtcdClusterCommand : K3dEtcdCmdlet
 {
+    /// <summary>Names of the clusters to get; wildcards are allowed. All clusters when omitted.</summary>
     [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("ClusterName")]
     [SupportsWildcards]

@@ -7,49 +7,78 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Creates an etcd cluster of Docker containers and waits for a healthy quorum.</para>
+/// <para type="description">Creates a user-defined Docker network, one labelled data volume and one container per member
+/// (named after the cluster: etcd0, etcd1, ...), publishes each member's client port 2379 on the host address, and waits
+/// until every member is healthy and all agree on one leader. Anything that fails, times out or is cancelled (Ctrl+C)
+/// rolls back everything this call created, and the error shows the failing member's log.</para>
+/// <para type="description">The image defaults to a pinned official etcd 3.5 image, or to the K3DETCD_ETCD_IMAGE
+/// environment variable. A missing image is pulled unless -PullPolicy Never (or K3DETCD_PULL_POLICY=Never).</para>
 /// </summary>
+/// <example>
+/// <code>$c = New-EtcdCluster</code>
+/// <para>Creates the default cluster "etcd" with three members etcd0, etcd1 and etcd2 and keeps the object in $c.</para>
+/// </example>
+/// <example>
+/// <code>New-EtcdCluster demo -Size 5 -Image gcr.io/etcd-development/etcd:v3.6.4</code>
+/// <para>Creates a five-member cluster from an etcd 3.6 image.</para>
+/// </example>
+/// <example>
+/// <code>New-EtcdCluster single -Size 1 -ClientPort 2379 -EnableV2</code>
+/// <para>Creates a one-member cluster on the fixed host port 2379 with the v2 API enabled (etcd 3.4 and 3.5 only).</para>
+/// </example>
 [Cmdlet(VerbsCommon.New, "EtcdCluster", SupportsShouldProcess = true)]
 [OutputType(typeof(EtcdCluster))]
 public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
 {
+    /// <summary>Name of the cluster (default "etcd"). Members are named after it with their index: etcd0, etcd1, ... It must follow Docker's container name rules.</summary>
     [Parameter(Position = 0)]
     public string Name { get; set; } = "etcd";
 
+    /// <summary>Number of members, 1 to 9 (default 3). An even size tolerates no more failures than one member less.</summary>
     [Parameter]
     [ValidateRange(1, EtcdClusterSpec.MaxSize)]
     public int Size { get; set; } = 3;
 
+    /// <summary>etcd image to run (default the pinned official image, or K3DETCD_ETCD_IMAGE). The full /usr/local/bin/etcd command is passed, so official images and compatible ones work.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string Image { get; set; } = EtcdClusterSpec.DefaultImage();
 
+    /// <summary>Docker network to put the members on. Default: a new bridge network k3detcd-NAME created and removed with the cluster. An existing network is joined and never removed.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? Network { get; set; }
 
+    /// <summary>Host address to publish each member's client port on (default 127.0.0.1). 0.0.0.0 exposes etcd to every host that can reach this machine and gives a warning.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string HostAddress { get; set; } = "127.0.0.1";
 
+    /// <summary>First host port to publish client ports on; member i uses ClientPort+i. Default: random free ports.</summary>
     [Parameter]
     [ValidateRange(1, 65535)]
     public int ClientPort { get; set; }
 
+    /// <summary>The etcd initial cluster token (default etcd-cluster). Member IDs derive from it and the peer URLs.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string ClusterToken { get; set; } = EtcdClusterSpec.DefaultClusterToken;
 
+    /// <summary>Enables etcd's v2 API (--enable-v2=true) so /v2/stats/leader is served. etcd 3.4 and 3.5 only; 3.6 removed it.</summary>
     [Parameter]
     public SwitchParameter EnableV2 { get; set; }
 
+    /// <summary>More arguments passed to every etcd member, for example --heartbeat-interval=50.</summary>
     [Parameter]
     [Alias("ExtraArgs")]
     public string[] ExtraArgument { get; set; } = [];
 
+    /// <summary>How long to wait for a healthy quorum with one leader (default 60).</summary>
     [Parameter]
     [ValidateRange(1, 3600)]
     public int TimeoutSeconds { get; set; } = 60;
 
+    /// <summary>Missing (default) pulls a missing image with progress; Never makes a missing image an error. Default from K3DETCD_PULL_POLICY.</summary>
     [Parameter]
     public ImagePullPolicy PullPolicy { get; set; } = EtcdClusterSpec.DefaultPullPolicy();
 

@@ -6,7 +6,18 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Removes an etcd cluster: exactly the containers, volumes and network that carry its label.</para>
+/// <para type="description">Removes the member containers, their data volumes (unless -KeepData) and the network created
+/// for the cluster. Nothing without the cluster's io.k3detcd.cluster label is ever touched: a network given with
+/// New-EtcdCluster -Network is left alone. Asks for confirmation unless -Force or -Confirm:$false.</para>
 /// </summary>
+/// <example>
+/// <code>Remove-EtcdCluster demo -Force</code>
+/// <para>Removes the cluster "demo" without asking.</para>
+/// </example>
+/// <example>
+/// <code>Get-EtcdCluster demo | Remove-EtcdCluster -KeepData</code>
+/// <para>Removes the containers and network of the piped cluster after confirmation and keeps the data volumes.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Remove, "EtcdCluster", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByName)]
 [OutputType(typeof(void))]
 public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
@@ -14,11 +25,13 @@ public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
     private const string ByName = "Name";
     private const string ByObject = "InputObject";
 
+    /// <summary>Names of the clusters to remove.</summary>
     [Parameter(ParameterSetName = ByName, Position = 0, Mandatory = true, ValueFromPipeline = true)]
     [ArgumentCompleter(typeof(EtcdClusterNameCompleter))]
     [ValidateNotNullOrEmpty]
     public string[] Name { get; set; } = [];
 
+    /// <summary>Cluster objects to remove, as Get-EtcdCluster and New-EtcdCluster return them.</summary>
     [Parameter(ParameterSetName = ByObject, Mandatory = true, ValueFromPipeline = true)]
     [Alias("Cluster")]
     public EtcdCluster[] InputObject { get; set; } = [];
@@ -27,6 +40,7 @@ public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
     [Parameter]
     public SwitchParameter KeepData { get; set; }
 
+    /// <summary>Removes without asking for confirmation. -WhatIf still only describes what would be removed.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
