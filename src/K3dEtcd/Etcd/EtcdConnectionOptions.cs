@@ -7,7 +7,7 @@ namespace K3dEtcd.Etcd;
 /// How to reach an etcd cluster: client URLs plus optional TLS files and user/password auth.
 /// Plain data with no PowerShell types, so services, tests and benchmarks build it directly.
 /// </summary>
-public sealed class EtcdConnectionOptions
+public sealed record EtcdConnectionOptions
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
 
