@@ -98,7 +98,7 @@ foreach ($cmd in (Get-Command -Module $module.Name -CommandType Cmdlet | Sort-Ob
     $type = $cmd.ImplementingType
     $classDoc = $members["T:$($type.FullName)"]
     $synopsisNode = if ($classDoc) { $classDoc.SelectSingleNode('summary/para[@type="synopsis"]') } else { $null }
-    $summaryParas = if ($classDoc) { @(Get-Paragraphs $classDoc.SelectSingleNode('summary')) } else { @() }
+    $summaryParas = @(if ($classDoc) { Get-Paragraphs $classDoc.SelectSingleNode('summary') })
     $synopsis = if ($synopsisNode) { Get-Text $synopsisNode } elseif ($summaryParas) { $summaryParas[0] } else { '' }
     $description = @()
     if ($classDoc) {
