@@ -221,6 +221,37 @@ public sealed class K3dClusterServiceTests(DockerFixture fx)
     }
 
     [Fact]
+    public async Task K3d_log_lines_become_progress_and_verbose_without_secrets()
+    {
+        using var fake = new FakeK3dHarness();
+        var log = new RecordingLog();
+        var service = await fake.ServiceAsync(log);
+        var name = K3dName("progress");
+        var ds = new DatastoreTarget { Endpoint = "postgres://k3s:hunter2@db:5432/k3s", Kind = DatastoreKind.Postgres, Network = "dbnet" };
+        await service.CreateAsync(Spec(name, ds, token: "tok-secret-1") with { Servers = 2, Agents = 1 }, new K3dCreateOptions { SkipPreflight = true, SkipVerify = true }, CancellationToken.None);
+        var progress = log.Progress.Where(p => p.Activity == $"Creating k3d cluster '{name}'").ToList();
+        Assert.Contains(progress, p => p.Status == $"Creating node 'k3d-{name}-server-0'");
+        Assert.Contains(progress, p => p.Status == $"Starting Node 'k3d-{name}-agent-0'");
+        Assert.True(progress.Last().Completed);
+        var percents = progress.Where(p => !p.Completed).Select(p => p.PercentComplete).ToList();
+        Assert.Equal(percents.OrderBy(p => p), percents);
+        Assert.True(percents.Max() > 50, string.Join(",", percents));
+        Assert.Contains(log.Verbose, v => v == $"k3d: Cluster '{name}' created successfully!");
+        Assert.Contains(log.Verbose, v => v.Contains("--token *** ", StringComparison.Ordinal));
+        Assert.DoesNotContain(log.Verbose, v => v.Contains("hunter2", StringComparison.Ordinal) || v.Contains("tok-secret-1", StringComparison.Ordinal));
+        await service.DeleteAsync(name, CancellationToken.None);
+    }
+
+    private sealed class RecordingLog : IOperationLog
+    {
+        public List<string> Verbose { get; } = [];
+        public List<OperationProgress> Progress { get; } = [];
+        void IOperationLog.Verbose(string message) { lock (Verbose) Verbose.Add(message); }
+        void IOperationLog.Warning(string message) { }
+        void IOperationLog.Progress(OperationProgress progress) { lock (Progress) Progress.Add(progress); }
+    }
+
+    [Fact]
     public async Task The_fake_refuses_what_real_k3d_refuses()
     {
         using var fake = new FakeK3dHarness();

@@ -123,6 +123,17 @@ Describe 'The seed flow on a TLS etcd cluster (fake k3d v5)' -Tag Docker, K3d {
         etcdctl --endpoints $etcd.Endpoints[0] --cacert $tls.CaFile --cert $tls.ClientCertFile --key $tls.ClientKeyFile get /k3detcd/ --prefix --keys-only | Should -BeNullOrEmpty
     }
 
+    It 'Test-K3dDatastore with a CA that did not sign the members fails health and tries nothing else' {
+        $dir = Join-Path ([IO.Path]::GetTempPath()) "wrongca-$([guid]::NewGuid().ToString('N'))"
+        New-Item -ItemType Directory $dir | Out-Null
+        openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj '/CN=wrong-ca' -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>$null
+        $checks = Test-K3dDatastore -Datastore $etcd -CaFile "$dir/ca.pem" -ProgressAction SilentlyContinue
+        Remove-Item $dir -Recurse -Force
+        ($checks | Where-Object Name -EQ 'Health').Passed | Should -BeFalse
+        ($checks | Where-Object Name -EQ 'Health').Detail | Should -Match '0/3 endpoints healthy'
+        ($checks | Where-Object Name -EQ 'Write').Detail | Should -Match 'not tried'
+    }
+
     It 'is found by Get-K3dCluster in a new pwsh process, with its datastore' {
         $json = Invoke-FreshPwsh "Get-K3dCluster '$k3dName' | Select-Object Name, ServersRunning, AgentsRunning, ApiEndpoint, @{ n = 'Etcd'; e = { `$_.Datastore.Name } } | ConvertTo-Json -Compress"
         $fresh = $json | ConvertFrom-Json
