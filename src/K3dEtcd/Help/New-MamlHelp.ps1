@@ -98,7 +98,6 @@ foreach ($cmd in (Get-Command -Module $module.Name -CommandType Cmdlet | Sort-Ob
     $type = $cmd.ImplementingType
     $classDoc = $members["T:$($type.FullName)"]
     $synopsisNode = if ($classDoc) { $classDoc.SelectSingleNode('summary/para[@type="synopsis"]') } else { $null }
-    # @() around the if: an if statement's output unrolls, so one paragraph would be a bare string (no .Count under strict mode).
     $summaryParas = @(if ($classDoc) { Get-Paragraphs $classDoc.SelectSingleNode('summary') })
     $synopsis = if ($synopsisNode) { Get-Text $synopsisNode } elseif ($summaryParas) { $summaryParas[0] } else { '' }
     $description = @()

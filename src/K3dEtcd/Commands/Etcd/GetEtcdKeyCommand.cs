@@ -7,8 +7,21 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Gets etcd keys and values: one key, a prefix, or a range, streamed page by page.</para>
-/// <para type="description">Large ranges are read in pages at one revision, and objects reach the pipeline as pages arrive. Keys under /registry/ also show the Kubernetes resource, namespace, name, kind and apiVersion that k3s stored.</para>
+/// <para type="description">Large ranges are read in pages of 1000 keys at one revision (a consistent snapshot), and objects reach the pipeline as pages arrive, so memory stays flat however many keys there are; Ctrl+C stops at once. Keys under /registry/ also show the Kubernetes Resource, Namespace and Name from the path, and Kind and ApiVersion from the value (protobuf or JSON), so you see what k3s stored. Binary values are shown with unprintable bytes as '.'; -AsByteArray adds the raw bytes.</para>
+/// <para type="description">The target is -Cluster (an object from New-EtcdCluster or Get-EtcdCluster, or a cluster name) or -Endpoint with any etcd's client URLs, plus -CaFile, -CertFile, -KeyFile and -Credential where needed.</para>
 /// </summary>
+/// <example>
+/// <code>Get-EtcdKey -Cluster etcd -Key /foo</code>
+/// <para>Gets the key /foo of the cluster named etcd.</para>
+/// </example>
+/// <example>
+/// <code>Get-EtcdKey -Cluster $c -Key /registry/pods/ -Prefix | Format-Table Namespace, Name, Kind, ModRevision</code>
+/// <para>Lists the pods k3s stored, with their namespace, name and kind decoded from the keys and values.</para>
+/// </example>
+/// <example>
+/// <code>Get-EtcdKey -Endpoint https://10.0.0.5:2379 -CaFile ca.pem -CertFile client.pem -KeyFile client-key.pem -Key / -Prefix -CountOnly</code>
+/// <para>Counts every key of an etcd that requires TLS client certificates.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Get, "EtcdKey", DefaultParameterSetName = ClusterSet)]
 [OutputType(typeof(EtcdKeyValue), typeof(long))]
 public sealed class GetEtcdKeyCommand : EtcdDataCmdlet

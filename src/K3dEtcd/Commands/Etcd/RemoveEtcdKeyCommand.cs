@@ -7,8 +7,20 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Removes etcd keys: one key, every key under a prefix, or the keys piped from Get-EtcdKey.</para>
-/// <para type="description">Piped keys are removed in order in transactions of up to 128 deletes. Removing a prefix asks for confirmation (high impact) unless -Force or -Confirm:$false is given.</para>
+/// <para type="description">Piped keys are removed in order in transactions of up to 128 deletes. Removing a prefix asks for confirmation (high impact) unless -Force or -Confirm:$false is given. -PassThru returns the removed keys with their last values; count them with Measure-Object. A single key that does not exist is a non-terminating EtcdKeyNotFound error.</para>
 /// </summary>
+/// <example>
+/// <code>Remove-EtcdKey -Cluster $c -Key /foo</code>
+/// <para>Removes the key /foo.</para>
+/// </example>
+/// <example>
+/// <code>Get-EtcdKey -Cluster $c -Key /bulk/ -Prefix | Remove-EtcdKey -Cluster $c -Confirm:$false</code>
+/// <para>Removes every key Get-EtcdKey found under /bulk/, in batches.</para>
+/// </example>
+/// <example>
+/// <code>(Remove-EtcdKey -Cluster etcd -Key /tmp/ -Prefix -Force -PassThru | Measure-Object).Count</code>
+/// <para>Removes everything under /tmp/ without asking and shows how many keys were removed.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Remove, "EtcdKey", DefaultParameterSetName = ClusterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(EtcdKeyValue))]
 public sealed class RemoveEtcdKeyCommand : EtcdDataCmdlet

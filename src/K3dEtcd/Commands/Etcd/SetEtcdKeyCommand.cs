@@ -8,8 +8,20 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Sets etcd keys, from parameters or from piped objects with Key and Value properties.</para>
-/// <para type="description">Piped input is written in order in transactions of up to 128 puts (etcd's default --max-txn-ops), which is far faster than one request per key.</para>
+/// <para type="description">Piped input is written in order in transactions of up to 128 puts (etcd's default --max-txn-ops), which is far faster than one request per key. -TtlSeconds grants one lease for the whole pipeline and attaches every key to it; -Lease uses an existing lease. -PassThru returns what each key now holds, with its revisions.</para>
 /// </summary>
+/// <example>
+/// <code>Set-EtcdKey -Cluster $c -Key /foo -Value bar</code>
+/// <para>Sets /foo to "bar".</para>
+/// </example>
+/// <example>
+/// <code>1..10000 | ForEach-Object { [pscustomobject]@{ Key = "/bulk/$_"; Value = "$_" } } | Set-EtcdKey -Cluster $c</code>
+/// <para>Writes ten thousand keys in transactions of 128, in order.</para>
+/// </example>
+/// <example>
+/// <code>Set-EtcdKey -Cluster etcd -Key /session/abc -Value active -TtlSeconds 60 -PassThru</code>
+/// <para>Sets a key that etcd removes after 60 seconds and shows its lease.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Set, "EtcdKey", DefaultParameterSetName = ClusterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(EtcdKeyValue))]
 public sealed class SetEtcdKeyCommand : EtcdDataCmdlet

@@ -7,7 +7,16 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Tests an etcd cluster: a health object per member, or with -Quiet one boolean (true only with a leader and a quorum of healthy members).</para>
+/// <para type="description">Each member is asked for its status and then for a linearizable read, as etcdctl endpoint health does. A cluster that does not answer at all gives unhealthy objects (or $false with -Quiet), not an error.</para>
 /// </summary>
+/// <example>
+/// <code>Test-EtcdCluster -Cluster $c</code>
+/// <para>Shows whether each member is healthy, which one leads, and how long the health read took.</para>
+/// </example>
+/// <example>
+/// <code>if (-not (Test-EtcdCluster -Cluster etcd -Quiet)) { Write-Warning 'etcd has no quorum' }</code>
+/// <para>Uses the single boolean in a script.</para>
+/// </example>
 [Cmdlet(VerbsDiagnostic.Test, "EtcdCluster", DefaultParameterSetName = ClusterSet)]
 [OutputType(typeof(EtcdHealth), typeof(bool))]
 public sealed class TestEtcdClusterCommand : EtcdDataCmdlet

@@ -7,8 +7,16 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Watches an etcd key or prefix and streams each put and delete until Ctrl+C, -Count events or -TimeoutSeconds.</para>
-/// <para type="description">Here -TimeoutSeconds is how long to watch (the watch ends quietly then). When a member restarts, the watch resumes on another member from the revision after the last event, so nothing is lost or repeated.</para>
+/// <para type="description">Here -TimeoutSeconds is how long to watch (the watch then ends quietly). Each event has Type (Put or Delete), Key, Value, PreviousValue and ModRevision. When a member restarts, the watch resumes on another member from the revision after the last event, so nothing is lost or repeated. -StartRevision replays history first.</para>
 /// </summary>
+/// <example>
+/// <code>Watch-EtcdKey -Cluster $c -Key /registry/pods -Prefix</code>
+/// <para>Streams every change k3s makes to pods until Ctrl+C.</para>
+/// </example>
+/// <example>
+/// <code>Watch-EtcdKey -Cluster etcd -Key /config -Count 1 -TimeoutSeconds 30</code>
+/// <para>Waits up to 30 seconds for the next change of /config and returns it.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Watch, "EtcdKey", DefaultParameterSetName = ClusterSet)]
 [OutputType(typeof(EtcdWatchEvent))]
 public sealed class WatchEtcdKeyCommand : EtcdDataCmdlet

@@ -1,0 +1,148 @@
+<#
+.SYNOPSIS
+    Data plane benchmarks, each against etcdctl measured in the same run:
+      reads:  Get-EtcdKey -Prefix over 10k, 100k and 200k keys piped to Measure-Object, vs
+              `etcdctl get --prefix` (wall time ratio, and peak memory of each process:
+              ours must stay flat as the key count grows);
+      writes: 10k objects piped into Set-EtcdKey, vs `etcdctl put` once per key (run for
+              -EtcdctlPuts keys and extrapolated to 10k) and vs one `etcdctl txn` of 10k puts.
+    Each Get-EtcdKey / Set-EtcdKey measurement runs in a fresh real pwsh process that imports the
+    staged module (as a user's session would), so peak working sets are per size. "first" is the
+    first full-size command in that session (after one tiny warm-up call), "warm" the median of
+    the repeats in the same session.
+    Run: dotnet pwsh -NoProfile ./bench/data-plane.ps1 [-ReadSizes 10000,100000] [-Runs 3]
+#>
+param(
+    [int[]] $ReadSizes = @(10000, 100000, 200000),
+    [int] $Runs = 3,
+    [int] $WriteKeys = 10000,
+    [int] $EtcdctlPuts = 1000,
+    [int] $ValueBytes = 100
+)
+$ErrorActionPreference = 'Stop'
+$root = Split-Path $PSScriptRoot
+$version = (Import-PowerShellDataFile "$root/K3dEtcd.psd1").ModuleVersion
+$manifest = "$root/out/K3dEtcd/$version/K3dEtcd.psd1"
+if (-not $env:K3DETCD_ETCD_IMAGE) { $env:K3DETCD_ETCD_IMAGE = 'k3detcd/etcd:3.4.23' }
+if (-not $env:K3DETCD_PULL_POLICY) { $env:K3DETCD_PULL_POLICY = 'Never' }
+$env:ETCDCTL_API = '3'
+Import-Module $manifest
+$self = [Environment]::ProcessPath
+$prefix = @()
+if ([IO.Path]::GetFileNameWithoutExtension($self) -eq 'dotnet') { $prefix = @(Join-Path $PSHOME 'pwsh.dll') }
+
+function Get-Median([double[]] $x) { $s = $x | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
+
+# Runs a script in a fresh pwsh with the module imported; the script prints one JSON line.
+function Invoke-Child([string] $script) {
+    $out = & $self @prefix -NoProfile -NonInteractive -Command "`$ErrorActionPreference='Stop'; Import-Module '$manifest'; $script"
+    if ($LASTEXITCODE -ne 0) { throw "child pwsh failed: $out" }
+    $out | Select-Object -Last 1 | ConvertFrom-Json
+}
+
+# Wall seconds and peak RSS (KiB) of a shell command, from GNU time.
+function Measure-Shell([string] $command) {
+    $tmp = New-TemporaryFile
+    try {
+        /usr/bin/time -f '%e %M' -o $tmp bash -c $command
+        if ($LASTEXITCODE -ne 0) { throw "failed: $command" }
+        $e, $m = (Get-Content $tmp -Raw).Trim().Split(' ')
+        [pscustomobject]@{ Seconds = [double]$e; PeakKiB = [long]$m }
+    } finally { Remove-Item $tmp }
+}
+
+$name = "bench-dp-$([guid]::NewGuid().ToString('N').Substring(0, 6))"
+Write-Host "Creating $name (3 members, --max-txn-ops=$WriteKeys so one etcdctl txn can hold every put)..."
+$cluster = New-EtcdCluster $name -ExtraArgument "--max-txn-ops=$WriteKeys" -ProgressAction SilentlyContinue
+try {
+    $ep = $cluster.Endpoints[0]
+    $value = 'v' * $ValueBytes
+    $results = [ordered]@{ Date = (Get-Date).ToUniversalTime().ToString('yyyy-MM-dd HH:mm') + ' UTC'; Cluster = "3 x etcd $($cluster.Version)"; Reads = @(); Writes = $null }
+
+    # Reads: populate each prefix in-process (not measured), then alternate etcdctl and our child runs.
+    foreach ($n in $ReadSizes) {
+        Write-Host "Writing $n keys under /r$n/ ..."
+        $conn = [K3dEtcd.Etcd.EtcdConnection]::Open([K3dEtcd.Etcd.EtcdConnectionOptions]@{ Endpoints = @($ep); Timeout = [timespan]::FromSeconds(60) }, $null)
+        try {
+            $svc = [K3dEtcd.Etcd.EtcdKeyService]::new($conn)
+            $bytes = [Text.Encoding]::UTF8.GetBytes($value)
+            for ($start = 0; $start -lt $n; $start += 10000) {
+                $batch = [System.Collections.Generic.List[K3dEtcd.Etcd.EtcdPut]]::new()
+                for ($i = $start; $i -lt [math]::Min($n, $start + 10000); $i++) { $batch.Add([K3dEtcd.Etcd.EtcdPut]::new(('/r{0}/{1:D7}' -f $n, $i), $bytes, 0)) }
+                $null = $svc.PutBatchAsync($batch, [Threading.CancellationToken]::None).GetAwaiter().GetResult()
+            }
+        } finally { $conn.Dispose() }
+
+        $ctl = @(); $ctlPeak = @()
+        $null = Measure-Shell "etcdctl --endpoints $ep get /r$n/ --prefix > /dev/null"   # warm the server's cache equally
+        $child = $null
+        for ($r = 0; $r -lt $Runs; $r++) {
+            $m = Measure-Shell "etcdctl --endpoints $ep get /r$n/ --prefix > /dev/null"
+            $ctl += $m.Seconds; $ctlPeak += $m.PeakKiB
+            if ($r -eq 0) {
+                # One child session does all our repeats: first full-size command, then warm repeats.
+                $child = Invoke-Child @"
+`$null = Get-EtcdKey -Endpoint '$ep' -Key /r$n/ -Prefix -Limit 10
+[GC]::Collect()
+`$alloc0 = [GC]::GetTotalAllocatedBytes(`$true)
+`$times = @()
+for (`$i = 0; `$i -le $Runs; `$i++) {
+    `$sw = [Diagnostics.Stopwatch]::StartNew()
+    `$count = (Get-EtcdKey -Endpoint '$ep' -Key /r$n/ -Prefix | Measure-Object).Count
+    `$times += `$sw.Elapsed.TotalSeconds
+}
+`$p = [Diagnostics.Process]::GetCurrentProcess()
+@{ Count = `$count; Times = `$times; AllocPerKey = ([GC]::GetTotalAllocatedBytes(`$true) - `$alloc0) / (`$count * ($Runs + 1)); PeakMiB = `$p.PeakWorkingSet64 / 1MB } | ConvertTo-Json -Compress
+"@
+            }
+        }
+        if ($child.Count -ne $n) { throw "Get-EtcdKey returned $($child.Count) keys, expected $n" }
+        $first = $child.Times[0]; $warm = Get-Median ($child.Times | Select-Object -Skip 1)
+        $ctlMedian = Get-Median $ctl
+        $row = [pscustomobject]@{
+            Keys = $n; EtcdctlSeconds = $ctlMedian; OursFirstSeconds = $first; OursWarmSeconds = $warm
+            RatioWarm = $warm / $ctlMedian; RatioFirst = $first / $ctlMedian
+            OursPeakMiB = [math]::Round($child.PeakMiB, 1); EtcdctlPeakMiB = [math]::Round((Get-Median $ctlPeak) / 1024, 1)
+            OursAllocBytesPerKey = [math]::Round($child.AllocPerKey)
+        }
+        $results.Reads += $row
+        $row | Format-List | Out-String | Write-Host
+    }
+
+    # Writes.
+    Write-Host "etcdctl put x $EtcdctlPuts ..."
+    $perKey = Measure-Shell "for i in `$(seq 1 $EtcdctlPuts); do etcdctl --endpoints $ep put /e/`$i $value > /dev/null || exit 1; done"
+    $txnFile = New-TemporaryFile
+    try {
+        $lines = [System.Collections.Generic.List[string]]::new()
+        $lines.Add('')   # no compares
+        for ($i = 1; $i -le $WriteKeys; $i++) { $lines.Add("put /t/$i $value") }
+        $lines.Add(''); $lines.Add('')
+        Set-Content $txnFile $lines
+        Write-Host "etcdctl txn with $WriteKeys puts ..."
+        $txn = Measure-Shell "etcdctl --endpoints $ep txn < $txnFile > /dev/null"
+    } finally { Remove-Item $txnFile }
+    Write-Host "Set-EtcdKey with $WriteKeys piped objects ..."
+    $ours = Invoke-Child @"
+1..200 | ForEach-Object { [pscustomobject]@{ Key = "/warm/`$_"; Value = 'x' } } | Set-EtcdKey -Endpoint '$ep'
+`$sw = [Diagnostics.Stopwatch]::StartNew()
+1..$WriteKeys | ForEach-Object { [pscustomobject]@{ Key = "/s/`$_"; Value = '$value' } } | Set-EtcdKey -Endpoint '$ep'
+`$piped = `$sw.Elapsed.TotalSeconds
+`$objects = 1..$WriteKeys | ForEach-Object { [pscustomobject]@{ Key = "/p/`$_"; Value = '$value' } }
+`$sw.Restart()
+`$objects | Set-EtcdKey -Endpoint '$ep'
+@{ Piped = `$piped; Prebuilt = `$sw.Elapsed.TotalSeconds } | ConvertTo-Json -Compress
+"@
+    $count = (etcdctl --endpoints $ep get /s/ --prefix --keys-only -w json | ConvertFrom-Json).count
+    if ($count -ne $WriteKeys) { throw "Set-EtcdKey wrote $count keys, expected $WriteKeys" }
+    $perKeyExtrapolated = $perKey.Seconds * $WriteKeys / $EtcdctlPuts
+    $results.Writes = [pscustomobject]@{
+        Keys = $WriteKeys; EtcdctlPuts = $EtcdctlPuts; EtcdctlPutSeconds = $perKey.Seconds; EtcdctlPutExtrapolatedSeconds = $perKeyExtrapolated
+        EtcdctlTxnSeconds = $txn.Seconds; OursPipedSeconds = $ours.Piped; OursPrebuiltSeconds = $ours.Prebuilt
+        SpeedupVsPutPerKey = $perKeyExtrapolated / $ours.Piped; RatioVsOneTxn = $ours.Piped / $txn.Seconds
+    }
+    $results.Writes | Format-List | Out-String | Write-Host
+    [pscustomobject]$results | ConvertTo-Json -Depth 4
+} finally {
+    Remove-EtcdCluster -Name $name -Force -Confirm:$false
+}

@@ -1,0 +1,345 @@
+BeforeDiscovery {
+    $script:dataBadInput = @(
+        @{ Case = 'an empty key for Get-EtcdKey'; Call = { Get-EtcdKey -Cluster $cluster -Key '' }; ErrorId = 'EtcdKeyEmpty,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'an empty key for Set-EtcdKey'; Call = { Set-EtcdKey -Cluster $cluster -Key '' -Value x }; ErrorId = 'EtcdKeyEmpty,K3dEtcd.Commands.Etcd.SetEtcdKeyCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'an empty key for Remove-EtcdKey'; Call = { Remove-EtcdKey -Cluster $cluster -Key '' -Confirm:$false }; ErrorId = 'EtcdKeyEmpty,K3dEtcd.Commands.Etcd.RemoveEtcdKeyCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'a piped object without Key for Set-EtcdKey'; Call = { [pscustomobject]@{ Name = '/x'; Value = 'y' } | Set-EtcdKey -Cluster $cluster }; ErrorId = 'InputObjectMissingMandatory,K3dEtcd.Commands.Etcd.SetEtcdKeyCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'a piped object with neither Key nor Value for Set-EtcdKey'; Call = { [pscustomobject]@{ Name = '/x' } | Set-EtcdKey -Cluster $cluster }; ErrorId = 'InputObjectNotBound,K3dEtcd.Commands.Etcd.SetEtcdKeyCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'a piped object without Key for Remove-EtcdKey'; Call = { [pscustomobject]@{ Name = '/x' } | Remove-EtcdKey -Cluster $cluster -Confirm:$false }; ErrorId = 'InputObjectNotBound,K3dEtcd.Commands.Etcd.RemoveEtcdKeyCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'a negative limit'; Call = { Get-EtcdKey -Cluster $cluster -Key / -Prefix -Limit -1 }; ErrorId = 'ParameterArgumentValidationError,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand'; Category = 'InvalidData' }
+        @{ Case = 'an endpoint that is not a URL'; Call = { Get-EtcdKey -Endpoint 'not a url' -Key /x }; ErrorId = 'EtcdEndpointInvalid,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'an endpoint without a scheme'; Call = { Get-EtcdMember -Endpoint '127.0.0.1:2379' }; ErrorId = 'EtcdEndpointInvalid,K3dEtcd.Commands.Etcd.GetEtcdMemberCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'a CA file that does not exist'; Call = { Get-EtcdKey -Endpoint $cluster.Endpoints[0] -CaFile '/nonexistent/k3detcd/ca.pem' -Key /x }; ErrorId = 'EtcdTlsFileNotFound,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand'; Category = 'ObjectNotFound' }
+        @{ Case = 'a CA file that is not a certificate'; Call = { Test-EtcdCluster -Endpoint $cluster.Endpoints[0] -CaFile $notPem }; ErrorId = 'EtcdCaFileInvalid,K3dEtcd.Commands.Etcd.TestEtcdClusterCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'a certificate without its key'; Call = { Get-EtcdLeaderStats -Endpoint $cluster.Endpoints[0] -CertFile $notPem }; ErrorId = 'EtcdClientCertificateIncomplete,K3dEtcd.Commands.Etcd.GetEtcdLeaderStatsCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'an unknown cluster name'; Call = { Get-EtcdKey -Cluster 'no-such-cluster-k3detcd' -Key /x }; ErrorId = 'EtcdClusterNotFound,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand'; Category = 'ObjectNotFound' }
+        @{ Case = '-Lease with -TtlSeconds'; Call = { Set-EtcdKey -Cluster $cluster -Key /x -Value y -Lease 5 -TtlSeconds 5 }; ErrorId = 'EtcdLeaseConflict,K3dEtcd.Commands.Etcd.SetEtcdKeyCommand'; Category = 'InvalidArgument' }
+        @{ Case = 'a missing key'; Call = { Get-EtcdKey -Cluster $cluster -Key '/no/such/key' }; ErrorId = 'EtcdKeyNotFound,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand'; Category = 'ObjectNotFound' }
+    )
+}
+
+BeforeAll {
+    . "$PSScriptRoot/TestHelpers.ps1"
+    Assert-DockerAvailable
+
+    # etcdctl get -w json of one key.
+    function Get-CtlKey([string] $Endpoint, [string] $Key) {
+        $r = etcdctl --endpoints $Endpoint get $Key -w json | ConvertFrom-Json
+        $r.kvs | Select-Object -First 1
+    }
+    function ConvertFrom-B64([string] $s) { [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($s)) }
+
+    # Runs a command in its own runspace with the module, so a test can stop it like Ctrl+C does.
+    function Start-InRunspace([string] $Script) {
+        $ps = [powershell]::Create()
+        $null = $ps.AddScript("Import-Module '$script:ModulePath'; $Script")
+        [pscustomobject]@{ PowerShell = $ps; Handle = $ps.BeginInvoke() }
+    }
+
+    # The member that holds a watch, from etcd's own watcher gauge.
+    function Wait-Watcher([string[]] $Endpoints) {
+        for ($i = 0; $i -lt 100; $i++) {
+            foreach ($e in $Endpoints) {
+                $line = (Invoke-RestMethod "$e/metrics") -split "`n" | Where-Object { $_ -like 'etcd_debugging_mvcc_watcher_total *' }
+                if ($line -and [double]($line -split ' ')[1] -gt 0) { return $e }
+            }
+            Start-Sleep -Milliseconds 100
+        }
+        throw 'no member reports a watcher'
+    }
+}
+
+Describe 'etcd data plane cmdlets' -Tag Docker, DataPlane {
+    BeforeAll {
+        $script:name = New-TestName 'pdata'
+        $script:cluster = New-EtcdCluster $script:name -ProgressAction SilentlyContinue
+        $script:ctl = $script:cluster.Endpoints -join ','
+        $script:notPem = Join-Path ([IO.Path]::GetTempPath()) "k3detcd-notpem-$([guid]::NewGuid().ToString('N')).pem"
+        Set-Content -Path $script:notPem -Value 'not a certificate'
+    }
+    AfterAll {
+        Remove-Item $script:notPem -ErrorAction Ignore
+        Get-EtcdCluster $script:name -ErrorAction Ignore | Remove-EtcdCluster -Force -ErrorAction Ignore
+    }
+
+    It 'writes a key that every member returns, with the revisions etcdctl sees' {
+        $set = Set-EtcdKey -Cluster $cluster -Key /foo -Value bar -PassThru
+        $set.PSObject.TypeNames[0] | Should -Be 'K3dEtcd.Model.EtcdKeyValue'
+        $reads = $cluster.Members | ForEach-Object { Get-EtcdKey -Endpoint $_.ClientUrl -Key /foo }
+        $reads | Should -HaveCount 3
+        $reads.Value | Should -Be @('bar', 'bar', 'bar')
+        $ctlKv = Get-CtlKey $ctl /foo
+        ConvertFrom-B64 $ctlKv.value | Should -Be 'bar'
+        $reads.ModRevision | Should -Be (@($ctlKv.mod_revision) * 3)
+        $set.ModRevision | Should -Be $ctlKv.mod_revision
+    }
+
+    It 'takes the cluster as an object, a name, from the pipeline, or endpoints' {
+        etcdctl --endpoints $ctl put /by/ctl 'from etcdctl' | Out-Null
+        (Get-EtcdKey -Cluster $name -Key /by/ctl).Value | Should -Be 'from etcdctl'
+        ($cluster | Get-EtcdKey -Key /by/ctl).Value | Should -Be 'from etcdctl'
+        ($name | Get-EtcdKey -Key /by/ctl).Value | Should -Be 'from etcdctl'
+        (Get-EtcdKey -Endpoint ($cluster.Endpoints -join ',') -Key /by/ctl).Value | Should -Be 'from etcdctl'
+        (Get-EtcdKey -Endpoint $cluster.Endpoints -Key /by/ctl).ModRevision | Should -Be (Get-CtlKey $ctl /by/ctl).mod_revision
+    }
+
+    It 'shows Kubernetes objects under /registry/ and binary values safely' {
+        # A value as kube-apiserver writes it: "k8s\0" + runtime.Unknown{ typeMeta{ apiVersion "v1", kind "Pod" }, raw }.
+        $typeMeta = [byte[]](0x0A, 2) + [Text.Encoding]::ASCII.GetBytes('v1') + [byte[]](0x12, 3) + [Text.Encoding]::ASCII.GetBytes('Pod')
+        $unknown = [byte[]](0x0A, $typeMeta.Length) + $typeMeta + [byte[]](0x12, 3, 1, 2, 27)
+        [byte[]] $value = [Text.Encoding]::ASCII.GetBytes("k8s`0") + $unknown
+        Set-EtcdKey -Cluster $cluster -Key /registry/pods/default/web-0 -Value $value
+        etcdctl --endpoints $ctl put /registry/configmaps/kube-system/cfg '{"kind":"ConfigMap","apiVersion":"v1","data":{}}' | Out-Null
+
+        $pod = Get-EtcdKey -Cluster $cluster -Key /registry/pods/default/web-0 -AsByteArray
+        $pod.Resource, $pod.Namespace, $pod.Name, $pod.Kind, $pod.ApiVersion | Should -Be @('pods', 'default', 'web-0', 'Pod', 'v1')
+        $pod.IsBinary | Should -BeTrue
+        $pod.Value | Should -Not -Match '[\x00-\x08\x1b]'
+        $pod.ByteLength | Should -Be $value.Length
+        [Convert]::ToBase64String($pod.Bytes) | Should -Be (Get-CtlKey $ctl /registry/pods/default/web-0).value
+
+        $cm = Get-EtcdKey -Cluster $cluster -Key /registry/ -Prefix | Where-Object Resource -EQ 'configmaps'
+        $cm.Kind, $cm.ApiVersion, $cm.Namespace, $cm.Name | Should -Be @('ConfigMap', 'v1', 'kube-system', 'cfg')
+    }
+
+    It 'pipes objects into transactions of 128, in order' {
+        $objects = 1..1000 | ForEach-Object { [pscustomobject]@{ Key = "/bulk/$_"; Value = "$_" } }
+        # The same key twice in one stream: the later value must win.
+        $objects += [pscustomobject]@{ Key = '/bulk/1'; Value = 'last' }
+        $verbose = $objects | Set-EtcdKey -Cluster $cluster -PassThru -Verbose 4>&1
+        $written = $verbose | Where-Object { $_ -is [K3dEtcd.Model.EtcdKeyValue] }
+        $written | Should -HaveCount 1001
+        ($written.Key -join ',') | Should -Be ($objects.Key -join ',')
+        $revs = $written.ModRevision
+        for ($i = 1; $i -lt $revs.Count; $i++) { $revs[$i] | Should -BeGreaterOrEqual $revs[$i - 1] }
+        @($revs | Select-Object -Unique) | Should -HaveCount 8   # ceil(1001 / 128) transactions
+        ($verbose | Where-Object { $_ -is [Management.Automation.VerboseRecord] -and $_.Message -like '*transaction of 128 puts*' }) | Should -HaveCount 7
+        (etcdctl --endpoints $ctl get /bulk/ --prefix --keys-only -w json | ConvertFrom-Json).count | Should -Be 1000
+        ConvertFrom-B64 (Get-CtlKey $ctl /bulk/1).value | Should -Be 'last'
+        (Get-EtcdKey -Cluster $cluster -Key /bulk/1).Version | Should -Be 2
+    }
+
+    It 'reads with -KeysOnly, -CountOnly, -Limit, -FromKey and -Revision' {
+        Get-EtcdKey -Cluster $cluster -Key /bulk/ -Prefix -CountOnly | Should -Be 1000
+        $keysOnly = Get-EtcdKey -Cluster $cluster -Key /bulk/ -Prefix -KeysOnly -Limit 5
+        $keysOnly | Should -HaveCount 5
+        $keysOnly.Key | Should -Be @('/bulk/1', '/bulk/10', '/bulk/100', '/bulk/1000', '/bulk/101')
+        $keysOnly.Value | Where-Object { $null -ne $_ } | Should -BeNullOrEmpty
+        (Get-EtcdKey -Cluster $cluster -Key /bulk/998 -FromKey -Limit 3).Key | Should -Be @('/bulk/998', '/bulk/999', '/by/ctl')
+        $before = Get-EtcdKey -Cluster $cluster -Key /foo
+        Set-EtcdKey -Cluster $cluster -Key /foo -Value changed
+        (Get-EtcdKey -Cluster $cluster -Key /foo -Revision $before.ModRevision).Value | Should -Be 'bar'
+        (Get-EtcdKey -Cluster $cluster -Key /foo).Value | Should -Be 'changed'
+    }
+
+    It 'removes piped keys, prefixes, and nothing with -WhatIf' {
+        Get-EtcdKey -Cluster $cluster -Key /bulk/99 -Prefix | Remove-EtcdKey -Cluster $cluster -WhatIf
+        Remove-EtcdKey -Cluster $cluster -Key /bulk/ -Prefix -WhatIf
+        Get-EtcdKey -Cluster $cluster -Key /bulk/ -Prefix -CountOnly | Should -Be 1000
+        $removed = Get-EtcdKey -Cluster $cluster -Key /bulk/9 -Prefix | Remove-EtcdKey -Cluster $cluster -Confirm:$false -PassThru
+        $removed | Should -HaveCount 111
+        (etcdctl --endpoints $ctl get /bulk/9 --prefix --keys-only -w json | ConvertFrom-Json).kvs | Should -BeNullOrEmpty
+        $rest = Remove-EtcdKey -Cluster $cluster -Key /bulk/ -Prefix -Confirm:$false -PassThru
+        $rest | Should -HaveCount 889
+        (etcdctl --endpoints $ctl get /bulk/ --prefix --keys-only -w json | ConvertFrom-Json).kvs | Should -BeNullOrEmpty
+    }
+
+    It 'attaches keys to a lease with -TtlSeconds (etcdctl sees the lease)' {
+        $kv = Set-EtcdKey -Cluster $cluster -Key /ttl/a -Value 1 -TtlSeconds 120 -PassThru
+        $kv.Lease | Should -Not -Be 0
+        (Get-CtlKey $ctl /ttl/a).lease | Should -Be $kv.Lease
+        $ttl = etcdctl --endpoints $ctl lease timetolive ('{0:x}' -f $kv.Lease)
+        $ttl | Should -Match 'granted with TTL\(120s\)'
+    }
+
+    It 'lists members like etcdctl member list, and the leader like etcdctl endpoint status' {
+        $members = Get-EtcdMember -Cluster $cluster
+        $members | Should -HaveCount 3
+        $list = (etcdctl --endpoints $ctl member list -w json | ConvertFrom-Json).members
+        ($members.Id | Sort-Object) | Should -Be ($list | ForEach-Object { ([uint64]$_.ID).ToString('x') } | Sort-Object)
+        $status = etcdctl --endpoints $ctl endpoint status -w json | ConvertFrom-Json
+        ($members | Where-Object IsLeader).Id | Should -Be ([uint64]$status[0].Status.leader).ToString('x')
+        $members.Healthy | Should -Not -Contain $false
+        $members | ForEach-Object { $_.RaftTerm | Should -BeGreaterThan 0; $_.Version | Should -Be '3.4.23' }
+    }
+
+    It 'tests the cluster per member and with -Quiet' {
+        $health = Test-EtcdCluster -Cluster $cluster
+        $health | Should -HaveCount 3
+        $health.Healthy | Should -Be @($true, $true, $true)
+        @($health | Where-Object IsLeader) | Should -HaveCount 1
+        Test-EtcdCluster -Cluster $name -Quiet | Should -BeExactly $true
+    }
+
+    It 'gets leader stats from metrics when v2 is off' {
+        $stats = Get-EtcdLeaderStats -Cluster $cluster
+        $stats.Source | Should -Be 'metrics'
+        $stats.LeaderId | Should -Be (Get-EtcdMember -Cluster $cluster | Where-Object IsLeader).Id
+        $stats.Followers | Should -HaveCount 2
+        $stats.Followers.Counts.Success | Where-Object { $null -ne $_ } | Should -BeNullOrEmpty
+        (Invoke-WebRequest "$($stats.Endpoint)/v2/stats/leader" -SkipHttpErrorCheck).StatusCode | Should -Be 404
+    }
+
+    It 'watches puts and deletes in order until -Count' {
+        $job = Start-InRunspace "Watch-EtcdKey -Endpoint '$($cluster.Endpoints -join ',')' -Key /w/ -Prefix -Count 4 -TimeoutSeconds 60"
+        try {
+            Wait-Watcher $cluster.Endpoints | Out-Null
+            etcdctl --endpoints $ctl put /w/a 1 | Out-Null
+            Set-EtcdKey -Cluster $cluster -Key /w/a -Value 2
+            etcdctl --endpoints $ctl put /w/b 3 | Out-Null
+            Remove-EtcdKey -Cluster $cluster -Key /w/a -Confirm:$false
+            $events = $job.PowerShell.EndInvoke($job.Handle)
+            $job.PowerShell.Streams.Error | Should -BeNullOrEmpty
+            $events | Should -HaveCount 4
+            ($events | ForEach-Object { "$($_.Type) $($_.Key) $($_.Value) $($_.PreviousValue)" }) |
+                Should -Be @('Put /w/a 1 ', 'Put /w/a 2 1', 'Put /w/b 3 ', 'Delete /w/a  2')
+            for ($i = 1; $i -lt 4; $i++) { $events[$i].ModRevision | Should -Be ($events[$i - 1].ModRevision + 1) }
+        } finally { $job.PowerShell.Dispose() }
+    }
+
+    It 'stops a watch promptly like Ctrl+C, and -TimeoutSeconds ends one quietly' {
+        $job = Start-InRunspace "Watch-EtcdKey -Cluster '$name' -Key /never/"
+        try {
+            Wait-Watcher $cluster.Endpoints | Out-Null
+            $sw = [Diagnostics.Stopwatch]::StartNew()
+            $job.PowerShell.Stop()
+            $sw.Elapsed.TotalSeconds | Should -BeLessThan 5
+            $job.PowerShell.InvocationStateInfo.State | Should -Be 'Stopped'
+        } finally { $job.PowerShell.Dispose() }
+
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $none = Watch-EtcdKey -Cluster $cluster -Key /never/ -TimeoutSeconds 2 -ErrorAction Stop
+        $none | Should -BeNullOrEmpty
+        $sw.Elapsed.TotalSeconds | Should -BeLessThan 10
+    }
+
+    It 'stops a long Get-EtcdKey promptly' {
+        1..3000 | ForEach-Object { [pscustomobject]@{ Key = "/stop/$_"; Value = 'x' * 100 } } | Set-EtcdKey -Cluster $cluster
+        $job = Start-InRunspace "Get-EtcdKey -Endpoint '$($cluster.Endpoints[0])' -Key /stop/ -Prefix | ForEach-Object { Start-Sleep -Milliseconds 5; `$_ }"
+        try {
+            Start-Sleep -Seconds 2
+            $sw = [Diagnostics.Stopwatch]::StartNew()
+            $job.PowerShell.Stop()
+            $sw.Elapsed.TotalSeconds | Should -BeLessThan 3
+            $job.PowerShell.InvocationStateInfo.State | Should -Be 'Stopped'
+        } finally { $job.PowerShell.Dispose() }
+        Remove-EtcdKey -Cluster $cluster -Key /stop/ -Prefix -Force
+    }
+
+    It 'fits the default tables in 80 columns' {
+        $out = @(
+            Get-EtcdKey -Cluster $cluster -Key / -Prefix
+            Get-EtcdMember -Cluster $cluster
+            Test-EtcdCluster -Cluster $cluster
+            Get-EtcdLeaderStats -Cluster $cluster
+            (Get-EtcdLeaderStats -Cluster $cluster).Followers
+        ) | ForEach-Object { $_ | Format-Table | Out-String -Width 200 -Stream }
+        $out | Where-Object { $_.TrimEnd().Length -gt 80 } | Should -BeNullOrEmpty
+        ($out -join "`n") | Should -Match 'ModRevision'
+    }
+
+    It 'reports an unreachable endpoint within the timeout' {
+        $l = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0); $l.Start(); $port = $l.LocalEndpoint.Port; $l.Stop()
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $err = $null
+        try { Get-EtcdKey -Endpoint "http://127.0.0.1:$port" -Key /x -TimeoutSeconds 2 -ErrorAction Stop } catch { $err = $_ }
+        $sw.Elapsed.TotalSeconds | Should -BeLessThan 8
+        $err.FullyQualifiedErrorId | Should -BeIn @('EtcdTimeout,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand', 'EtcdUnreachable,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand')
+        $err.CategoryInfo.Category | Should -BeIn @('OperationTimeout', 'ConnectionError')
+        Test-EtcdCluster -Endpoint "http://127.0.0.1:$port" -TimeoutSeconds 2 -Quiet | Should -BeExactly $false
+    }
+
+    It '<Case> is a clear error' -ForEach $dataBadInput {
+        $err = $null
+        try { $ErrorActionPreference = 'Stop'; & $Call } catch { $err = $_ }
+        $err | Should -Not -BeNullOrEmpty
+        $err.FullyQualifiedErrorId | Should -Be $ErrorId
+        $err.CategoryInfo.Category | Should -Be $Category
+        $err.Exception.Message | Should -Not -Match '   at '
+    }
+}
+
+Describe 'Leader statistics with -EnableV2 and a stopped follower' -Tag Docker, DataPlane {
+    BeforeAll {
+        $script:v2name = New-TestName 'pv2'
+        $script:v2 = New-EtcdCluster $script:v2name -EnableV2 -ProgressAction SilentlyContinue
+    }
+    AfterAll {
+        Get-EtcdCluster $script:v2name -ErrorAction Ignore | Remove-EtcdCluster -Force -ErrorAction Ignore
+    }
+
+    It 'matches curl $leader/v2/stats/leader, then shows a stopped follower honestly' {
+        $stats = Get-EtcdLeaderStats -Cluster $v2
+        $curl = curl -s "$($stats.Endpoint)/v2/stats/leader" | ConvertFrom-Json
+        $stats.Source | Should -Be 'v2'
+        $stats.LeaderId | Should -Be $curl.leader
+        ($stats.Followers.Id | Sort-Object) | Should -Be (@($curl.followers.PSObject.Properties.Name) | Sort-Object)
+        foreach ($f in $stats.Followers) {
+            $f.Name | Should -Match "^$v2name\d$"
+            $f.Counts.Success | Should -BeLessOrEqual $curl.followers.($f.Id).counts.success
+            $f.Latency.Average | Should -BeGreaterThan 0
+        }
+
+        $victim = $v2.Members | Where-Object { $_.ClientUrl -ne $stats.Endpoint } | Select-Object -First 1
+        docker stop -t 1 $victim.ContainerName | Out-Null
+        $members = Get-EtcdMember -Cluster $v2name
+        $members | Should -HaveCount 3
+        $down = $members | Where-Object Name -EQ $victim.Name
+        $down.Healthy | Should -BeFalse
+        $down.Error | Should -Match 'not running'
+        Test-EtcdCluster -Cluster $v2name -Quiet | Should -BeExactly $true
+        (Test-EtcdCluster -Cluster $v2name | Where-Object Name -EQ $victim.Name).Healthy | Should -BeFalse
+
+        $after = Get-EtcdLeaderStats -Cluster $v2name
+        $curlAfter = curl -s "$($after.Endpoint)/v2/stats/leader" | ConvertFrom-Json
+        $after.Followers | Should -HaveCount 2
+        $stopped = $after.Followers | Where-Object Name -EQ $victim.Name
+        $stopped.Reachable | Should -BeFalse
+        $stopped.Counts.Fail | Should -BeLessOrEqual $curlAfter.followers.($stopped.Id).counts.fail
+        ($after.Followers | Where-Object Name -NE $victim.Name).Reachable | Should -BeTrue
+
+        # Every member stopped: still listed, each with the reason; the quiet test says $false.
+        $v2.Members | ForEach-Object { docker stop -t 1 $_.ContainerName } | Out-Null
+        $none = Get-EtcdMember -Cluster $v2name -WarningVariable warned -WarningAction SilentlyContinue
+        $none | Should -HaveCount 3
+        $none.Healthy | Should -Not -Contain $true
+        $none.Error | ForEach-Object { $_ | Should -Match 'exited' }
+        $warned | Should -Not -BeNullOrEmpty
+        Test-EtcdCluster -Cluster $v2name -Quiet | Should -BeExactly $false
+    }
+}
+
+Describe 'etcd user/password authentication' -Tag Docker, DataPlane {
+    BeforeAll {
+        $script:authName = New-TestName 'pauth'
+        $script:auth = New-EtcdCluster $script:authName -Size 1 -ProgressAction SilentlyContinue
+        $script:authEp = $script:auth.Endpoints[0]
+        $script:secret = "pw-$([guid]::NewGuid().ToString('N').Substring(0, 10))"
+        etcdctl --endpoints $authEp user add "root:$secret" | Out-Null
+        etcdctl --endpoints $authEp auth enable | Out-Null
+        $script:cred = [pscredential]::new('root', (ConvertTo-SecureString $secret -AsPlainText -Force))
+    }
+    AfterAll {
+        Get-EtcdCluster $script:authName -ErrorAction Ignore | Remove-EtcdCluster -Force -ErrorAction Ignore
+    }
+
+    It 'reads and writes with -Credential and never shows the password' {
+        $all = Set-EtcdKey -Cluster $auth -Credential $cred -Key /auth/a -Value 1 -PassThru -Verbose 4>&1
+        ($all | Where-Object { $_ -is [K3dEtcd.Model.EtcdKeyValue] }).Key | Should -Be '/auth/a'
+        ($all | Out-String) | Should -Not -Match $secret
+        (Get-EtcdKey -Endpoint $authEp -Credential $cred -Key /auth/a).Value | Should -Be '1'
+        etcdctl --endpoints $authEp --user "root:$secret" get /auth/a --print-value-only | Should -Be '1'
+    }
+
+    It 'is a security error without credentials or with a wrong password' {
+        $err = $null
+        try { Get-EtcdKey -Cluster $auth -Key /auth/a -ErrorAction Stop } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -Be 'EtcdAccessDenied,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand'
+        $err.CategoryInfo.Category | Should -Be 'SecurityError'
+        $bad = [pscredential]::new('root', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
+        $err = $null
+        try { Get-EtcdKey -Cluster $auth -Credential $bad -Key /auth/a -ErrorAction Stop } catch { $err = $_ }
+        $err.CategoryInfo.Category | Should -Be 'SecurityError'
+        $err.Exception.Message | Should -Not -Match 'wrong'
+    }
+}
