@@ -1,7 +1,7 @@
 <#
 .SYNOPSIS
     Data plane benchmarks, each against etcdctl measured in the same run:
-      reads:  Get-EtcdKey -Prefix over 10k and 100k keys piped to Measure-Object, vs
+      reads:  Get-EtcdKey -Prefix over 10k, 100k and 200k keys piped to Measure-Object, vs
               `etcdctl get --prefix` (wall time ratio, and peak memory of each process:
               ours must stay flat as the key count grows);
       writes: 10k objects piped into Set-EtcdKey, vs `etcdctl put` once per key (run for
@@ -13,7 +13,7 @@
     Run: dotnet pwsh -NoProfile ./bench/data-plane.ps1 [-ReadSizes 10000,100000] [-Runs 3]
 #>
 param(
-    [int[]] $ReadSizes = @(10000, 100000),
+    [int[]] $ReadSizes = @(10000, 100000, 200000),
     [int] $Runs = 3,
     [int] $WriteKeys = 10000,
     [int] $EtcdctlPuts = 1000,

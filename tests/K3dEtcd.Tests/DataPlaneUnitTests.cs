@@ -111,6 +111,14 @@ public sealed class DataPlaneUnitTests
     }
 
     [Theory]
+    [InlineData(1000, 130_000, 1000, 2000)]          // small keys: pages double
+    [InlineData(10_000, 1_300_000, 10_000, 16_131)]   // capped near 2 MB
+    [InlineData(1000, 5_000_000, 1000, 419)]        // 5 KB values (Kubernetes objects): capped near 2 MB a page
+    [InlineData(1, 100_000_000, 1, 1)]               // one huge value: never below one key
+    public void Pages_grow_but_stay_bounded_in_bytes(int current, long pageBytes, int pageKeys, int expected) =>
+        Assert.Equal(expected, EtcdKeyService.NextPageSize(current, pageBytes, pageKeys));
+
+    [Theory]
     [InlineData("http://127.0.0.1:2379", true)]
     [InlineData("https://etcd0:2379", true)]
     [InlineData("http://[::1]:2379", true)]

@@ -297,5 +297,49 @@ Describe 'Leader statistics with -EnableV2 and a stopped follower' -Tag Docker, 
         $stopped.Reachable | Should -BeFalse
         $stopped.Counts.Fail | Should -BeLessOrEqual $curlAfter.followers.($stopped.Id).counts.fail
         ($after.Followers | Where-Object Name -NE $victim.Name).Reachable | Should -BeTrue
+
+        # Every member stopped: still listed, each with the reason; the quiet test says $false.
+        $v2.Members | ForEach-Object { docker stop -t 1 $_.ContainerName } | Out-Null
+        $none = Get-EtcdMember -Cluster $v2name -WarningVariable warned -WarningAction SilentlyContinue
+        $none | Should -HaveCount 3
+        $none.Healthy | Should -Not -Contain $true
+        $none.Error | ForEach-Object { $_ | Should -Match 'exited' }
+        $warned | Should -Not -BeNullOrEmpty
+        Test-EtcdCluster -Cluster $v2name -Quiet | Should -BeExactly $false
+    }
+}
+
+Describe 'etcd user/password authentication' -Tag Docker, DataPlane {
+    BeforeAll {
+        $script:authName = New-TestName 'pauth'
+        $script:auth = New-EtcdCluster $script:authName -Size 1 -ProgressAction SilentlyContinue
+        $script:authEp = $script:auth.Endpoints[0]
+        $script:secret = "pw-$([guid]::NewGuid().ToString('N').Substring(0, 10))"
+        etcdctl --endpoints $authEp user add "root:$secret" | Out-Null
+        etcdctl --endpoints $authEp auth enable | Out-Null
+        $script:cred = [pscredential]::new('root', (ConvertTo-SecureString $secret -AsPlainText -Force))
+    }
+    AfterAll {
+        Get-EtcdCluster $script:authName -ErrorAction Ignore | Remove-EtcdCluster -Force -ErrorAction Ignore
+    }
+
+    It 'reads and writes with -Credential and never shows the password' {
+        $all = Set-EtcdKey -Cluster $auth -Credential $cred -Key /auth/a -Value 1 -PassThru -Verbose 4>&1
+        ($all | Where-Object { $_ -is [K3dEtcd.Model.EtcdKeyValue] }).Key | Should -Be '/auth/a'
+        ($all | Out-String) | Should -Not -Match $secret
+        (Get-EtcdKey -Endpoint $authEp -Credential $cred -Key /auth/a).Value | Should -Be '1'
+        etcdctl --endpoints $authEp --user "root:$secret" get /auth/a --print-value-only | Should -Be '1'
+    }
+
+    It 'is a security error without credentials or with a wrong password' {
+        $err = $null
+        try { Get-EtcdKey -Cluster $auth -Key /auth/a -ErrorAction Stop } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -Be 'EtcdAccessDenied,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand'
+        $err.CategoryInfo.Category | Should -Be 'SecurityError'
+        $bad = [pscredential]::new('root', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
+        $err = $null
+        try { Get-EtcdKey -Cluster $auth -Credential $bad -Key /auth/a -ErrorAction Stop } catch { $err = $_ }
+        $err.CategoryInfo.Category | Should -Be 'SecurityError'
+        $err.Exception.Message | Should -Not -Match 'wrong'
     }
 }

@@ -165,6 +165,14 @@ public sealed class EtcdConnection : IDisposable
             return new K3dEtcdException("EtcdTlsHandshakeFailed", FailureKind.SecurityError,
                 $"etcd {operation}: TLS with {where} failed ({auth.Message}). Check -CaFile, -CertFile and -KeyFile.", target ?? where, ex);
         }
+        // etcd reports a missing user or a failed login as InvalidArgument, not as an auth status.
+        var authFailure = ex.StatusCode == StatusCode.InvalidArgument
+            && (detail.Contains("user name is empty", StringComparison.Ordinal) || detail.Contains("authentication failed", StringComparison.Ordinal));
+        if (authFailure)
+        {
+            return new K3dEtcdException("EtcdAccessDenied", FailureKind.SecurityError,
+                $"etcd {operation}: access denied ({detail}). Check -Credential or the client certificate.", target, ex);
+        }
         return ex.StatusCode switch
         {
             StatusCode.NotFound => new K3dEtcdException("EtcdNotFound", FailureKind.ObjectNotFound, $"etcd {operation}: {detail}", target, ex),

@@ -22,7 +22,7 @@ public sealed class EtcdKeyQuery
     public long Limit { get; init; }
     public bool KeysOnly { get; init; }
     public bool AsByteArray { get; init; }
-    /// <summary>Keys per range request: big enough to amortise round trips, small enough to keep memory flat.</summary>
+    /// <summary>Keys in the first range request; later pages grow (see <see cref="EtcdKeyService.MaxPageBytes"/>).</summary>
     public int PageSize { get; init; } = EtcdKeyService.DefaultPageSize;
 }
 
@@ -33,6 +33,14 @@ public readonly record struct EtcdPut(string Key, byte[] Value, long Lease = 0);
 public sealed class EtcdKeyService(EtcdConnection connection)
 {
     public const int DefaultPageSize = 1000;
+    /// <summary>Upper bound of one page's keys.</summary>
+    public const int MaxPageSize = 50_000;
+    /// <summary>
+    /// Pages grow until they hold about this many bytes. etcd 3.4 walks the whole rest of the range
+    /// for every limited request (to count it), so many small pages cost O(n²); a few big ones keep
+    /// reads near one unlimited request while memory stays bounded by two pages.
+    /// </summary>
+    public const int MaxPageBytes = 2 * 1024 * 1024;
     /// <summary>etcd's default --max-txn-ops.</summary>
     public const int MaxTxnOps = 128;
 
@@ -102,7 +110,8 @@ public sealed class EtcdKeyService(EtcdConnection connection)
             if (q.Limit > 0 && returned + kvs.Count >= q.Limit) more = false;
             if (more)
             {
-                // Continue right after the last key of this page.
+                pageSize = NextPageSize(pageSize, page.CalculateSize(), kvs.Count);
+                // Continue right after the last key of this page; fetch it while the caller consumes this one.
                 var last = kvs[^1].Key;
                 var next = new byte[last.Length + 1];
                 last.Span.CopyTo(next);
@@ -115,6 +124,14 @@ public sealed class EtcdKeyService(EtcdConnection connection)
                 yield return ToKeyValue(kv, q.KeysOnly, q.AsByteArray);
             }
         }
+    }
+
+    /// <summary>Doubles the page while its bytes stay under <see cref="MaxPageBytes"/>.</summary>
+    internal static int NextPageSize(int current, long pageBytes, int pageKeys)
+    {
+        var perKey = Math.Max(1, pageBytes / Math.Max(1, pageKeys));
+        var byBytes = MaxPageBytes / perKey;
+        return (int)Math.Clamp(Math.Min((long)current * 2, byBytes), 1, MaxPageSize);
     }
 
     private static long PageLimit(EtcdKeyQuery q, long returned, int pageSize) =>
@@ -268,7 +285,9 @@ public sealed class EtcdKeyService(EtcdConnection connection)
         };
     }
 
-    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+    /// <summary>Control bytes a terminal would act on (everything below space except tab, LF, CR; and DEL).</summary>
+    private static readonly System.Buffers.SearchValues<byte> ControlBytes = System.Buffers.SearchValues.Create(
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127]);
 
     /// <summary>
     /// UTF-8 text of a value; binary values (invalid UTF-8 or control characters) come back with
@@ -278,16 +297,11 @@ public sealed class EtcdKeyService(EtcdConnection connection)
     {
         binary = false;
         if (value.IsEmpty) return "";
-        try
+        // Checked on the bytes, without exceptions: k3s values are mostly binary protobuf.
+        if (value.IndexOfAny(ControlBytes) < 0 && System.Text.Unicode.Utf8.IsValid(value))
         {
-            var text = StrictUtf8.GetString(value);
-            if (!text.AsSpan().ContainsAnyInRange('\0', '\u0008') && !text.AsSpan().ContainsAnyInRange('\u000E', '\u001F')
-                && !text.Contains('\u000B') && !text.Contains('\u000C') && !text.Contains('\u007F'))
-            {
-                return text;
-            }
+            return Encoding.UTF8.GetString(value);
         }
-        catch (DecoderFallbackException) { }
         binary = true;
         var sb = new StringBuilder(value.Length);
         foreach (var b in value) sb.Append(b is >= 0x20 and < 0x7F ? (char)b : '.');

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using K3dEtcd.Common;
 using K3dEtcd.Etcd;
 using K3dEtcd.Model;
 
@@ -22,8 +23,23 @@ public sealed class GetEtcdMemberCommand : EtcdDataCmdlet
 {
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
-        var connection = await GetConnectionAsync(ct);
-        var members = await new EtcdClusterStatusService(connection).GetMembersAsync(TargetHostEndpoints, ct);
+        IReadOnlyList<EtcdMemberStatus> members;
+        try
+        {
+            var connection = await GetConnectionAsync(ct);
+            members = await new EtcdClusterStatusService(connection).GetMembersAsync(TargetHostEndpoints, ct);
+        }
+        catch (K3dEtcdException ex) when (TargetCluster is not null
+            && ex.Kind is FailureKind.ConnectionError or FailureKind.OperationTimeout or FailureKind.ResourceUnavailable)
+        {
+            // No member answers: list them from what Docker knows, each with the reason, rather than nothing.
+            WriteWarning($"No member of {TargetCluster.Name} answered: {ex.Message}");
+            members = TargetCluster.Members.Select(m => new EtcdMemberStatus
+            {
+                Id = m.Id, Name = m.Name, PeerUrls = [m.PeerUrl], ClientUrls = [m.NetworkClientUrl], Endpoint = m.ClientUrl,
+                Healthy = false, Error = m.ClientUrl is null ? $"its container is {m.State}" : ex.Message,
+            }).ToList();
+        }
         foreach (var m in members.OrderBy(m => m.Name, StringComparer.Ordinal)) WriteObject(m);
     }
 }

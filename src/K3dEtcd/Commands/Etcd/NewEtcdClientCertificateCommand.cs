@@ -7,10 +7,19 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Issues a client certificate from a TLS etcd cluster's CA (for k3s, etcdctl or another user).</para>
-/// <para type="description">Writes &lt;CommonName&gt;.pem, &lt;CommonName&gt;-key.pem (owner-only) and ca.pem into -OutputDirectory and returns their paths; no key content is ever written to the pipeline or any stream.</para>
+/// <para type="description">Signs a new ECDSA P-256 client certificate (client authentication only) with the CA that
+/// New-EtcdCluster -Tls made for the cluster, and writes &lt;CommonName&gt;.pem, &lt;CommonName&gt;-key.pem (created
+/// owner-only, 0600 on Unix) and ca.pem into -OutputDirectory (':' in the name becomes '_' in file names). Returns the
+/// paths and expiry; no key content is ever written to the pipeline or any stream. Existing files are replaced only with -Force.</para>
 /// </summary>
 /// <example>
-///   <code>New-EtcdClientCertificate -Cluster secure -CommonName k3s -OutputDirectory ./k3s-certs</code>
+/// <code>New-EtcdClientCertificate -Cluster secure -CommonName k3s -OutputDirectory ./k3s-certs</code>
+/// <para>Writes k3s.pem, k3s-key.pem and ca.pem for k3s's --datastore-certfile, --datastore-keyfile and --datastore-cafile.</para>
+/// </example>
+/// <example>
+/// <code>Get-EtcdCluster secure | New-EtcdClientCertificate -CommonName backup -OutputDirectory ~/etcd-backup -CertificateValidityDays 30</code>
+/// <para>Issues a 30-day certificate for a backup job, taking the cluster from the pipeline; pass the returned CaFile,
+/// CertFile and KeyFile to etcdctl's --cacert, --cert and --key.</para>
 /// </example>
 [Cmdlet(VerbsCommon.New, "EtcdClientCertificate", SupportsShouldProcess = true)]
 [OutputType(typeof(EtcdClientCertificate))]

@@ -23,6 +23,11 @@ namespace K3dEtcd.Commands.Etcd;
 /// <para>Creates a five-member cluster from an etcd 3.6 image.</para>
 /// </example>
 /// <example>
+/// <code>$c = New-EtcdCluster secure -Tls -TlsSan etcd.example.test, 192.0.2.10; $c.Tls</code>
+/// <para>Creates a TLS cluster: a generated CA, https client and peer URLs, client-certificate authentication. $c.Tls names
+/// the CA, the client certificate and its key (under the per-user data directory); data cmdlets given $c use them by themselves.</para>
+/// </example>
+/// <example>
 /// <code>New-EtcdCluster single -Size 1 -ClientPort 2379 -EnableV2</code>
 /// <para>Creates a one-member cluster on the fixed host port 2379 with the v2 API enabled (etcd 3.4 and 3.5 only).</para>
 /// </example>

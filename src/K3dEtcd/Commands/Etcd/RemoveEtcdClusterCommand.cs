@@ -6,8 +6,8 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Removes an etcd cluster: exactly the containers, volumes and network that carry its label.</para>
-/// <para type="description">Removes the member containers, their data volumes (unless -KeepData) and the network created
-/// for the cluster. Nothing without the cluster's io.k3detcd.cluster label is ever touched: a network given with
+/// <para type="description">Removes the member containers, their data volumes and a TLS cluster's certificate directory
+/// (both unless -KeepData) and the network created for the cluster. Nothing without the cluster's io.k3detcd.cluster label is ever touched: a network given with
 /// New-EtcdCluster -Network is left alone. Asks for confirmation unless -Force or -Confirm:$false.</para>
 /// </summary>
 /// <example>
