@@ -132,7 +132,7 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
                 var dir = System.IO.Path.Combine(tls.Directory, "k3d", Name);
                 var cn = $"k3s-{Name}";
                 madeForK3s = [System.IO.Path.Combine(dir, $"{cn}.pem"), System.IO.Path.Combine(dir, $"{cn}-key.pem"), System.IO.Path.Combine(dir, Pki.ClusterTlsStore.CaFileName)];
-                target = target with { CertFile = madeForK3s[0], KeyFile = madeForK3s[1], CaFile = madeForK3s[2] };
+                target = target with { CertFile = madeForK3s[0], KeyFile = madeForK3s[1], CaFile = CaFile is null ? madeForK3s[2] : target.CaFile };
             }
             var generated = Token is null;
             var token = Token ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
