@@ -28,6 +28,12 @@
         'Remove-K3dCluster'
         'Get-K3dKubeconfig'
         'Test-K3dDatastore'
+        'Stop-EtcdMember'
+        'Start-EtcdMember'
+        'Restart-EtcdMember'
+        'Add-EtcdMember'
+        'Remove-EtcdMember'
+        'Measure-EtcdFailover'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()
