@@ -19,22 +19,36 @@ public sealed class EtcdDataPlaneTests(DockerFixture fx)
 {
     private static readonly SemaphoreSlim SharedGate = new(1, 1);
     private static EtcdCluster? _shared;
+    private static EtcdCluster? _sharedTls;
     private static readonly CancellationToken None = CancellationToken.None;
 
-    /// <summary>A healthy 3-member cluster shared by the tests that do not disturb it (swept by the fixture).</summary>
-    private async Task<EtcdCluster> SharedAsync()
+    /// <summary>
+    /// A healthy 3-member cluster shared by the tests that do not disturb it (swept by the fixture);
+    /// with <paramref name="tls"/> a -Tls cluster, so the same tests prove the data plane over https
+    /// with the cluster's client certificate.
+    /// </summary>
+    private async Task<EtcdCluster> SharedAsync(bool tls = false)
     {
         await SharedGate.WaitAsync();
-        try { return _shared ??= await fx.Service().CreateAsync(fx.Spec("dpshared"), None); }
+        try
+        {
+            return tls
+                ? _sharedTls ??= await fx.Service().CreateAsync(fx.Spec("dpsharedtls") with { Tls = true }, None)
+                : _shared ??= await fx.Service().CreateAsync(fx.Spec("dpshared"), None);
+        }
         finally { SharedGate.Release(); }
     }
+
+    /// <summary>etcdctl's TLS flags for a TLS cluster (none for a plain one).</summary>
+    private static string[] TlsArgs(EtcdCluster c) =>
+        c.Tls is { } t ? ["--cacert", t.CaFile, "--cert", t.ClientCertFile, "--key", t.ClientKeyFile] : [];
 
     private static EtcdConnection Connect(EtcdCluster c, int timeoutSeconds = 10) =>
         EtcdConnection.Open(EtcdConnectionOptions.FromCluster(c, TimeSpan.FromSeconds(timeoutSeconds)));
 
-    private static JsonElement EtcdctlJson(string endpoints, params string[] args)
+    private static JsonElement EtcdctlJson(EtcdCluster c, string endpoints, params string[] args)
     {
-        var r = Cli.Run("etcdctl", ["--endpoints", endpoints, .. args, "-w", "json"]);
+        var r = Cli.Run("etcdctl", ["--endpoints", endpoints, .. TlsArgs(c), .. args, "-w", "json"]);
         Assert.True(r.ExitCode == 0, r.Output);
         return JsonDocument.Parse(r.Output).RootElement.Clone();
     }
@@ -48,28 +62,30 @@ public sealed class EtcdDataPlaneTests(DockerFixture fx)
         return list;
     }
 
-    [Fact]
-    public async Task Keys_written_by_either_client_are_read_by_the_other_with_equal_revisions()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Keys_written_by_either_client_are_read_by_the_other_with_equal_revisions(bool tls)
     {
-        var c = await SharedAsync();
+        var c = await SharedAsync(tls);
         using var conn = Connect(c);
         var keys = new EtcdKeyService(conn);
         var prefix = $"/xcheck-{Guid.NewGuid():N}/";
 
         var written = await keys.PutBatchAsync([new EtcdPut(prefix + "ours", "héllo"u8.ToArray().Length > 0 ? Encoding.UTF8.GetBytes("héllo") : [])], None);
-        var ctl = EtcdctlJson(string.Join(',', c.Endpoints), "get", prefix + "ours");
+        var ctl = EtcdctlJson(c, string.Join(',', c.Endpoints), "get", prefix + "ours");
         var kv = ctl.GetProperty("kvs")[0];
         Assert.Equal("héllo", B64(kv.GetProperty("value")));
         Assert.Equal(written[0].ModRevision, kv.GetProperty("mod_revision").GetInt64());
         Assert.Equal(written[0].CreateRevision, kv.GetProperty("create_revision").GetInt64());
         Assert.Equal(1, kv.GetProperty("version").GetInt64());
 
-        Assert.Equal(0, Cli.Run("etcdctl", "--endpoints", c.Endpoints[1], "put", prefix + "theirs", "from etcdctl").ExitCode);
-        var theirs = EtcdctlJson(c.Endpoints[1], "get", prefix + "theirs").GetProperty("kvs")[0];
+        Assert.Equal(0, Cli.Run("etcdctl", ["--endpoints", c.Endpoints[1], .. TlsArgs(c), "put", prefix + "theirs", "from etcdctl"]).ExitCode);
+        var theirs = EtcdctlJson(c, c.Endpoints[1], "get", prefix + "theirs").GetProperty("kvs")[0];
         // Every member returns the same value and revisions.
         foreach (var endpoint in c.Endpoints)
         {
-            using var one = EtcdConnection.Open(new EtcdConnectionOptions { Endpoints = [endpoint] });
+            using var one = EtcdConnection.Open(EtcdConnectionOptions.FromCluster(c).ForEndpoint(endpoint));
             var got = Assert.Single(await ToListAsync(new EtcdKeyService(one).GetAsync(new EtcdKeyQuery { Key = prefix + "theirs" }, None)));
             Assert.Equal(("from etcdctl", 12L), (got.Value, got.ByteLength!.Value));
             Assert.Equal(theirs.GetProperty("mod_revision").GetInt64(), got.ModRevision);
@@ -77,10 +93,12 @@ public sealed class EtcdDataPlaneTests(DockerFixture fx)
         }
     }
 
-    [Fact]
-    public async Task Paged_reads_stream_every_key_in_order_at_one_revision_and_respect_limits()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Paged_reads_stream_every_key_in_order_at_one_revision_and_respect_limits(bool tls)
     {
-        var c = await SharedAsync();
+        var c = await SharedAsync(tls);
         using var conn = Connect(c);
         var keys = new EtcdKeyService(conn);
         var prefix = $"/paged-{Guid.NewGuid():N}/";
@@ -100,7 +118,7 @@ public sealed class EtcdDataPlaneTests(DockerFixture fx)
         Assert.Equal(puts.Select(p => p.Key), seen.Select(s => s.Key));
         Assert.Equal(written.Select(w => w.ModRevision), seen.Select(s => s.ModRevision));
 
-        var count = EtcdctlJson(c.Endpoints[0], "get", prefix, "--prefix", "--keys-only").GetProperty("count").GetInt64();
+        var count = EtcdctlJson(c, c.Endpoints[0], "get", prefix, "--prefix", "--keys-only").GetProperty("count").GetInt64();
         Assert.Equal(2501, count);
         Assert.Equal(2501, await keys.CountAsync(new EtcdKeyQuery { Key = prefix, Prefix = true }, None));
 
@@ -116,25 +134,27 @@ public sealed class EtcdDataPlaneTests(DockerFixture fx)
         await keys.PutBatchAsync([new EtcdPut(puts[0].Key, "changed"u8.ToArray())], None);
         var atOld = Assert.Single(await ToListAsync(keys.GetAsync(new EtcdKeyQuery { Key = puts[0].Key, Revision = old }, None)));
         Assert.Equal("0", atOld.Value);
-        Assert.Equal("0", B64(EtcdctlJson(c.Endpoints[0], "get", puts[0].Key, $"--rev={old}").GetProperty("kvs")[0].GetProperty("value")));
+        Assert.Equal("0", B64(EtcdctlJson(c, c.Endpoints[0], "get", puts[0].Key, $"--rev={old}").GetProperty("kvs")[0].GetProperty("value")));
 
         var deleted = await keys.DeleteBatchAsync([new EtcdKeyService.EtcdDelete(prefix, Prefix: true)], returnKeys: false, None);
         Assert.Equal(2501, deleted[0].Count);
         // etcdctl omits "count" when it is zero.
-        Assert.False(EtcdctlJson(c.Endpoints[0], "get", prefix, "--prefix", "--keys-only").TryGetProperty("count", out _));
+        Assert.False(EtcdctlJson(c, c.Endpoints[0], "get", prefix, "--prefix", "--keys-only").TryGetProperty("count", out _));
     }
 
-    [Fact]
-    public async Task Members_and_leader_match_etcdctl()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Members_and_leader_match_etcdctl(bool tls)
     {
-        var c = await SharedAsync();
+        var c = await SharedAsync(tls);
         using var conn = Connect(c);
         var members = await new EtcdClusterStatusService(conn).GetMembersAsync(c.Members.ToDictionary(m => m.Name, m => m.ClientUrl), None);
-        var list = EtcdctlJson(c.Endpoints[0], "member", "list").GetProperty("members").EnumerateArray()
+        var list = EtcdctlJson(c, c.Endpoints[0], "member", "list").GetProperty("members").EnumerateArray()
             .ToDictionary(m => m.GetProperty("ID").GetUInt64().ToString("x"), m => m.GetProperty("name").GetString());
         Assert.Equal(list.OrderBy(p => p.Key), members.ToDictionary(m => m.Id, m => (string?)m.Name).OrderBy(p => p.Key));
 
-        var status = EtcdctlJson(string.Join(',', c.Endpoints), "endpoint", "status").EnumerateArray().ToList();
+        var status = EtcdctlJson(c, string.Join(',', c.Endpoints), "endpoint", "status").EnumerateArray().ToList();
         var leader = status[0].GetProperty("Status").GetProperty("leader").GetUInt64().ToString("x");
         Assert.Equal(leader, Assert.Single(members, m => m.IsLeader).Id);
         foreach (var s in status)
@@ -153,23 +173,25 @@ public sealed class EtcdDataPlaneTests(DockerFixture fx)
         Assert.True(EtcdClusterStatusService.IsQuorate(health));
     }
 
-    [Fact]
-    public async Task Watch_streams_puts_and_deletes_in_order_with_previous_values()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Watch_streams_puts_and_deletes_in_order_with_previous_values(bool tls)
     {
-        var c = await SharedAsync();
+        var c = await SharedAsync(tls);
         using var conn = Connect(c);
         var prefix = $"/watch-{Guid.NewGuid():N}/";
         var channel = Channel.CreateUnbounded<EtcdWatchEvent>();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var watching = new EtcdWatchService(conn).WatchAsync(new EtcdWatchRequest { Key = prefix, Prefix = true }, channel.Writer, cts.Token);
-        await WaitForWatcherAsync(c.Endpoints);
+        await WaitForWatcherAsync(c.Endpoints, c.Tls);
 
         var ctl = string.Join(',', c.Endpoints);
-        Assert.Equal(0, Cli.Run("etcdctl", "--endpoints", ctl, "put", prefix + "a", "1").ExitCode);
-        Assert.Equal(0, Cli.Run("etcdctl", "--endpoints", ctl, "put", prefix + "a", "2").ExitCode);
-        Assert.Equal(0, Cli.Run("etcdctl", "--endpoints", ctl, "put", prefix + "b", "3").ExitCode);
-        Assert.Equal(0, Cli.Run("etcdctl", "--endpoints", ctl, "del", prefix + "a").ExitCode);
-        Assert.Equal(0, Cli.Run("etcdctl", "--endpoints", ctl, "put", "/outside" + prefix, "x").ExitCode);
+        Assert.Equal(0, Cli.Run("etcdctl", ["--endpoints", ctl, .. TlsArgs(c), "put", prefix + "a", "1"]).ExitCode);
+        Assert.Equal(0, Cli.Run("etcdctl", ["--endpoints", ctl, .. TlsArgs(c), "put", prefix + "a", "2"]).ExitCode);
+        Assert.Equal(0, Cli.Run("etcdctl", ["--endpoints", ctl, .. TlsArgs(c), "put", prefix + "b", "3"]).ExitCode);
+        Assert.Equal(0, Cli.Run("etcdctl", ["--endpoints", ctl, .. TlsArgs(c), "del", prefix + "a"]).ExitCode);
+        Assert.Equal(0, Cli.Run("etcdctl", ["--endpoints", ctl, .. TlsArgs(c), "put", "/outside" + prefix, "x"]).ExitCode);
 
         var events = new List<EtcdWatchEvent>();
         while (events.Count < 4) events.Add(await channel.Reader.ReadAsync(cts.Token));
@@ -183,9 +205,11 @@ public sealed class EtcdDataPlaneTests(DockerFixture fx)
     }
 
     /// <summary>The member holding our watch, found through etcd's own watcher gauge.</summary>
-    private static async Task<string> WaitForWatcherAsync(IEnumerable<string> endpoints)
+    private static async Task<string> WaitForWatcherAsync(IEnumerable<string> endpoints, EtcdTlsInfo? tls = null)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var http = tls is null
+            ? new HttpClient { Timeout = TimeSpan.FromSeconds(5) }
+            : new HttpClient(K3dEtcd.Pki.TlsClientFactory.CreateHandler(tls.CaFile, tls.ClientCertFile, tls.ClientKeyFile)) { Timeout = TimeSpan.FromSeconds(5) };
         for (var i = 0; i < 100; i++)
         {
             foreach (var e in endpoints)

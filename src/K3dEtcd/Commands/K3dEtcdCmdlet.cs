@@ -113,6 +113,20 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
     protected async Task<EtcdClusterService> GetClusterServiceAsync(CancellationToken ct) =>
         new(await GetDockerAsync(ct), this);
 
+    /// <summary>
+    /// A cluster given by name (a placeholder from <see cref="Etcd.EtcdClusterTransformationAttribute"/>)
+    /// read from Docker; a full cluster object is used as it is.
+    /// </summary>
+    protected async Task<Model.EtcdCluster> FindClusterAsync(Model.EtcdCluster cluster, CancellationToken ct)
+    {
+        if (!Etcd.EtcdClusterTransformationAttribute.IsUnresolved(cluster)) return cluster;
+        EtcdClusterService.ValidateName(cluster.Name);
+        var service = await GetClusterServiceAsync(ct);
+        return await service.GetAsync(cluster.Name, ct)
+            ?? throw new K3dEtcdException("EtcdClusterNotFound", FailureKind.ObjectNotFound,
+                $"No etcd cluster named '{cluster.Name}' was found (clusters are found by the Docker label io.k3detcd.cluster).", cluster.Name);
+    }
+
     protected static ErrorRecord ToErrorRecord(K3dEtcdException ex) =>
         new(ex, ex.ErrorId, ToCategory(ex.Kind), ex.Target);
 

@@ -7,6 +7,7 @@ using Docker.DotNet.Models;
 using K3dEtcd.Common;
 using K3dEtcd.Etcd;
 using K3dEtcd.Model;
+using K3dEtcd.Pki;
 
 namespace K3dEtcd.Docker;
 
@@ -49,6 +50,17 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         {
             throw new K3dEtcdException("InvalidTimeout", FailureKind.InvalidArgument, "The timeout must be positive.", spec.Timeout);
         }
+        if (!spec.Tls && spec.TlsSans.Count > 0)
+        {
+            throw new K3dEtcdException("TlsSanWithoutTls", FailureKind.InvalidArgument,
+                "-TlsSan names go on TLS server certificates; add -Tls to make a TLS cluster.", spec.TlsSans[0]);
+        }
+        foreach (var san in spec.TlsSans) ClusterTlsStore.ValidateSan(san);
+        if (spec.CertificateValidityDays is < 1 or > CertificateAuthority.MaxValidityDays)
+        {
+            throw new K3dEtcdException("InvalidCertificateValidity", FailureKind.InvalidArgument,
+                $"Certificate validity {spec.CertificateValidityDays} days is out of range: use 1 to {CertificateAuthority.MaxValidityDays} days.", spec.CertificateValidityDays);
+        }
     }
 
     // ---------------------------------------------------------------- create
@@ -66,12 +78,16 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         }
 
         var activity = $"Creating etcd cluster '{spec.Name}'";
-        var progress = new ProgressSteps(log, activity, totalSteps: 3 + spec.Size * 2);
+        var progress = new ProgressSteps(log, activity, totalSteps: (spec.Tls ? 4 : 3) + spec.Size * 2);
 
         // A version readable from the tag is checked before anything touches Docker.
         var version = EtcdVersion.ParseImageTag(spec.Image);
         EnsureV2Supported(spec, version);
         await EnsureNameIsFreeAsync(spec, ct).ConfigureAwait(false);
+        if (spec.Tls && (Directory.Exists(spec.TlsDirectory) || File.Exists(spec.TlsDirectory)))
+        {
+            throw ClusterTlsStore.TlsDirectoryExists(spec.TlsDirectory, spec.Name);
+        }
         progress.Step("Checking the image");
         await EnsureImageAsync(spec.Image, spec.PullPolicy, ct).ConfigureAwait(false);
         version ??= await DetectVersionAsync(spec.Image, ct).ConfigureAwait(false);
@@ -80,12 +96,20 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         var created = new CreatedResources();
         try
         {
+            var containers = Enumerable.Range(0, spec.Size).Select(i => EtcdClusterSpec.ContainerName(spec.Name, i)).ToArray();
+            if (spec.Tls)
+            {
+                progress.Step("Creating the CA and certificates");
+                // Create removes what it wrote if it fails; from here on the roll-back owns the directory.
+                ClusterTlsStore.Create(spec.TlsDirectory, spec.Name, containers, ClusterTlsStore.ServerSans(spec.HostAddress, spec.TlsSans), spec.CertificateValidityDays, log);
+                created.TlsDirectory = spec.TlsDirectory;
+            }
+
             progress.Step($"Creating network {spec.NetworkName}");
             await EnsureNetworkAsync(spec, created, ct).ConfigureAwait(false);
 
-            var containers = Enumerable.Range(0, spec.Size).Select(i => EtcdClusterSpec.ContainerName(spec.Name, i)).ToArray();
-            var peerUrls = containers.Select(EtcdClusterSpec.PeerUrl).ToArray();
-            var initialCluster = string.Join(",", containers.Select(c => $"{c}={EtcdClusterSpec.PeerUrl(c)}"));
+            var peerUrls = containers.Select(c => EtcdClusterSpec.PeerUrl(c, spec.Tls)).ToArray();
+            var initialCluster = string.Join(",", containers.Select(c => $"{c}={EtcdClusterSpec.PeerUrl(c, spec.Tls)}"));
             var createdAt = DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
 
             for (var i = 0; i < spec.Size; i++)
@@ -123,11 +147,16 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             var detail = ex is K3dEtcdException { Target: string member } && created.Containers.Count > 0
                 ? await TailLogsAsync(member, 15).ConfigureAwait(false)
                 : null;
-            log.Verbose($"Rolling back cluster '{spec.Name}': {created.Containers.Count} containers, {created.Volumes.Count} volumes, {(created.Network is null ? "no" : "1")} network");
+            log.Verbose($"Rolling back cluster '{spec.Name}': {created.Containers.Count} containers, {created.Volumes.Count} volumes, {(created.Network is null ? "no" : "1")} network{(created.TlsDirectory is null ? "" : ", the TLS directory")}");
             await RollbackAsync(created).ConfigureAwait(false);
             if (ex is K3dEtcdException kex && detail is { Length: > 0 })
             {
                 throw new K3dEtcdException(kex.ErrorId, kex.Kind, $"{kex.Message}{Environment.NewLine}Last log lines of {kex.Target}:{Environment.NewLine}{detail}", kex.Target, kex.InnerException);
+            }
+            if (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new K3dEtcdException("TlsMaterialFailed", FailureKind.ResourceUnavailable,
+                    $"The TLS material of cluster '{spec.Name}' could not be written to {spec.TlsDirectory}: {ex.Message}", spec.TlsDirectory, ex);
             }
             if (ex is DockerApiException dex)
             {
@@ -167,10 +196,18 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             [Labels.ModuleVersion] = typeof(EtcdClusterService).Assembly.GetName().Version?.ToString(3) ?? "",
         };
         if (version is not null) labels[Labels.Version] = version;
+        var binds = new List<string> { $"{volume}:/var/lib/etcd" };
+        if (spec.Tls)
+        {
+            labels[Labels.Tls] = "true";
+            labels[Labels.TlsDir] = spec.TlsDirectory;
+            // Only this member's certificates and the CA certificate, read-only; the CA key stays on the host.
+            binds.Add($"{ClusterTlsStore.MemberDirectory(spec.TlsDirectory, container)}:{ClusterTlsStore.ContainerPkiDirectory}:ro");
+        }
 
         var command = BuildEtcdCommand(container, initialCluster, initialClusterState, spec);
         var hostPort = spec.ClientPort is { } p ? (p + index).ToString(CultureInfo.InvariantCulture) : "";
-        log.Verbose($"docker create --name {container} --network {spec.NetworkName} -p {spec.HostAddress}:{hostPort}:2379 -v {volume}:/var/lib/etcd {spec.Image} {string.Join(' ', command)}");
+        log.Verbose($"docker create --name {container} --network {spec.NetworkName} -p {spec.HostAddress}:{hostPort}:2379 {string.Join(' ', binds.Select(b => $"-v {b}"))} {spec.Image} {string.Join(' ', command)}");
         var response = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Name = container,
@@ -182,7 +219,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             HostConfig = new HostConfig
             {
                 NetworkMode = spec.NetworkName,
-                Binds = [$"{volume}:/var/lib/etcd"],
+                Binds = binds,
                 PortBindings = new Dictionary<string, IList<PortBinding>>
                 {
                     [ClientPortKey] = [new PortBinding { HostIP = spec.HostAddress, HostPort = hostPort }],
@@ -204,19 +241,34 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
 
     internal static List<string> BuildEtcdCommand(string container, string initialCluster, string initialClusterState, EtcdClusterSpec spec)
     {
+        var scheme = EtcdClusterSpec.Scheme(spec.Tls);
         var command = new List<string>
         {
             "/usr/local/bin/etcd",
             "--name", container,
             "--data-dir", "/var/lib/etcd/data",
-            "--listen-client-urls", "http://0.0.0.0:2379",
-            "--advertise-client-urls", EtcdClusterSpec.NetworkClientUrl(container),
-            "--listen-peer-urls", "http://0.0.0.0:2380",
-            "--initial-advertise-peer-urls", EtcdClusterSpec.PeerUrl(container),
+            "--listen-client-urls", $"{scheme}://0.0.0.0:2379",
+            "--advertise-client-urls", EtcdClusterSpec.NetworkClientUrl(container, spec.Tls),
+            "--listen-peer-urls", $"{scheme}://0.0.0.0:2380",
+            "--initial-advertise-peer-urls", EtcdClusterSpec.PeerUrl(container, spec.Tls),
             "--initial-cluster", initialCluster,
             "--initial-cluster-token", spec.ClusterToken,
             "--initial-cluster-state", initialClusterState,
         };
+        if (spec.Tls)
+        {
+            const string pki = ClusterTlsStore.ContainerPkiDirectory;
+            command.AddRange([
+                "--client-cert-auth",
+                "--trusted-ca-file", $"{pki}/{ClusterTlsStore.CaFileName}",
+                "--cert-file", $"{pki}/{ClusterTlsStore.ServerCertFileName}",
+                "--key-file", $"{pki}/{ClusterTlsStore.ServerKeyFileName}",
+                "--peer-client-cert-auth",
+                "--peer-trusted-ca-file", $"{pki}/{ClusterTlsStore.CaFileName}",
+                "--peer-cert-file", $"{pki}/{ClusterTlsStore.PeerCertFileName}",
+                "--peer-key-file", $"{pki}/{ClusterTlsStore.PeerKeyFileName}",
+            ]);
+        }
         if (spec.EnableV2) command.Add("--enable-v2=true");
         command.AddRange(spec.ExtraArguments);
         return command;
@@ -363,7 +415,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         // A member that is still starting can hold a request open for a second or more, while a fresh
         // request once it is ready answers in milliseconds: retry soon with short attempts, growing
         // them so a slow (loaded, TLS) machine still gets through.
-        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        using var http = new HttpClient(CreateProbeHandler(cluster)) { Timeout = Timeout.InfiniteTimeSpan };
         var attemptTimeout = TimeSpan.FromMilliseconds(300);
         var probe = new EtcdHttpProbe(http);
         var members = cluster.Members;
@@ -414,6 +466,21 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         }
     }
 
+    /// <summary>Plain HTTP, or https that presents the cluster's client certificate and trusts only its CA.</summary>
+    internal static HttpMessageHandler CreateProbeHandler(EtcdCluster cluster)
+    {
+        if (cluster.Tls is not { } tls) return new SocketsHttpHandler();
+        try
+        {
+            return TlsClientFactory.CreateHandler(tls.CaFile, tls.ClientCertFile, tls.ClientKeyFile);
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new K3dEtcdException("TlsMaterialInvalid", FailureKind.InvalidResult,
+                $"The TLS material of cluster '{cluster.Name}' in {tls.Directory} could not be loaded: {ex.Message}", tls.Directory, ex);
+        }
+    }
+
     // ---------------------------------------------------------------- read
 
     public async Task<IReadOnlyList<EtcdCluster>> ListAsync(CancellationToken ct)
@@ -441,6 +508,8 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         {
             var containerName = c.Names.FirstOrDefault()?.TrimStart('/') ?? c.Labels[Labels.Member];
             var published = c.Ports?.FirstOrDefault(p => p.PrivatePort == 2379 && p.PublicPort != 0);
+            var tls = Label(c.Labels, Labels.Tls) == "true";
+            var scheme = EtcdClusterSpec.Scheme(tls);
             return new EtcdClusterMember
             {
                 ClusterName = name,
@@ -448,9 +517,9 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
                 Id = Label(c.Labels, Labels.MemberId) ?? "",
                 ContainerName = containerName,
                 ContainerId = c.ID,
-                ClientUrl = published is null ? null : $"http://{HostForUrl(published.IP)}:{published.PublicPort}",
-                NetworkClientUrl = EtcdClusterSpec.NetworkClientUrl(containerName),
-                PeerUrl = EtcdClusterSpec.PeerUrl(containerName),
+                ClientUrl = published is null ? null : $"{scheme}://{HostForUrl(published.IP)}:{published.PublicPort}",
+                NetworkClientUrl = EtcdClusterSpec.NetworkClientUrl(containerName, tls),
+                PeerUrl = EtcdClusterSpec.PeerUrl(containerName, tls),
                 State = c.State,
                 Volume = c.Mounts?.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Name ?? "",
             };
@@ -466,6 +535,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             Network = Label(first, Labels.Network) ?? "",
             ClusterToken = Label(first, Labels.Token) ?? EtcdClusterSpec.DefaultClusterToken,
             V2Enabled = Label(first, Labels.EnableV2) == "true",
+            Tls = Label(first, Labels.TlsDir) is { Length: > 0 } tlsDir ? ClusterTlsStore.Read(tlsDir) : null,
             Created = DateTimeOffset.TryParse(Label(first, Labels.Created), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var t) ? t.UtcDateTime : null,
             Members = members,
         };
@@ -506,6 +576,11 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
                 removed.Volumes.Add(v.Name);
             }
         }
+        var tlsDirectories = containers.Select(c => Label(c.Labels, Labels.TlsDir)).OfType<string>().Where(d => d.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        foreach (var directory in keepData ? [] : tlsDirectories)
+        {
+            if (ClusterTlsStore.Delete(directory, name, log)) removed.TlsDirectory = directory;
+        }
         var networks = await docker.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, ct).ConfigureAwait(false);
         foreach (var n in networks)
         {
@@ -541,6 +616,11 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         {
             try { await docker.Networks.DeleteNetworkAsync(created.Network, CancellationToken.None).ConfigureAwait(false); }
             catch (DockerApiException ex) { log.Warning($"Roll-back could not remove network {created.Network}: {DockerMessage(ex)}"); }
+        }
+        if (created.TlsDirectory is not null && Directory.Exists(created.TlsDirectory))
+        {
+            try { Directory.Delete(created.TlsDirectory, recursive: true); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { log.Warning($"Roll-back could not delete the TLS directory {created.TlsDirectory}: {ex.Message}"); }
         }
     }
 
@@ -603,6 +683,8 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         public List<string> Containers { get; } = [];
         public List<string> Volumes { get; } = [];
         public string? Network { get; set; }
+        /// <summary>Set before the first file is written, so a failure half-way still removes it.</summary>
+        public string? TlsDirectory { get; set; }
     }
 
     private sealed class ProgressSteps(IOperationLog log, string activity, int totalSteps)
@@ -623,6 +705,8 @@ public sealed class RemovedResources
     public List<string> Containers { get; } = [];
     public List<string> Volumes { get; } = [];
     public List<string> Networks { get; } = [];
+    /// <summary>The TLS directory that was deleted, if any.</summary>
+    public string? TlsDirectory { get; set; }
 }
 
 /// <summary>An IProgress that runs its callback inline, so nothing arrives after the call returns.</summary>

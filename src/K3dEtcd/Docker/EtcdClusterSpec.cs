@@ -30,6 +30,13 @@ public sealed record EtcdClusterSpec
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
     public ImagePullPolicy PullPolicy { get; init; } = DefaultPullPolicy();
+    /// <summary>https for clients and peers, with a generated CA and client-certificate authentication.</summary>
+    public bool Tls { get; init; }
+    /// <summary>Extra names and addresses on every member's server certificate.</summary>
+    public IReadOnlyList<string> TlsSans { get; init; } = [];
+    public int CertificateValidityDays { get; init; } = Pki.CertificateAuthority.DefaultValidityDays;
+    /// <summary>Where clusters' TLS directories are made; null means the per-user data directory.</summary>
+    public string? TlsRoot { get; init; }
 
     public string NetworkName => string.IsNullOrEmpty(Network) ? $"k3detcd-{Name}" : Network!;
 
@@ -41,6 +48,8 @@ public sealed record EtcdClusterSpec
 
     public static string ContainerName(string cluster, int index) => $"{cluster}{index}";
     public static string VolumeName(string cluster, int index) => $"{cluster}{index}-data";
-    public static string PeerUrl(string container) => $"http://{container}:2380";
-    public static string NetworkClientUrl(string container) => $"http://{container}:2379";
+    public static string Scheme(bool tls) => tls ? "https" : "http";
+    public static string PeerUrl(string container, bool tls = false) => $"{Scheme(tls)}://{container}:2380";
+    public static string NetworkClientUrl(string container, bool tls = false) => $"{Scheme(tls)}://{container}:2379";
+    public string TlsDirectory => Pki.ClusterTlsStore.ClusterDirectory(TlsRoot ?? Pki.ClusterTlsStore.DefaultRoot(), Name);
 }

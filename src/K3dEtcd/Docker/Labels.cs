@@ -16,6 +16,8 @@ internal static class Labels
     public const string Version = Prefix + "etcd-version";
     public const string EnableV2 = Prefix + "enable-v2";
     public const string TlsDir = Prefix + "tls-dir";
+    /// <summary>"true" when the member serves https to clients and peers.</summary>
+    public const string Tls = Prefix + "tls";
     public const string Created = Prefix + "created";
     public const string ModuleVersion = Prefix + "module-version";
 

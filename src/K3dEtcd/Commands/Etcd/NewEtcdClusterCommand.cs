@@ -23,6 +23,11 @@ namespace K3dEtcd.Commands.Etcd;
 /// <para>Creates a five-member cluster from an etcd 3.6 image.</para>
 /// </example>
 /// <example>
+/// <code>$c = New-EtcdCluster secure -Tls -TlsSan etcd.example.test, 192.0.2.10; $c.Tls</code>
+/// <para>Creates a TLS cluster: a generated CA, https client and peer URLs, client-certificate authentication. $c.Tls names
+/// the CA, the client certificate and its key (under the per-user data directory); data cmdlets given $c use them by themselves.</para>
+/// </example>
+/// <example>
 /// <code>New-EtcdCluster single -Size 1 -ClientPort 2379 -EnableV2</code>
 /// <para>Creates a one-member cluster on the fixed host port 2379 with the v2 API enabled (etcd 3.4 and 3.5 only).</para>
 /// </example>
@@ -82,6 +87,20 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
     [Parameter]
     public ImagePullPolicy PullPolicy { get; set; } = EtcdClusterSpec.DefaultPullPolicy();
 
+    /// <summary>Serve clients and peers over https with a generated CA; clients must present a certificate (see the Tls property of the result).</summary>
+    [Parameter]
+    public SwitchParameter Tls { get; set; }
+
+    /// <summary>Extra DNS names or IP addresses for every member's server certificate (with -Tls).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] TlsSan { get; set; } = [];
+
+    /// <summary>How long the generated CA and certificates are valid, in days (with -Tls; default 365).</summary>
+    [Parameter]
+    [ValidateRange(1, K3dEtcd.Pki.CertificateAuthority.MaxValidityDays)]
+    public int CertificateValidityDays { get; set; } = K3dEtcd.Pki.CertificateAuthority.DefaultValidityDays;
+
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
         var spec = new EtcdClusterSpec
@@ -97,11 +116,19 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
             ExtraArguments = ExtraArgument,
             Timeout = TimeSpan.FromSeconds(TimeoutSeconds),
             PullPolicy = PullPolicy,
+            Tls = Tls,
+            TlsSans = TlsSan,
+            CertificateValidityDays = CertificateValidityDays,
         };
         try
         {
             EtcdClusterService.ValidateSpec(spec);
-            if (!ShouldProcess($"etcd cluster '{Name}' ({Size} members, image {Image})", "Create")) return;
+            if (!Tls && MyInvocation.BoundParameters.ContainsKey(nameof(CertificateValidityDays)))
+            {
+                throw new K3dEtcdException("CertificateValidityWithoutTls", FailureKind.InvalidArgument,
+                    "-CertificateValidityDays applies to the certificates of a TLS cluster; add -Tls.", CertificateValidityDays);
+            }
+            if (!ShouldProcess($"etcd cluster '{Name}' ({Size} members, image {Image}{(Tls ? ", TLS" : "")})", "Create")) return;
             var service = await GetClusterServiceAsync(ct);
             WriteObject(await service.CreateAsync(spec, ct));
         }

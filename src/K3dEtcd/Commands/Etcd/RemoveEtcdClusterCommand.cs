@@ -6,8 +6,8 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Removes an etcd cluster: exactly the containers, volumes and network that carry its label.</para>
-/// <para type="description">Removes the member containers, their data volumes (unless -KeepData) and the network created
-/// for the cluster. Nothing without the cluster's io.k3detcd.cluster label is ever touched: a network given with
+/// <para type="description">Removes the member containers, their data volumes and a TLS cluster's certificate directory
+/// (both unless -KeepData) and the network created for the cluster. Nothing without the cluster's io.k3detcd.cluster label is ever touched: a network given with
 /// New-EtcdCluster -Network is left alone. Asks for confirmation unless -Force or -Confirm:$false.</para>
 /// </summary>
 /// <example>
@@ -36,7 +36,7 @@ public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
     [Alias("Cluster")]
     public EtcdCluster[] InputObject { get; set; } = [];
 
-    /// <summary>Keep the members' data volumes.</summary>
+    /// <summary>Keep the members' data volumes and, for a TLS cluster, its TLS material directory.</summary>
     [Parameter]
     public SwitchParameter KeepData { get; set; }
 
@@ -57,12 +57,19 @@ public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
                     $"No etcd cluster named '{name}' was found; nothing was removed.", name));
                 continue;
             }
-            var what = $"etcd cluster '{name}' ({cluster.Size} containers{(KeepData ? ", keeping data volumes" : " and their data volumes")}, network {cluster.Network} if it was created for it)";
+            var data = (KeepData.IsPresent, cluster.Tls) switch
+            {
+                (true, null) => ", keeping data volumes",
+                (true, _) => ", keeping data volumes and TLS material",
+                (false, null) => " and their data volumes",
+                (false, { } tls) => $" and their data volumes, TLS material {tls.Directory}",
+            };
+            var what = $"etcd cluster '{name}' ({cluster.Size} containers{data}, network {cluster.Network} if it was created for it)";
             if (!ShouldProcessUnlessForced(Force, what, "Remove")) continue;
             try
             {
                 var removed = await service.RemoveAsync(name, KeepData, ct);
-                WriteVerbose($"Removed {removed.Containers.Count} containers, {removed.Volumes.Count} volumes, {removed.Networks.Count} networks of cluster '{name}'.");
+                WriteVerbose($"Removed {removed.Containers.Count} containers, {removed.Volumes.Count} volumes, {removed.Networks.Count} networks{(removed.TlsDirectory is null ? "" : " and the TLS directory")} of cluster '{name}'.");
             }
             catch (K3dEtcdException ex)
             {
