@@ -61,15 +61,13 @@ function Initialize-Docker {
     if (-not $env:K3DETCD_PULL_POLICY) { $env:K3DETCD_PULL_POLICY = 'Never' }
 }
 
+# Test tools from NuGet into .tools/: Pester 5 (unless one is installed) and the old Google.Protobuf
+# that the dependency-isolation test loads first.
 function Get-PesterModulePath {
+    Invoke-Native dotnet @('restore', "$root/tests/Pester/tools.proj", '--packages', "$root/.tools", '-nologo', '-v', 'q')
     $installed = Get-Module Pester -ListAvailable | Where-Object { $_.Version.Major -eq 5 } | Sort-Object Version -Descending | Select-Object -First 1
     if ($installed) { return $installed.Path }
-    $local = Get-ChildItem "$root/.tools/pester/5.*/tools/Pester.psd1" -ErrorAction Ignore | Select-Object -First 1
-    if (-not $local) {
-        Invoke-Native dotnet @('restore', "$root/tests/Pester/tools.proj", '--packages', "$root/.tools", '-nologo', '-v', 'q')
-        $local = Get-ChildItem "$root/.tools/pester/5.*/tools/Pester.psd1" | Select-Object -First 1
-    }
-    return $local.FullName
+    return (Get-ChildItem "$root/.tools/pester/5.*/tools/Pester.psd1" | Select-Object -First 1).FullName
 }
 
 # The RealK3d tests need a real k3d (not the test fake) and a rancher/k3s image; without them the

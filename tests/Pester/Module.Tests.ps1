@@ -31,8 +31,11 @@ Describe 'Module manifest' {
         Test-Path "$folder/en-US/K3dEtcd.dll-Help.xml" | Should -BeTrue
         Test-Path "$folder/en-US/about_K3dEtcd.help.txt" | Should -BeTrue
         Test-Path "$folder/K3dEtcd.format.ps1xml" | Should -BeTrue
-        foreach ($dep in 'Docker.DotNet.dll', 'dotnet-etcd.dll', 'Grpc.Net.Client.dll', 'Google.Protobuf.dll', 'CliWrap.dll') {
-            Test-Path "$folder/$dep" | Should -BeTrue -Because "$dep must ship with the module"
+        Test-Path "$folder/K3dEtcd.dll", "$folder/K3dEtcd.Model.dll" | Should -Be @($true, $true)
+        # Dependencies live apart, for the module's private load context.
+        foreach ($dep in 'K3dEtcd.Engine.dll', 'Docker.DotNet.dll', 'dotnet-etcd.dll', 'Grpc.Net.Client.dll', 'Google.Protobuf.dll', 'CliWrap.dll') {
+            Test-Path "$folder/dependencies/$dep" | Should -BeTrue -Because "$dep must ship with the module"
+            Test-Path "$folder/$dep" | Should -BeFalse -Because "$dep must not load in the default context"
         }
         Test-Path "$folder/System.Management.Automation.dll" | Should -BeFalse -Because 'pwsh brings its own'
     }

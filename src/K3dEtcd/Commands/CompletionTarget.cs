@@ -40,7 +40,7 @@ internal static class CompletionTarget
             _ => null,
         };
         if (name is null) return null;
-        using var docker = await DockerClientFactory.ConnectAsync(dockerHost, ct).ConfigureAwait(false);
+        using var docker = await DockerConnection.ConnectAsync(dockerHost, ct).ConfigureAwait(false);
         return await new EtcdClusterService(docker, NullOperationLog.Instance).GetAsync(name, ct).ConfigureAwait(false);
     }
 

@@ -21,7 +21,7 @@ public sealed class EtcdClusterNameCompleter : IArgumentCompleter
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3));
             names = Task.Run(async () =>
             {
-                using var docker = await DockerClientFactory.ConnectAsync(dockerHost, cts.Token).ConfigureAwait(false);
+                using var docker = await DockerConnection.ConnectAsync(dockerHost, cts.Token).ConfigureAwait(false);
                 var clusters = await new EtcdClusterService(docker, NullOperationLog.Instance).ListAsync(cts.Token).ConfigureAwait(false);
                 return (IReadOnlyList<string>)clusters.Select(c => c.Name).ToList();
             }).GetAwaiter().GetResult();

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
-using Docker.DotNet;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
 
@@ -53,13 +52,9 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         {
             throw new PipelineStoppedException();
         }
-        catch (K3dEtcdException ex)
+        catch (Exception ex) when (EngineErrors.Translate(ex) is { } known)
         {
-            ThrowTerminatingError(ToErrorRecord(ex));
-        }
-        catch (DockerApiException ex)
-        {
-            ThrowTerminatingError(ToErrorRecord(ex, null));
+            ThrowTerminatingError(ToErrorRecord(known));
         }
         finally
         {
@@ -104,11 +99,11 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         return ShouldProcess(target, action);
     }
 
-    private DockerClient? _docker;
+    private DockerConnection? _docker;
 
-    /// <summary>The Docker client of this command, connected once; a missing engine ends the command.</summary>
-    protected async Task<DockerClient> GetDockerAsync(CancellationToken ct) =>
-        _docker ??= await DockerClientFactory.ConnectAsync(ModuleSession.Current.DockerHost, ct);
+    /// <summary>The Docker engine of this command, connected once; a missing engine ends the command.</summary>
+    protected async Task<DockerConnection> GetDockerAsync(CancellationToken ct) =>
+        _docker ??= await DockerConnection.ConnectAsync(ModuleSession.Current.DockerHost, ct);
 
     protected async Task<EtcdClusterService> GetClusterServiceAsync(CancellationToken ct) =>
         new(await GetDockerAsync(ct), this);
@@ -129,17 +124,6 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
 
     protected static ErrorRecord ToErrorRecord(K3dEtcdException ex) =>
         new(ex, ex.ErrorId, ToCategory(ex.Kind), ex.Target);
-
-    protected static ErrorRecord ToErrorRecord(DockerApiException ex, object? target)
-    {
-        var (id, category) = ex.StatusCode switch
-        {
-            System.Net.HttpStatusCode.NotFound => ("DockerObjectNotFound", ErrorCategory.ObjectNotFound),
-            System.Net.HttpStatusCode.Conflict => ("DockerConflict", ErrorCategory.ResourceExists),
-            _ => ("DockerOperationFailed", ErrorCategory.InvalidResult),
-        };
-        return new ErrorRecord(new InvalidOperationException($"Docker: {EtcdClusterService.DockerMessage(ex)}", ex), id, category, target);
-    }
 
     /// <summary>Reports a per-item failure and lets the pipeline go on.</summary>
     protected void WriteFailure(K3dEtcdException ex) => WriteError(ToErrorRecord(ex));

@@ -14,6 +14,8 @@ namespace K3dEtcd.Docker;
 /// <summary>Creates, finds and removes etcd clusters made of labelled Docker containers.</summary>
 public sealed partial class EtcdClusterService(IDockerClient docker, IOperationLog log)
 {
+    public EtcdClusterService(DockerConnection docker, IOperationLog log) : this(docker.Client, log) { }
+
     private const string ClientPortKey = "2379/tcp";
 
     [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")]

@@ -1,14 +1,5 @@
 namespace K3dEtcd.Docker;
 
-/// <summary>Whether a missing image may be pulled from its registry.</summary>
-public enum ImagePullPolicy
-{
-    /// <summary>Pull only when the image is not present locally.</summary>
-    Missing,
-    /// <summary>Never pull: a missing image is an error.</summary>
-    Never,
-}
-
 /// <summary>Everything New-EtcdCluster needs to create a cluster.</summary>
 public sealed record EtcdClusterSpec
 {

@@ -22,6 +22,8 @@ public sealed partial class EtcdMemberService
     private readonly IOperationLog _log;
     private readonly EtcdClusterService _clusters;
 
+    public EtcdMemberService(DockerConnection docker, IOperationLog log) : this(docker.Client, log) { }
+
     public EtcdMemberService(IDockerClient docker, IOperationLog log)
     {
         _docker = docker;

@@ -34,6 +34,8 @@ public sealed record EtcdFailoverOptions
 /// </summary>
 public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
 {
+    public EtcdFailoverService(Docker.DockerConnection docker, IOperationLog log) : this(docker.Client, log) { }
+
     private const string Activity = "Measuring etcd failover";
 
     public async IAsyncEnumerable<EtcdFailoverIteration> RunAsync(string clusterName, EtcdFailoverOptions options, [EnumeratorCancellation] CancellationToken ct)

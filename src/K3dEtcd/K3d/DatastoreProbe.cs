@@ -16,6 +16,8 @@ namespace K3dEtcd.K3d;
 /// </summary>
 public sealed class DatastoreProbe(IDockerClient docker, IOperationLog log)
 {
+    public DatastoreProbe(DockerConnection docker, IOperationLog log) : this(docker.Client, log) { }
+
     public const string ProbeLabel = Labels.Prefix + "probe";
     public const string ScratchPrefix = "/k3detcd/probe/";
 

@@ -1,0 +1,46 @@
+using System.Net;
+using Docker.DotNet;
+using K3dEtcd.Common;
+
+namespace K3dEtcd.Docker;
+
+/// <summary>
+/// A connected Docker engine as the cmdlets hold it. Cmdlets live in PowerShell's default load
+/// context and must never name a Docker.DotNet type (that assembly lives in the module's private
+/// load context), so they pass this wrapper to the services instead of the client itself.
+/// </summary>
+public sealed class DockerConnection : IDisposable
+{
+    private DockerConnection(DockerClient client) => Client = client;
+
+    internal DockerClient Client { get; }
+
+    public static async Task<DockerConnection> ConnectAsync(string? dockerHost, CancellationToken ct) =>
+        new(await DockerClientFactory.ConnectAsync(dockerHost, ct).ConfigureAwait(false));
+
+    public void Dispose() => Client.Dispose();
+}
+
+/// <summary>Turns failures of the engine's libraries into our own exception with a stable ErrorId.</summary>
+public static class EngineErrors
+{
+    public static K3dEtcdException? Translate(Exception ex, object? target = null) => ex switch
+    {
+        K3dEtcdException k => k,
+        DockerApiException d => new K3dEtcdException(
+            d.StatusCode switch
+            {
+                HttpStatusCode.NotFound => "DockerObjectNotFound",
+                HttpStatusCode.Conflict => "DockerConflict",
+                _ => "DockerOperationFailed",
+            },
+            d.StatusCode switch
+            {
+                HttpStatusCode.NotFound => FailureKind.ObjectNotFound,
+                HttpStatusCode.Conflict => FailureKind.ResourceExists,
+                _ => FailureKind.InvalidResult,
+            },
+            $"Docker: {EtcdClusterService.DockerMessage(d)}", target, d),
+        _ => null,
+    };
+}
