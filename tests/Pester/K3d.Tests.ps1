@@ -297,7 +297,12 @@ Describe 'k3d versions, aliases and escaping (datastore strings, no pre-flight)'
         $values = @('K3S_DATASTORE_ENDPOINT=postgres://k3s:p\@ss@db@server:*', "it's", '$HOME', '@(x)', 'a,b', '`n', '--tls-san=1@server:*', '')
         $script = Join-Path ([IO.Path]::GetTempPath()) "echo-$([guid]::NewGuid().ToString('N')).ps1"
         Set-Content $script '$args | ForEach-Object { "<$_>" }'
-        $line = [K3dEtcd.K3d.CommandLineQuoting]::PowerShell($script, [string[]] $values)
+        # The quoting code lives in K3dEtcd.Engine, inside the module's private load context.
+        $null = Get-K3dEtcdOption   # makes sure the engine is loaded
+        $engine = [System.Runtime.Loader.AssemblyLoadContext]::All | Where-Object Name -eq 'K3dEtcd.Dependencies' |
+            ForEach-Object { $_.Assemblies } | Where-Object { $_.GetName().Name -eq 'K3dEtcd.Engine' }
+        $quoting = $engine.GetType('K3dEtcd.K3d.CommandLineQuoting', $true)
+        $line = $quoting.GetMethod('PowerShell').Invoke($null, [object[]] @([string] $script, [string[]] $values))
         $back = Invoke-Expression $line
         Remove-Item $script
         $back | Should -Be ($values | ForEach-Object { "<$_>" })
