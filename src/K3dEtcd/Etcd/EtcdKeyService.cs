@@ -137,11 +137,24 @@ public sealed class EtcdKeyService(EtcdConnection connection)
     private static long PageLimit(EtcdKeyQuery q, long returned, int pageSize) =>
         q.Limit > 0 ? Math.Min(pageSize, q.Limit - returned) : pageSize;
 
-    private Task<RangeResponse> RangePageAsync(ByteString key, ByteString rangeEnd, long limit, long revision, bool keysOnly, CancellationToken ct) =>
-        connection.CallAsync("range", o => connection.Grpc.KVClient.RangeAsync(new RangeRequest
+    /// <summary>
+    /// One page. Pages after the first read the first page's revision, which is already fixed, so
+    /// they skip the leader round trip of a linearizable read (serializable); a member that has not
+    /// applied that revision yet answers "future revision", and that page is asked linearizably.
+    /// </summary>
+    private async Task<RangeResponse> RangePageAsync(ByteString key, ByteString rangeEnd, long limit, long revision, bool keysOnly, CancellationToken ct)
+    {
+        var request = new RangeRequest { Key = key, RangeEnd = rangeEnd, Limit = limit, Revision = revision, KeysOnly = keysOnly, Serializable = revision > 0 };
+        try
         {
-            Key = key, RangeEnd = rangeEnd, Limit = limit, Revision = revision, KeysOnly = keysOnly,
-        }, o), ct, key.ToStringUtf8());
+            return await connection.CallAsync("range", o => connection.Grpc.KVClient.RangeAsync(request, o), ct, key.ToStringUtf8()).ConfigureAwait(false);
+        }
+        catch (K3dEtcdException ex) when (request.Serializable && ex.InnerException is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.OutOfRange })
+        {
+            request.Serializable = false;
+            return await connection.CallAsync("range", o => connection.Grpc.KVClient.RangeAsync(request, o), ct, key.ToStringUtf8()).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>How many keys the query matches (etcd counts server-side).</summary>
     public async Task<long> CountAsync(EtcdKeyQuery q, CancellationToken ct)
