@@ -21,6 +21,12 @@
         'Get-EtcdLeaderStats'
         'Test-EtcdCluster'
         'New-EtcdClientCertificate'
+        'Stop-EtcdMember'
+        'Start-EtcdMember'
+        'Restart-EtcdMember'
+        'Add-EtcdMember'
+        'Remove-EtcdMember'
+        'Measure-EtcdFailover'
         'Get-K3dEtcdOption'
         'Set-K3dEtcdOption'
     )
