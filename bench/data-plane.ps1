@@ -6,15 +6,15 @@
               ours must stay flat as the key count grows);
       writes: 10k objects piped into Set-EtcdKey, vs `etcdctl put` once per key (run for
               -EtcdctlPuts keys and extrapolated to 10k) and vs one `etcdctl txn` of 10k puts.
-    Each Get-EtcdKey / Set-EtcdKey measurement runs in a fresh real pwsh process that imports the
-    staged module (as a user's session would), so peak working sets are per size. "first" is the
-    first full-size command in that session (after one tiny warm-up call), "warm" the median of
-    the repeats in the same session.
+    Each size runs in a fresh real pwsh process that imports the staged module (as a user's session
+    would), so peak working sets are per size; in it etcdctl (via bash, output to /dev/null) and
+    Get-EtcdKey alternate so both see the same machine load. "first" is the first full-size
+    Get-EtcdKey in that session (after one tiny warm-up call), "warm" the median of the repeats.
     Run: dotnet pwsh -NoProfile ./bench/data-plane.ps1 [-ReadSizes 10000,100000] [-Runs 3]
 #>
 param(
     [int[]] $ReadSizes = @(10000, 100000, 200000),
-    [int] $Runs = 3,
+    [int] $Runs = 5,
     [int] $WriteKeys = 10000,
     [int] $EtcdctlPuts = 1000,
     [int] $ValueBytes = 100
@@ -73,36 +73,33 @@ try {
             }
         } finally { $conn.Dispose() }
 
-        $ctl = @(); $ctlPeak = @()
-        $null = Measure-Shell "etcdctl --endpoints $ep get /r$n/ --prefix > /dev/null"   # warm the server's cache equally
-        $child = $null
-        for ($r = 0; $r -lt $Runs; $r++) {
-            $m = Measure-Shell "etcdctl --endpoints $ep get /r$n/ --prefix > /dev/null"
-            $ctl += $m.Seconds; $ctlPeak += $m.PeakKiB
-            if ($r -eq 0) {
-                # One child session does all our repeats: first full-size command, then warm repeats.
-                $child = Invoke-Child @"
+        # One child session per size: a tiny warm-up call, then etcdctl and Get-EtcdKey alternate, so
+        # both see the same machine load. etcdctl runs under GNU time (peak RSS), its output to /dev/null.
+        $child = Invoke-Child @"
 `$null = Get-EtcdKey -Endpoint '$ep' -Key /r$n/ -Prefix -Limit 10
+`$tmp = [IO.Path]::GetTempFileName()
+`$ctl = @(); `$ctlPeak = @(); `$ours = @()
 [GC]::Collect()
 `$alloc0 = [GC]::GetTotalAllocatedBytes(`$true)
-`$times = @()
 for (`$i = 0; `$i -le $Runs; `$i++) {
     `$sw = [Diagnostics.Stopwatch]::StartNew()
+    /usr/bin/time -f '%M' -o `$tmp bash -c "exec etcdctl --endpoints $ep get /r$n/ --prefix > /dev/null"
+    if (`$i -gt 0) { `$ctl += `$sw.Elapsed.TotalSeconds; `$ctlPeak += [long](Get-Content `$tmp -Raw).Trim() }
+    `$sw.Restart()
     `$count = (Get-EtcdKey -Endpoint '$ep' -Key /r$n/ -Prefix | Measure-Object).Count
-    `$times += `$sw.Elapsed.TotalSeconds
+    `$ours += `$sw.Elapsed.TotalSeconds
 }
+Remove-Item `$tmp
 `$p = [Diagnostics.Process]::GetCurrentProcess()
-@{ Count = `$count; Times = `$times; AllocPerKey = ([GC]::GetTotalAllocatedBytes(`$true) - `$alloc0) / (`$count * ($Runs + 1)); PeakMiB = `$p.PeakWorkingSet64 / 1MB } | ConvertTo-Json -Compress
+@{ Count = `$count; Ours = `$ours; Etcdctl = `$ctl; EtcdctlPeakKiB = `$ctlPeak; AllocPerKey = ([GC]::GetTotalAllocatedBytes(`$true) - `$alloc0) / (`$count * ($Runs + 1)); PeakMiB = `$p.PeakWorkingSet64 / 1MB } | ConvertTo-Json -Compress
 "@
-            }
-        }
         if ($child.Count -ne $n) { throw "Get-EtcdKey returned $($child.Count) keys, expected $n" }
-        $first = $child.Times[0]; $warm = Get-Median ($child.Times | Select-Object -Skip 1)
-        $ctlMedian = Get-Median $ctl
+        $first = $child.Ours[0]; $warm = Get-Median ($child.Ours | Select-Object -Skip 1)
+        $ctlMedian = Get-Median $child.Etcdctl
         $row = [pscustomobject]@{
-            Keys = $n; EtcdctlSeconds = $ctlMedian; OursFirstSeconds = $first; OursWarmSeconds = $warm
-            RatioWarm = $warm / $ctlMedian; RatioFirst = $first / $ctlMedian
-            OursPeakMiB = [math]::Round($child.PeakMiB, 1); EtcdctlPeakMiB = [math]::Round((Get-Median $ctlPeak) / 1024, 1)
+            Keys = $n; EtcdctlSeconds = [math]::Round($ctlMedian, 3); OursFirstSeconds = [math]::Round($first, 3); OursWarmSeconds = [math]::Round($warm, 3)
+            RatioWarm = [math]::Round($warm / $ctlMedian, 2); RatioFirst = [math]::Round($first / $ctlMedian, 2)
+            OursPeakMiB = [math]::Round($child.PeakMiB, 1); EtcdctlPeakMiB = [math]::Round((Get-Median $child.EtcdctlPeakKiB) / 1024, 1)
             OursAllocBytesPerKey = [math]::Round($child.AllocPerKey)
         }
         $results.Reads += $row

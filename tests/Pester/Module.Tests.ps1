@@ -121,3 +121,39 @@ Describe 'Tab completion' -Tag Docker {
         $r.CompletionMatches.CompletionText | Should -Contain $name
     }
 }
+
+Describe 'Tab completion of members and keys' -Tag Docker {
+    BeforeAll {
+        Assert-DockerAvailable
+        $script:name = New-TestName 'tabk'
+        $script:c = New-EtcdCluster $name -Size 1 -ProgressAction SilentlyContinue
+        Set-EtcdKey -Cluster $c -Key /registry/pods/default/web -Value x
+        Set-EtcdKey -Cluster $c -Key /registry/services/default/web -Value x
+        Set-EtcdKey -Cluster $c -Key /other -Value x
+    }
+    AfterAll { Remove-EtcdCluster $name -Force -ErrorAction Ignore }
+
+    It 'completes member names of the cluster named on the line (<Command>)' -ForEach @(
+        @{ Command = 'Stop-EtcdMember' }, @{ Command = 'Remove-EtcdMember' }
+    ) {
+        $line = "$Command -Cluster $name -Name "
+        $r = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+        $r.CompletionMatches.CompletionText | Should -Be @("${name}0")
+    }
+
+    It 'completes keys one path segment at a time' {
+        $line = "Get-EtcdKey -Cluster $name -Key /reg"
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('/registry/')
+        $line = "Get-EtcdKey -Cluster $name -Key /registry/"
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('/registry/pods/', '/registry/services/')
+        $line = "Remove-EtcdKey -Endpoint $($c.Endpoints[0]) -Key /o"
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('/other')
+    }
+
+    It 'completes nothing, quickly, when the cluster does not exist' {
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $line = 'Get-EtcdKey -Cluster no-such-cluster-k3detcd -Key /'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches | Should -BeNullOrEmpty
+        $sw.Elapsed.TotalSeconds | Should -BeLessThan 5
+    }
+}

@@ -28,6 +28,7 @@ public abstract class EtcdMemberCmdlet : K3dEtcdCmdlet
     /// <summary>Member names (container names such as etcd0) or member IDs in hex.</summary>
     [Parameter(ParameterSetName = ByName, Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(EtcdMemberNameCompleter))]
     public string[] Name { get; set; } = [];
 
     /// <summary>Acts on the member that is the leader now.</summary>

@@ -29,6 +29,7 @@ public sealed class GetEtcdKeyCommand : EtcdDataCmdlet
     /// <summary>The key to read, or the prefix with -Prefix, or the first key with -FromKey. Without it every key is read.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [AllowEmptyString]
+    [ArgumentCompleter(typeof(EtcdKeyPrefixCompleter))]
     public string? Key { get; set; }
 
     /// <summary>Read every key that starts with -Key.</summary>

@@ -31,6 +31,7 @@ public sealed class RemoveEtcdKeyCommand : EtcdDataCmdlet
     /// <summary>The key to remove, or the prefix with -Prefix.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [AllowEmptyString]
+    [ArgumentCompleter(typeof(EtcdKeyPrefixCompleter))]
     public string Key { get; set; } = "";
 
     /// <summary>Remove every key that starts with -Key.</summary>

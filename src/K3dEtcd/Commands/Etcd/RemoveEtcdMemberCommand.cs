@@ -36,6 +36,7 @@ public sealed class RemoveEtcdMemberCommand : K3dEtcdCmdlet
     /// <summary>Member names (container names such as etcd3) or member IDs in hex.</summary>
     [Parameter(ParameterSetName = ByName, Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(EtcdMemberNameCompleter))]
     public string[] Name { get; set; } = [];
 
     /// <summary>Member objects, for example from $cluster.Members.</summary>

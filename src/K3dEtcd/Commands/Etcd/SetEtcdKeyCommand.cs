@@ -33,6 +33,7 @@ public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
     /// <summary>The key to set.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [AllowEmptyString]
+    [ArgumentCompleter(typeof(EtcdKeyPrefixCompleter))]
     public string Key { get; set; } = "";
 
     /// <summary>The value: text (stored as UTF-8), a byte array (stored as is), or anything else (stored as its text).</summary>

@@ -24,6 +24,7 @@ public sealed class WatchEtcdKeyCommand : EtcdDataCmdlet
     /// <summary>The key to watch, or the prefix with -Prefix.</summary>
     [Parameter(Mandatory = true, Position = 0)]
     [AllowEmptyString]
+    [ArgumentCompleter(typeof(EtcdKeyPrefixCompleter))]
     public string Key { get; set; } = "";
 
     /// <summary>Watch every key that starts with -Key.</summary>
