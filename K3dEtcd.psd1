@@ -13,6 +13,8 @@
         'New-EtcdCluster'
         'Get-EtcdCluster'
         'Remove-EtcdCluster'
+        'Get-K3dEtcdOption'
+        'Set-K3dEtcdOption'
         'Get-EtcdKey'
         'Set-EtcdKey'
         'Remove-EtcdKey'
@@ -21,14 +23,17 @@
         'Get-EtcdLeaderStats'
         'Test-EtcdCluster'
         'New-EtcdClientCertificate'
+        'New-K3dCluster'
+        'Get-K3dCluster'
+        'Remove-K3dCluster'
+        'Get-K3dKubeconfig'
+        'Test-K3dDatastore'
         'Stop-EtcdMember'
         'Start-EtcdMember'
         'Restart-EtcdMember'
         'Add-EtcdMember'
         'Remove-EtcdMember'
         'Measure-EtcdFailover'
-        'Get-K3dEtcdOption'
-        'Set-K3dEtcdOption'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()

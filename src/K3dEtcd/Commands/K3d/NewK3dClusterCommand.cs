@@ -1,0 +1,193 @@
+using System.Management.Automation;
+using System.Security.Cryptography;
+using K3dEtcd.Common;
+using K3dEtcd.K3d;
+using K3dEtcd.Model;
+
+namespace K3dEtcd.Commands.K3d;
+
+/// <summary>
+/// <para type="synopsis">Creates a k3d (k3s) cluster whose servers use an external datastore: an etcd cluster from New-EtcdCluster, or any k3s datastore string.</para>
+/// <para type="description">Runs the installed k3d (found on PATH, or -K3dPath) with the arguments its version accepts: k3d v5 gets
+/// -e "K3S_DATASTORE_ENDPOINT=...@server:*" and --k3s-arg "ARG@server:*" (a literal '@' escaped as '\@'), k3d v3/v4 get
+/// --k3s-server-arg; k3d before v3 is refused. The endpoint and TLS file paths reach the servers as K3S_DATASTORE_* environment
+/// variables (not arguments, so they stay out of process lists); a TLS etcd cluster's CA, client certificate and key are mounted
+/// read-only into the server nodes. For an EtcdCluster the nodes join its Docker network and use the members' in-network URLs.</para>
+/// <para type="description">Before anything is created, the datastore is probed from inside Docker (as Test-K3dDatastore does) and a
+/// datastore holding k3s /bootstrap data made with another token is refused. k3d's log lines feed the progress bar and Verbose.
+/// A failure or Ctrl+C deletes the half-made k3d cluster with `k3d cluster delete`; the etcd cluster is never touched. After k3d
+/// returns, the cmdlet waits until keys appear under /registry/ (kube-apiserver's first writes) unless -SkipVerify.
+/// -WhatIf prints the exact k3d command line, quoted for your shell (the token and passwords masked), and creates nothing.</para>
+/// </summary>
+/// <example>
+/// <code>$etcd = New-EtcdCluster -Tls; $etcd | New-K3dCluster topgun -Servers 3 -Agents 5 -TlsSan 192.0.2.10, k3s.example.test</code>
+/// <para>Creates k3d cluster topgun with three servers and five agents on the TLS etcd cluster, with two extra API certificate names.</para>
+/// </example>
+/// <example>
+/// <code>New-K3dCluster pg -Datastore 'postgres://k3s:secret@db:5432/k3s' -Network dbnet</code>
+/// <para>Creates a cluster on a PostgreSQL datastore reachable on the Docker network dbnet (the password never shows in any output).</para>
+/// </example>
+/// <example>
+/// <code>$etcd | New-K3dCluster topgun -Masters 3 -Workers 2 -WhatIf</code>
+/// <para>Prints the k3d command line that would run, with the older names -Masters/-Workers for -Servers/-Agents.</para>
+/// </example>
+[Cmdlet(VerbsCommon.New, "K3dCluster", SupportsShouldProcess = true)]
+[OutputType(typeof(K3dCluster))]
+public sealed class NewK3dClusterCommand : K3dCmdletBase
+{
+    /// <summary>The k3d cluster name (containers are k3d-NAME-server-N, k3d-NAME-agent-N).</summary>
+    [Parameter(Position = 0, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    /// <summary>An EtcdCluster (from the pipeline), an etcd cluster's name, or a k3s datastore string (http(s)://... list, postgres://..., mysql://...tcp(host:port)...).</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [Alias("Cluster", "DatastoreEndpoint")]
+    [ValidateNotNull]
+    public object Datastore { get; set; } = null!;
+
+    /// <summary>Number of k3s servers.</summary>
+    [Parameter]
+    [Alias("Masters")]
+    [ValidateRange(1, 99)]
+    public int Servers { get; set; } = 1;
+
+    /// <summary>Number of k3s agents.</summary>
+    [Parameter]
+    [Alias("Workers")]
+    [ValidateRange(0, 99)]
+    public int Agents { get; set; }
+
+    /// <summary>Extra host names or IP addresses for the API server certificate (k3s --tls-san).</summary>
+    [Parameter]
+    public string[] TlsSan { get; set; } = [];
+
+    /// <summary>[HOST:]PORT to publish the Kubernetes API on; k3d picks a free port when absent.</summary>
+    [Parameter]
+    public string? ApiPort { get; set; }
+
+    /// <summary>The k3s image (k3d's default when absent).</summary>
+    [Parameter]
+    public string? Image { get; set; }
+
+    /// <summary>The k3s cluster token; generated when absent and returned on the object. It encrypts the datastore's /bootstrap data.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Token { get; set; }
+
+    /// <summary>More k3s server arguments, passed to every server (with k3d v5: --k3s-arg ARG@server:*).</summary>
+    [Parameter]
+    [Alias("K3sArgs")]
+    public string[] K3sArgument { get; set; } = [];
+
+    /// <summary>How long k3d may take (its --timeout) and how long to wait for k3s's keys under /registry/.</summary>
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int TimeoutSeconds { get; set; } = 300;
+
+    /// <summary>Do not merge the cluster into the default kubeconfig (nor switch context).</summary>
+    [Parameter]
+    public SwitchParameter NoKubeconfigUpdate { get; set; }
+
+    /// <summary>Skip the datastore probe (Test-K3dDatastore) that runs before anything is created.</summary>
+    [Parameter]
+    public SwitchParameter SkipPreflight { get; set; }
+
+    /// <summary>Skip checking, after k3d returns, that k3s wrote keys under /registry/ (for a k3d that runs no real k3s).</summary>
+    [Parameter]
+    public SwitchParameter SkipVerify { get; set; }
+
+    /// <summary>The k3d executable (default: K3DETCD_K3D_PATH, then k3d on PATH).</summary>
+    [Parameter]
+    public string? K3dPath { get; set; }
+
+    /// <summary>The Docker network for the nodes; defaults to the etcd cluster's network.</summary>
+    [Parameter]
+    public string? Network { get; set; }
+
+    /// <summary>CA file for an https:// datastore string (mounted read-only into the servers).</summary>
+    [Parameter]
+    public string? CaFile { get; set; }
+
+    /// <summary>Client certificate for an https:// datastore string.</summary>
+    [Parameter]
+    public string? CertFile { get; set; }
+
+    /// <summary>Client key for an https:// datastore string.</summary>
+    [Parameter]
+    public string? KeyFile { get; set; }
+
+    protected override async Task ProcessRecordAsync(CancellationToken ct)
+    {
+        try
+        {
+            var service = await GetK3dServiceAsync(ResolvePath(K3dPath), withProbe: false, ct);
+            var (resolved, etcd) = await ResolveDatastoreAsync(Datastore, Network, ResolvePath(CaFile), ResolvePath(CertFile), ResolvePath(KeyFile), null, ct);
+            var target = resolved;
+            // A TLS etcd cluster: k3s gets its own client certificate from the cluster's CA (made after
+            // ShouldProcess; -WhatIf shows where it will be). -CertFile/-KeyFile override it.
+            string[] madeForK3s = [];
+            if (etcd?.Tls is { } tls && CertFile is null && KeyFile is null)
+            {
+                var dir = System.IO.Path.Combine(tls.Directory, "k3d", Name);
+                var cn = $"k3s-{Name}";
+                madeForK3s = [System.IO.Path.Combine(dir, $"{cn}.pem"), System.IO.Path.Combine(dir, $"{cn}-key.pem"), System.IO.Path.Combine(dir, Pki.ClusterTlsStore.CaFileName)];
+                target = target with { CertFile = madeForK3s[0], KeyFile = madeForK3s[1], CaFile = CaFile is null ? madeForK3s[2] : target.CaFile };
+            }
+            var generated = Token is null;
+            var token = Token ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
+            var spec = new K3dClusterSpec
+            {
+                Name = Name,
+                Datastore = target,
+                Servers = Servers,
+                Agents = Agents,
+                TlsSan = TlsSan,
+                ApiPort = ApiPort,
+                Image = Image,
+                Token = token,
+                K3sArguments = K3sArgument,
+                Timeout = TimeSpan.FromSeconds(TimeoutSeconds),
+                NoKubeconfigUpdate = NoKubeconfigUpdate,
+                Network = Network,
+            };
+            var built = service.BuildCreate(spec);
+            var commandLine = CommandLineQuoting.ForCurrentShell(service.Cli.Path, built.Display);
+            var description = $"Create k3d cluster '{Name}' ({Servers} servers, {Agents} agents) on datastore {target.Masked}{(generated ? " with a generated token" : "")}: {commandLine}";
+            if (!ShouldProcess(description, $"Create k3d cluster '{Name}' on {target.Masked}?", "New-K3dCluster")) return;
+
+            if (madeForK3s.Length > 0)
+            {
+                var issued = Pki.ClusterTlsStore.IssueClient(etcd!.Tls!, etcd.Name, $"k3s-{Name}", System.IO.Path.GetDirectoryName(madeForK3s[0])!, Pki.CertificateAuthority.DefaultValidityDays, overwrite: true, this);
+                WriteVerbose($"Client certificate for k3s: {issued.CertFile} (CN={issued.CommonName}, until {issued.NotAfter:u})");
+            }
+            var withProbe = (!SkipPreflight || !SkipVerify) && target.Kind == DatastoreKind.Etcd;
+            if (withProbe) service = new K3dClusterService(service.Cli, service.Version, new DatastoreProbe(await GetDockerAsync(ct), this), this);
+            K3dClusterInfo? info;
+            bool? verified;
+            try
+            {
+                (info, verified) = await service.CreateAsync(spec, new K3dCreateOptions { SkipPreflight = SkipPreflight, SkipVerify = SkipVerify, CreatedFiles = madeForK3s }, ct);
+            }
+            catch when (madeForK3s.Length > 0)
+            {
+                // Refused before k3d ran (pre-flight, name taken) or rolled back: the certificate made for it goes too.
+                foreach (var f in madeForK3s) File.Delete(f);
+                try { Directory.Delete(System.IO.Path.GetDirectoryName(madeForK3s[0])!); } catch (IOException) { }
+                throw;
+            }
+            if (SkipVerify) WriteVerbose("Not checked that k3s writes under /registry/ (-SkipVerify).");
+            var datastore = (object?)etcd ?? target.Masked;
+            if (info is null)
+            {
+                WriteObject(new K3dCluster { Name = Name, Servers = Servers, Agents = Agents, Datastore = datastore, Network = spec.EffectiveNetwork ?? $"k3d-{Name}", Token = ToSecureString(token), K3dVersion = service.Version.Text, DatastoreVerified = verified, KubeconfigPath = K3dClusterService.FindKubeconfig(Name) });
+                return;
+            }
+            WriteObject(await ToK3dClusterAsync(info, service.Version, datastore, ToSecureString(token), verified, ct));
+        }
+        catch (K3dEtcdException ex) when (ex.ErrorId is not ("DockerUnreachable" or "K3dNotFound" or "UnsupportedK3dVersion"))
+        {
+            WriteFailure(ex);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using System.Management.Automation;
+using K3dEtcd.Common;
+using K3dEtcd.Model;
+
+namespace K3dEtcd.Commands.K3d;
+
+/// <summary>
+/// <para type="synopsis">Removes a k3d cluster (`k3d cluster delete`); its etcd datastore stays unless -IncludeDatastore.</para>
+/// <para type="description">Runs `k3d cluster delete NAME`. The etcd cluster the k3d cluster used is kept (its data outlives the k3s
+/// cluster) unless -IncludeDatastore, which then removes it like Remove-EtcdCluster. Asks for confirmation unless -Force.</para>
+/// </summary>
+/// <example>
+/// <code>Remove-K3dCluster topgun</code>
+/// <para>Removes the k3d cluster topgun after confirmation; its etcd cluster stays.</para>
+/// </example>
+/// <example>
+/// <code>Get-K3dCluster topgun | Remove-K3dCluster -IncludeDatastore -Force</code>
+/// <para>Removes topgun and the etcd cluster it used, without asking.</para>
+/// </example>
+[Cmdlet(VerbsCommon.Remove, "K3dCluster", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByName)]
+[OutputType(typeof(void))]
+public sealed class RemoveK3dClusterCommand : K3dCmdletBase
+{
+    private const string ByName = "Name";
+    private const string ByObject = "InputObject";
+
+    /// <summary>Names of the k3d clusters to remove.</summary>
+    [Parameter(ParameterSetName = ByName, Position = 0, Mandatory = true, ValueFromPipeline = true)]
+    [ArgumentCompleter(typeof(K3dClusterNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[] Name { get; set; } = [];
+
+    /// <summary>K3dCluster objects (from Get-K3dCluster or New-K3dCluster).</summary>
+    [Parameter(ParameterSetName = ByObject, Mandatory = true, ValueFromPipeline = true)]
+    public K3dCluster[] InputObject { get; set; } = [];
+
+    /// <summary>Also remove the etcd cluster made by K3dEtcd that the k3d cluster used.</summary>
+    [Parameter]
+    public SwitchParameter IncludeDatastore { get; set; }
+
+    /// <summary>Remove without asking for confirmation.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>The k3d executable (default: K3DETCD_K3D_PATH, then k3d on PATH).</summary>
+    [Parameter]
+    public string? K3dPath { get; set; }
+
+    protected override async Task ProcessRecordAsync(CancellationToken ct)
+    {
+        var service = await GetK3dServiceAsync(ResolvePath(K3dPath), withProbe: false, ct);
+        var names = ParameterSetName == ByObject ? InputObject.Select(c => c.Name).ToArray() : Name;
+        var clusters = await service.ListAsync(ct);
+        foreach (var name in names)
+        {
+            var info = clusters.FirstOrDefault(c => c.Name == name);
+            if (info is null)
+            {
+                WriteFailure(new K3dEtcdException("K3dClusterNotFound", FailureKind.ObjectNotFound, $"No k3d cluster named '{name}' was found; nothing was removed.", name));
+                continue;
+            }
+            var etcd = info.EtcdClusterLabel;
+            if (IncludeDatastore && etcd is null)
+            {
+                WriteWarning($"k3d cluster '{name}' does not use an etcd cluster made by K3dEtcd ({info.DatastoreLabel ?? "no datastore recorded"}); -IncludeDatastore removes nothing else.");
+            }
+            var what = $"k3d cluster '{name}' ({info.ServersCount} servers, {info.AgentsCount} agents)" + (IncludeDatastore && etcd is not null ? $" and its etcd cluster '{etcd}'" : "");
+            if (!ShouldProcessUnlessForced(Force, what, "Remove")) continue;
+            try
+            {
+                await service.DeleteAsync(name, ct);
+                if (IncludeDatastore && etcd is not null)
+                {
+                    var removed = await (await GetClusterServiceAsync(ct)).RemoveAsync(etcd, keepData: false, ct);
+                    WriteVerbose($"Removed etcd cluster '{etcd}': {removed.Containers.Count} containers, {removed.Volumes.Count} volumes, {removed.Networks.Count} networks.");
+                }
+            }
+            catch (K3dEtcdException ex)
+            {
+                WriteFailure(ex);
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using System.Management.Automation;
+using K3dEtcd.Common;
+using K3dEtcd.K3d;
+using K3dEtcd.Model;
+
+namespace K3dEtcd.Commands.K3d;
+
+/// <summary>
+/// <para type="synopsis">Checks whether k3s servers could use a datastore: probes it from a short-lived etcdctl container on its Docker network, with the endpoint, TLS files and client identity k3s will get.</para>
+/// <para type="description">Runs etcdctl (from the etcd cluster's own image) in throw-away containers on the datastore's Docker
+/// network, with the TLS files mounted read-only at the same paths the k3s servers get, and returns one object per check:
+/// Health (every endpoint), Write and ReadBack (a scratch key under /k3detcd/probe/, deleted afterwards) and Bootstrap (k3s
+/// bootstrap data under /bootstrap/, compared with /bootstrap/&lt;first 12 hex of sha256(token)&gt; when -Token is given).</para>
+/// </summary>
+/// <example>
+/// <code>Test-K3dDatastore -Datastore $etcd</code>
+/// <para>Probes the etcd cluster in $etcd from its Docker network; four checks, each Passed or not with a detail.</para>
+/// </example>
+/// <example>
+/// <code>Test-K3dDatastore 'https://db0:2379' -Network dbnet -CaFile ca.crt -CertFile k3s.crt -KeyFile k3s.key -Token $token</code>
+/// <para>Probes an etcd endpoint string with TLS files, and checks whether its /bootstrap data belongs to the token in $token.</para>
+/// </example>
+[Cmdlet(VerbsDiagnostic.Test, "K3dDatastore")]
+[OutputType(typeof(K3dDatastoreCheck))]
+public sealed class TestK3dDatastoreCommand : K3dCmdletBase
+{
+    /// <summary>An EtcdCluster (from the pipeline), an etcd cluster's name, or an etcd endpoint string (http(s)://host:2379,...).</summary>
+    [Parameter(Position = 0, Mandatory = true, ValueFromPipeline = true)]
+    [Alias("Cluster")]
+    [ValidateNotNull]
+    public object Datastore { get; set; } = null!;
+
+    /// <summary>The Docker network to probe from (default: the etcd cluster's network; 'bridge' for a string).</summary>
+    [Parameter]
+    public string? Network { get; set; }
+
+    /// <summary>The k3s token a new cluster would use: the /bootstrap check compares /bootstrap/&lt;sha256(token)[:12]&gt;.</summary>
+    [Parameter]
+    public string? Token { get; set; }
+
+    /// <summary>The image to run etcdctl from (default: the etcd cluster's image).</summary>
+    [Parameter]
+    public string? Image { get; set; }
+
+    /// <summary>CA file for an https:// endpoint string.</summary>
+    [Parameter]
+    public string? CaFile { get; set; }
+
+    /// <summary>Client certificate for an https:// endpoint string.</summary>
+    [Parameter]
+    public string? CertFile { get; set; }
+
+    /// <summary>Client key for an https:// endpoint string.</summary>
+    [Parameter]
+    public string? KeyFile { get; set; }
+
+    protected override async Task ProcessRecordAsync(CancellationToken ct)
+    {
+        try
+        {
+            var (target, _) = await ResolveDatastoreAsync(Datastore, Network, ResolvePath(CaFile), ResolvePath(CertFile), ResolvePath(KeyFile), Image, ct);
+            var probe = new DatastoreProbe(await GetDockerAsync(ct), this);
+            WriteObject(await probe.TestAsync(target, Token, ct), enumerateCollection: true);
+        }
+        catch (K3dEtcdException ex) when (ex.ErrorId != "DockerUnreachable")
+        {
+            WriteFailure(ex);
+        }
+    }
+}

@@ -1,0 +1,319 @@
+# The k3d cmdlets as a user runs them. k3d cannot run here: tests/FakeK3d (built to out/fake-k3d/k3d)
+# is put first on PATH and plays the k3d version each test asks for; the datastore side (etcd
+# clusters, TLS files, probes) is real. -SkipVerify is passed where a create must succeed, because
+# the fake runs no k3s that could write under /registry/ (the verification itself is tested in xunit).
+BeforeDiscovery {
+    $script:badInput = @(
+        @{ Case = "the bare word 'etcd'"; Call = { New-K3dCluster (New-TestName 'bad') -Datastore 'etcd' -SkipPreflight -SkipVerify }; ErrorId = 'InvalidDatastore,K3dEtcd.Commands.K3d.NewK3dClusterCommand'; Category = 'InvalidArgument'; Message = 'SQLite' }
+        @{ Case = 'a MySQL DSN without tcp()'; Call = { New-K3dCluster (New-TestName 'bad') -Datastore 'mysql://k3s:secret@db:3306/k3s' -SkipPreflight -SkipVerify }; ErrorId = 'InvalidDatastore,K3dEtcd.Commands.K3d.NewK3dClusterCommand'; Category = 'InvalidArgument'; Message = 'tcp\(' }
+        @{ Case = 'an unknown scheme'; Call = { New-K3dCluster (New-TestName 'bad') -Datastore 'ftp://db/k3s' -SkipPreflight -SkipVerify }; ErrorId = 'InvalidDatastore,K3dEtcd.Commands.K3d.NewK3dClusterCommand'; Category = 'InvalidArgument'; Message = 'ftp' }
+        @{ Case = 'an invalid k3d name'; Call = { New-K3dCluster 'Bad_Name' -Datastore 'http://etcd0:2379' -SkipPreflight -SkipVerify }; ErrorId = 'InvalidK3dClusterName,K3dEtcd.Commands.K3d.NewK3dClusterCommand'; Category = 'InvalidArgument'; Message = '32' }
+        @{ Case = '-Servers 0'; Call = { New-K3dCluster (New-TestName 'bad') -Datastore 'http://etcd0:2379' -Servers 0 }; ErrorId = 'ParameterArgumentValidationError,K3dEtcd.Commands.K3d.NewK3dClusterCommand'; Category = 'InvalidData'; Message = '' }
+        @{ Case = 'a missing -K3dPath'; Call = { New-K3dCluster (New-TestName 'bad') -Datastore 'http://etcd0:2379' -K3dPath '/no/such/k3d' }; ErrorId = 'K3dNotFound,K3dEtcd.Commands.K3d.NewK3dClusterCommand'; Category = 'ObjectNotFound'; Message = 'not found' }
+        @{ Case = 'an unknown cluster for Get'; Call = { Get-K3dCluster 'no-such-k3d-cluster' }; ErrorId = 'K3dClusterNotFound,K3dEtcd.Commands.K3d.GetK3dClusterCommand'; Category = 'ObjectNotFound'; Message = 'no-such' }
+        @{ Case = 'an unknown cluster for Remove'; Call = { Remove-K3dCluster 'no-such-k3d-cluster' -Force }; ErrorId = 'K3dClusterNotFound,K3dEtcd.Commands.K3d.RemoveK3dClusterCommand'; Category = 'ObjectNotFound'; Message = 'nothing was removed' }
+        @{ Case = 'an unknown cluster for Get-K3dKubeconfig'; Call = { Get-K3dKubeconfig 'no-such-k3d-cluster' }; ErrorId = 'K3dCommandFailed,K3dEtcd.Commands.K3d.GetK3dKubeconfigCommand'; Category = 'InvalidResult'; Message = 'No nodes found for given cluster' }
+        @{ Case = 'probing a PostgreSQL datastore'; Call = { Test-K3dDatastore 'postgres://k3s:secret@db:5432/k3s' }; ErrorId = 'DatastoreProbeNotSupported,K3dEtcd.Commands.K3d.TestK3dDatastoreCommand'; Category = 'NotImplemented'; Message = 'etcd' }
+    )
+}
+
+BeforeAll {
+    . "$PSScriptRoot/TestHelpers.ps1"
+    Assert-DockerAvailable
+    $script:fakeDir = (Resolve-Path "$PSScriptRoot/../../out/fake-k3d").Path
+    if (-not (Test-Path "$fakeDir/k3d")) { throw "The fake k3d is not built in $fakeDir (dotnet build K3dEtcd.sln builds it)." }
+    $script:savedEnv = @{}
+    foreach ($v in 'PATH', 'KUBECONFIG', 'FAKE_K3D_VERSION', 'FAKE_K3D_STATE_DIR', 'FAKE_K3D_ARGV_LOG', 'FAKE_K3D_FAIL_CREATE') { $savedEnv[$v] = [Environment]::GetEnvironmentVariable($v) }
+    $env:PATH = "$fakeDir$([IO.Path]::PathSeparator)$env:PATH"
+
+    # A fresh fake k3d world: its version, its own state, argv log and kubeconfig.
+    function Use-FakeK3d([string] $Version = 'v5.8.3') {
+        $dir = Join-Path ([IO.Path]::GetTempPath()) "fake-k3d-$([guid]::NewGuid().ToString('N'))"
+        New-Item -ItemType Directory $dir | Out-Null
+        $env:FAKE_K3D_VERSION = $Version
+        $env:FAKE_K3D_STATE_DIR = "$dir/state"
+        $env:FAKE_K3D_ARGV_LOG = "$dir/argv.jsonl"
+        $env:KUBECONFIG = "$dir/kubeconfig"
+        $env:FAKE_K3D_FAIL_CREATE = $null
+    }
+    # Every argv the fake was called with (optionally only `k3d <Command> <Sub>`).
+    function Get-FakeK3dCall([string] $Command, [string] $Sub) {
+        if (-not (Test-Path $env:FAKE_K3D_ARGV_LOG)) { return @() }
+        foreach ($line in Get-Content $env:FAKE_K3D_ARGV_LOG) {
+            $argv = @(($line | ConvertFrom-Json).argv)
+            if (-not $Command -or ($argv[0] -eq $Command -and $argv[1] -eq $Sub)) { , $argv }
+        }
+    }
+    # The value after a flag, for every occurrence.
+    function Get-FlagValue([string[]] $Argv, [string] $Flag) {
+        for ($i = 0; $i -lt $Argv.Count - 1; $i++) { if ($Argv[$i] -eq $Flag) { $Argv[$i + 1] } }
+    }
+    Use-FakeK3d
+}
+
+AfterAll {
+    foreach ($kv in $savedEnv.GetEnumerator()) { [Environment]::SetEnvironmentVariable($kv.Key, $kv.Value) }
+}
+
+Describe 'The seed flow on a TLS etcd cluster (fake k3d v5)' -Tag Docker, K3d {
+    BeforeAll {
+        Use-FakeK3d 'v5.8.3'
+        $script:etcd = New-EtcdCluster (New-TestName 'k3detcd') -Tls -ProgressAction SilentlyContinue
+        $script:k3dName = New-TestName 'topgun'
+        $script:k = $etcd | New-K3dCluster $k3dName -Servers 3 -Agents 5 -TlsSan 192.0.2.10, k3s.example.test -SkipVerify -ProgressAction SilentlyContinue
+        $script:create = @(Get-FakeK3dCall cluster create)
+    }
+    AfterAll {
+        Remove-K3dCluster $k3dName -Force -ErrorAction Ignore
+        Remove-EtcdCluster $etcd.Name -Force -ErrorAction Ignore
+    }
+
+    It 'returns a K3dCluster with counts, the EtcdCluster as datastore, network, API endpoint, kubeconfig and token' {
+        $k.PSObject.TypeNames[0] | Should -Be 'K3dEtcd.Model.K3dCluster'
+        $k.Name | Should -Be $k3dName
+        $k.Servers, $k.Agents, $k.ServersRunning, $k.AgentsRunning | Should -Be @(3, 5, 3, 5)
+        $k.Datastore | Should -BeOfType ([K3dEtcd.Model.EtcdCluster])
+        $k.Datastore.Name | Should -Be $etcd.Name
+        $k.Network | Should -Be $etcd.Network
+        $k.ApiEndpoint | Should -Match '^https://0\.0\.0\.0:\d+$'
+        $k.KubeconfigPath | Should -Be $env:KUBECONFIG
+        $k.K3dVersion | Should -Be 'v5.8.3'
+        $k.Token | Should -BeOfType ([securestring])
+        ($k | Out-String) | Should -Not -Match ([regex]::Escape(($k.Token | ConvertFrom-SecureString -AsPlainText)))
+    }
+
+    It 'ran k3d once with the datastore as filtered environment variables, read-only mounts and filtered k3s args' {
+        $create | Should -HaveCount 1
+        $argv = $create[0]
+        $argv[0..2] | Should -Be @('cluster', 'create', $k3dName)
+        Get-FlagValue $argv '--servers' | Should -Be '3'
+        Get-FlagValue $argv '--agents' | Should -Be '5'
+        Get-FlagValue $argv '--network' | Should -Be $etcd.Network
+        Get-FlagValue $argv '--token' | Should -Be ($k.Token | ConvertFrom-SecureString -AsPlainText)
+        $envs = @(Get-FlagValue $argv '-e')
+        $envs | Should -Be @(
+            "K3S_DATASTORE_ENDPOINT=$($etcd.NetworkEndpoints -join ',')@server:*"
+            'K3S_DATASTORE_CAFILE=/etc/k3detcd/datastore/ca.crt@server:*'
+            'K3S_DATASTORE_CERTFILE=/etc/k3detcd/datastore/client.crt@server:*'
+            'K3S_DATASTORE_KEYFILE=/etc/k3detcd/datastore/client.key@server:*')
+        $etcd.NetworkEndpoints | ForEach-Object { $_ | Should -Match '^https://' }
+        @(Get-FlagValue $argv '--k3s-arg') | Should -Be @('--tls-san=192.0.2.10@server:*', '--tls-san=k3s.example.test@server:*')
+        $argv | Should -Not -Contain '--datastore-endpoint'
+        $mounts = @(Get-FlagValue $argv '-v')
+        $mounts | Should -HaveCount 3
+        foreach ($m in $mounts) { $m | Should -Match '^/.+:/etc/k3detcd/datastore/(ca\.crt|client\.crt|client\.key):ro@server:\*$' }
+    }
+
+    It 'mounts a client certificate made for k3s by the cluster CA, which etcd accepts from inside the network' {
+        $files = foreach ($m in Get-FlagValue $create[0] '-v') { $m.Substring(0, $m.IndexOf(':/etc/k3detcd')) }
+        foreach ($f in $files) { Test-Path $f | Should -BeTrue }
+        $ca, $cert, $key = $files
+        openssl x509 -in $cert -noout -subject | Should -Match "CN\s*=\s*k3s-$k3dName"
+        openssl verify -CAfile $ca $cert | Should -Match ': OK'
+        # The same files at the same paths, from the same network: what the k3s servers get.
+        $checks = Test-K3dDatastore ($etcd.NetworkEndpoints -join ',') -Network $etcd.Network -CaFile $ca -CertFile $cert -KeyFile $key -Image $etcd.Image -ProgressAction SilentlyContinue
+        $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap')
+        $checks | ForEach-Object { $_.Passed | Should -BeTrue -Because "$($_.Name): $($_.Detail)" }
+    }
+
+    It 'Test-K3dDatastore on the cluster object passes every check and leaves no key behind (etcdctl)' {
+        $checks = Test-K3dDatastore -Datastore $etcd -ProgressAction SilentlyContinue
+        $checks | ForEach-Object { $_.Passed | Should -BeTrue -Because "$($_.Name): $($_.Detail)" }
+        $tls = $etcd.Tls
+        etcdctl --endpoints $etcd.Endpoints[0] --cacert $tls.CaFile --cert $tls.ClientCertFile --key $tls.ClientKeyFile get /k3detcd/ --prefix --keys-only | Should -BeNullOrEmpty
+    }
+
+    It 'Test-K3dDatastore with a CA that did not sign the members fails health and tries nothing else' {
+        $dir = Join-Path ([IO.Path]::GetTempPath()) "wrongca-$([guid]::NewGuid().ToString('N'))"
+        New-Item -ItemType Directory $dir | Out-Null
+        openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj '/CN=wrong-ca' -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>$null
+        $checks = Test-K3dDatastore -Datastore $etcd -CaFile "$dir/ca.pem" -ProgressAction SilentlyContinue
+        Remove-Item $dir -Recurse -Force
+        ($checks | Where-Object Name -EQ 'Health').Passed | Should -BeFalse
+        ($checks | Where-Object Name -EQ 'Health').Detail | Should -Match '0/3 endpoints healthy'
+        ($checks | Where-Object Name -EQ 'Write').Detail | Should -Match 'not tried'
+    }
+
+    It 'is found by Get-K3dCluster in a new pwsh process, with its datastore' {
+        $json = Invoke-FreshPwsh "Get-K3dCluster '$k3dName' | Select-Object Name, ServersRunning, AgentsRunning, ApiEndpoint, @{ n = 'Etcd'; e = { `$_.Datastore.Name } } | ConvertTo-Json -Compress"
+        $fresh = $json | ConvertFrom-Json
+        $fresh.Name | Should -Be $k3dName
+        $fresh.ServersRunning | Should -Be 3
+        $fresh.AgentsRunning | Should -Be 5
+        $fresh.ApiEndpoint | Should -Be $k.ApiEndpoint
+        $fresh.Etcd | Should -Be $etcd.Name
+    }
+
+    It 'shows a table within 80 columns' {
+        $lines = (Get-K3dCluster $k3dName | Format-Table | Out-String -Width 80) -split "`r?`n" | Where-Object { $_.Trim() }
+        $lines[0] | Should -Match '^Name\s+Servers\s+Agents\s+Datastore\s+ApiEndpoint\s*$'
+        $lines[2] | Should -Match '3/3\s+5/5\s+etcd: '
+        foreach ($l in $lines) { $l.Length | Should -BeLessOrEqual 80 }
+    }
+
+    It 'Get-K3dKubeconfig -Server rewrites 0.0.0.0, warns for a host outside the SANs, and writes a private file' {
+        $text = Get-K3dKubeconfig $k3dName -Server 192.0.2.10 -WarningVariable w1
+        $text | Should -Match 'server: https://192\.0\.2\.10:\d+'
+        $text | Should -Not -Match '0\.0\.0\.0'
+        $w1 | Should -BeNullOrEmpty
+        $null = Get-K3dKubeconfig $k3dName -Server 203.0.113.9 -WarningVariable w2 -WarningAction SilentlyContinue
+        ($w2 -join ' ') | Should -Match "203\.0\.113\.9' is not in the API server certificate's SANs"
+        $path = Join-Path ([IO.Path]::GetTempPath()) "$k3dName.yaml"
+        $file = Get-K3dKubeconfig $k3dName -Server k3s.example.test -Path $path
+        $file | Should -BeOfType ([IO.FileInfo])
+        (Get-Content $path -Raw) | Should -Match 'server: https://k3s\.example\.test:'
+        if (-not $IsWindows) { (stat -c '%a' $path) | Should -Be '600' }
+        Remove-Item $path
+    }
+
+    It 'Remove-K3dCluster -WhatIf removes nothing; Remove-K3dCluster keeps the etcd cluster' {
+        Remove-K3dCluster $k3dName -WhatIf
+        Get-FakeK3dCall cluster delete | Should -BeNullOrEmpty
+        Remove-K3dCluster $k3dName -Force
+        @(Get-FakeK3dCall cluster delete) | Should -HaveCount 1
+        Get-K3dCluster | Where-Object Name -EQ $k3dName | Should -BeNullOrEmpty
+        (Get-EtcdCluster $etcd.Name).State | Should -Be 'Running'
+    }
+}
+
+Describe 'Remove-K3dCluster -IncludeDatastore' -Tag Docker, K3d {
+    It 'removes the k3d cluster and the etcd cluster it used' {
+        Use-FakeK3d
+        $etcd = New-EtcdCluster (New-TestName 'k3dincl') -Size 1 -ProgressAction SilentlyContinue
+        $name = New-TestName 'incl'
+        $null = $etcd | New-K3dCluster $name -SkipVerify -ProgressAction SilentlyContinue
+        Get-K3dCluster $name | Remove-K3dCluster -IncludeDatastore -Force
+        Get-K3dCluster | Where-Object Name -EQ $name | Should -BeNullOrEmpty
+        Get-EtcdCluster $etcd.Name -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        Get-LabelledDockerObject $etcd.Name | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Roll-back of a failed create' -Tag Docker, K3d {
+    It 'deletes the half-made k3d cluster, carries k3d''s error, and leaves the etcd cluster untouched' {
+        Use-FakeK3d
+        $env:FAKE_K3D_FAIL_CREATE = 'norollback'
+        $etcd = New-EtcdCluster (New-TestName 'k3drb') -Size 1 -ProgressAction SilentlyContinue
+        try {
+            etcdctl --endpoints $etcd.Endpoints[0] put /keep/me 1 | Out-Null
+            $name = New-TestName 'rb'
+            $err = $null
+            $out = $etcd | New-K3dCluster $name -SkipVerify -ErrorVariable err -ErrorAction SilentlyContinue -ProgressAction SilentlyContinue
+            $out | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'K3dCreateFailed,K3dEtcd.Commands.K3d.NewK3dClusterCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidResult'
+            $err[0].Exception.Message | Should -Match 'Cluster creation FAILED, also FAILED to rollback changes!'
+            $err[0].Exception.Message | Should -Match 'failed to get ready'
+            (@(Get-FakeK3dCall cluster delete)[0] -join ' ') | Should -Be "cluster delete $name"
+            $env:FAKE_K3D_FAIL_CREATE = $null
+            Get-K3dCluster | Where-Object Name -EQ $name | Should -BeNullOrEmpty
+            $after = Get-EtcdCluster $etcd.Name
+            $after.Members.ContainerId | Should -Be $etcd.Members.ContainerId
+            $after.State | Should -Be 'Running'
+            etcdctl --endpoints $etcd.Endpoints[0] get '' --prefix --keys-only | Where-Object { $_ } | Should -Be '/keep/me'
+        }
+        finally {
+            $env:FAKE_K3D_FAIL_CREATE = $null
+            Remove-EtcdCluster $etcd.Name -Force
+        }
+    }
+}
+
+Describe 'k3d versions, aliases and escaping (datastore strings, no pre-flight)' -Tag K3d {
+    It 'k3d <Version> gets <ArgFlag> and accepts the whole command line' -ForEach @(
+        @{ Version = 'v5.8.3'; ArgFlag = '--k3s-arg'; San = '--tls-san=192.0.2.10@server:*'; EnvFilter = '@server:*' }
+        @{ Version = 'v4.4.8'; ArgFlag = '--k3s-server-arg'; San = '--tls-san=192.0.2.10'; EnvFilter = '@server[*]' }
+        @{ Version = 'v3.4.0'; ArgFlag = '--k3s-server-arg'; San = '--tls-san=192.0.2.10'; EnvFilter = '@server[*]' }
+    ) {
+        Use-FakeK3d $Version
+        $name = New-TestName 'ver'
+        $k = New-K3dCluster $name -Datastore 'http://etcd-a:2379,http://etcd-b:2379' -Network somenet -Servers 2 -TlsSan 192.0.2.10 -SkipPreflight -SkipVerify -ProgressAction SilentlyContinue
+        $k.K3dVersion | Should -Be $Version
+        $k.Datastore | Should -Be 'http://etcd-a:2379,http://etcd-b:2379'
+        $argv = @(Get-FakeK3dCall cluster create)[0]
+        Get-FlagValue $argv $ArgFlag | Should -Be $San
+        Get-FlagValue $argv '-e' | Should -Be "K3S_DATASTORE_ENDPOINT=http://etcd-a:2379,http://etcd-b:2379$EnvFilter"
+        if ($Version -ne 'v5.8.3') { $argv | Should -Not -Contain '--k3s-arg' }
+        Remove-K3dCluster $name -Force
+    }
+
+    It 'accepts -Masters and -Workers as -Servers and -Agents' {
+        Use-FakeK3d
+        $name = New-TestName 'alias'
+        $k = New-K3dCluster $name -Datastore 'http://etcd-a:2379' -Masters 3 -Workers 2 -SkipPreflight -SkipVerify -ProgressAction SilentlyContinue
+        $k.Servers, $k.Agents | Should -Be @(3, 2)
+        $argv = @(Get-FakeK3dCall cluster create)[0]
+        Get-FlagValue $argv '--servers' | Should -Be '3'
+        Get-FlagValue $argv '--agents' | Should -Be '2'
+        (Get-Command New-K3dCluster).Parameters['Servers'].Aliases | Should -Contain 'Masters'
+        (Get-Command New-K3dCluster).Parameters['Agents'].Aliases | Should -Contain 'Workers'
+        Remove-K3dCluster $name -Force
+    }
+
+    It "escapes '@' inside values as '\@' and never shows the password" {
+        Use-FakeK3d
+        $name = New-TestName 'pg'
+        $k = New-K3dCluster $name -Datastore 'postgres://k3s:p@ss@db:5432/k3s' -Network dbnet -K3sArgument '--node-label=owner=ops@example.test' -SkipVerify -Verbose -ProgressAction SilentlyContinue 4>&1 -WarningVariable warnings -WarningAction SilentlyContinue
+        $verbose = @($k | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }) -join "`n"
+        $cluster = $k | Where-Object { $_ -is [K3dEtcd.Model.K3dCluster] }
+        $argv = @(Get-FakeK3dCall cluster create)[0]
+        Get-FlagValue $argv '-e' | Should -Be 'K3S_DATASTORE_ENDPOINT=postgres://k3s:p\@ss\@db:5432/k3s@server:*'
+        Get-FlagValue $argv '--k3s-arg' | Should -Be '--node-label=owner=ops\@example.test@server:*'
+        $cluster.Datastore | Should -Be 'postgres://k3s:***@db:5432/k3s'
+        (Get-K3dCluster $name).Datastore | Should -Be 'postgres://k3s:***@db:5432/k3s'
+        $verbose | Should -Match 'K3S_DATASTORE_ENDPOINT=postgres://k3s:\*\*\*'
+        $verbose | Should -Not -Match 'p\\?@ss'
+        $verbose | Should -Not -Match ([regex]::Escape((Get-FlagValue $argv '--token')))
+        ($warnings -join ' ') | Should -Match 'No pre-flight probe for a Postgres datastore'
+        Remove-K3dCluster $name -Force
+    }
+
+    It 'refuses k3d <Version> as unsupported before running anything else' -ForEach @(
+        @{ Version = 'v1.7.0' }
+        @{ Version = 'v3.0.0-rc.6' }
+    ) {
+        Use-FakeK3d $Version
+        { New-K3dCluster (New-TestName 'old') -Datastore 'http://etcd-a:2379' -SkipPreflight -SkipVerify -ErrorAction Stop } |
+            Should -Throw -ErrorId 'UnsupportedK3dVersion,K3dEtcd.Commands.K3d.NewK3dClusterCommand'
+        Get-FakeK3dCall cluster create | Should -BeNullOrEmpty
+    }
+
+    It '-WhatIf prints the exact command line quoted for the shell and runs no k3d cluster command' {
+        Use-FakeK3d
+        $name = New-TestName 'whatif'
+        $out = Invoke-FreshPwsh "New-K3dCluster '$name' -Datastore 'postgres://k3s:p@ss@db:5432/k3s' -Network dbnet -Servers 3 -Agents 5 -TlsSan 192.0.2.10 -WhatIf"
+        $text = $out -join "`n"
+        $text | Should -Match 'What if: Create k3d cluster'
+        if (-not $IsWindows) {
+            $text | Should -Match ([regex]::Escape("k3d cluster create $name --servers 3 --agents 5 --network dbnet --token '***' -e 'K3S_DATASTORE_ENDPOINT=postgres://k3s:***\@db:5432/k3s@server:*' --k3s-arg '--tls-san=192.0.2.10@server:*'"))
+        }
+        $text | Should -Not -Match 'p\\?@ss'
+        # Only `k3d version` ran (to know which flags to print); nothing was created, listed or deleted.
+        Get-FakeK3dCall | ForEach-Object { $_[0] | Should -Be 'version' }
+        Test-Path $env:FAKE_K3D_STATE_DIR/$name.json | Should -BeFalse
+    }
+
+    It 'quotes for PowerShell so the line runs back with the same arguments' {
+        $values = @('K3S_DATASTORE_ENDPOINT=postgres://k3s:p\@ss@db@server:*', "it's", '$HOME', '@(x)', 'a,b', '`n', '--tls-san=1@server:*', '')
+        $script = Join-Path ([IO.Path]::GetTempPath()) "echo-$([guid]::NewGuid().ToString('N')).ps1"
+        Set-Content $script '$args | ForEach-Object { "<$_>" }'
+        $line = [K3dEtcd.K3d.CommandLineQuoting]::PowerShell($script, [string[]] $values)
+        $back = Invoke-Expression $line
+        Remove-Item $script
+        $back | Should -Be ($values | ForEach-Object { "<$_>" })
+    }
+}
+
+Describe 'Bad input' -Tag K3d {
+    BeforeAll { Use-FakeK3d }
+    It 'refuses <Case> with a clear error' -ForEach $badInput {
+        $err = $null
+        try { & $Call -ErrorAction Stop } catch { $err = $_ }
+        $err | Should -Not -BeNullOrEmpty
+        $err.FullyQualifiedErrorId | Should -Be $ErrorId
+        $err.CategoryInfo.Category | Should -Be $Category
+        if ($Message) { $err.Exception.Message | Should -Match $Message }
+        $err.Exception.Message | Should -Not -Match 'secret'
+        Get-FakeK3dCall cluster create | Should -BeNullOrEmpty
+    }
+}
