@@ -165,6 +165,48 @@ public sealed class TlsClusterTests(DockerFixture fx)
     }
 
     [Fact]
+    public async Task A_member_added_to_a_tls_cluster_gets_its_own_certificates_and_https_peer_url_and_loses_them_when_removed()
+    {
+        var spec = fx.Spec("tlsadd", size: 1) with { Tls = true, TlsSans = ["etcd.example.test"] };
+        var cluster = await fx.Service().CreateAsync(spec, CancellationToken.None);
+        try
+        {
+            var members = new EtcdMemberService(fx.Docker, NullOperationLog.Instance) { Timeout = TimeSpan.FromSeconds(60) };
+            var added = await members.AddMemberAsync(spec.Name, CancellationToken.None);
+            var tls = cluster.Tls!;
+            Assert.Equal($"https://{added.ContainerName}:2380", added.PeerUrl);
+            Assert.StartsWith("https://", added.ClientUrl);
+
+            var dir = ClusterTlsStore.MemberDirectory(tls.Directory, added.ContainerName);
+            var server = Path.Combine(dir, "server.pem");
+            Assert.Contains(": OK", Cli.Run("openssl", "verify", "-CAfile", tls.CaFile, "-purpose", "sslserver", server).Output);
+            var text = Cli.Run("openssl", "x509", "-in", server, "-noout", "-ext", "subjectAltName").Output;
+            Assert.Contains($"DNS:{added.ContainerName}", text);
+            Assert.Contains("DNS:etcd.example.test", text);
+            Assert.DoesNotContain($"DNS:{cluster.Members[0].ContainerName},", text + ",");
+            Assert.Equal("600", Cli.Run("stat", "-c", "%a", Path.Combine(dir, "server-key.pem")).Output.Trim());
+
+            var health = Etcdctl(tls, added.ClientUrl!, "endpoint", "health");
+            Assert.True(health.ExitCode == 0, health.Output);
+            var list = Etcdctl(tls, cluster.Members[0].ClientUrl!, "member", "list", "-w", "json");
+            using var doc = JsonDocument.Parse(list.Output);
+            var listed = doc.RootElement.GetProperty("members").EnumerateArray().ToList();
+            Assert.Equal(2, listed.Count);
+            Assert.All(listed, m => Assert.StartsWith("https://", m.GetProperty("peerURLs")[0].GetString()));
+            Assert.Contains(listed, m => m.GetProperty("ID").GetUInt64().ToString("x") == added.Id);
+
+            await members.RemoveMemberAsync(spec.Name, added.Name, CancellationToken.None);
+            Assert.False(Directory.Exists(dir));
+            Assert.True(File.Exists(tls.CaFile));
+        }
+        finally
+        {
+            await fx.Service().RemoveAsync(spec.Name, keepData: false, CancellationToken.None);
+        }
+        Assert.False(Directory.Exists(spec.TlsDirectory));
+    }
+
+    [Fact]
     public void Tls_options_are_validated_before_anything_is_made()
     {
         void Expect(EtcdClusterSpec spec, string id)

@@ -36,11 +36,11 @@ BeforeAll {
         [pscustomobject]@{ PowerShell = $ps; Handle = $ps.BeginInvoke() }
     }
 
-    # The member that holds a watch, from etcd's own watcher gauge.
+    # The member that holds a watch, from etcd's own watcher gauge (curl, with the client certificate on a TLS cluster).
     function Wait-Watcher([string[]] $Endpoints) {
         for ($i = 0; $i -lt 100; $i++) {
             foreach ($e in $Endpoints) {
-                $line = (Invoke-RestMethod "$e/metrics") -split "`n" | Where-Object { $_ -like 'etcd_debugging_mvcc_watcher_total *' }
+                $line = (curl -s @script:curlTls "$e/metrics") | Where-Object { $_ -like 'etcd_debugging_mvcc_watcher_total *' }
                 if ($line -and [double]($line -split ' ')[1] -gt 0) { return $e }
             }
             Start-Sleep -Milliseconds 100
@@ -49,23 +49,37 @@ BeforeAll {
     }
 }
 
-Describe 'etcd data plane cmdlets' -Tag Docker, DataPlane {
+# The same tests against a plain and a TLS cluster: a TLS cluster object (or name) must work with
+# no extra parameters, -Endpoint with -CaFile/-CertFile/-KeyFile; etcdctl and curl get the client
+# certificate too (etcdctl through its ETCDCTL_CACERT/CERT/KEY variables).
+Describe 'etcd data plane cmdlets (<Mode>)' -Tag Docker, DataPlane -ForEach @(@{ Mode = 'http'; Tls = $false }, @{ Mode = 'TLS'; Tls = $true }) {
     BeforeAll {
-        $script:name = New-TestName 'pdata'
-        $script:cluster = New-EtcdCluster $script:name -ProgressAction SilentlyContinue
+        $script:name = New-TestName $(if ($Tls) { 'pdtls' } else { 'pdata' })
+        $script:cluster = New-EtcdCluster $script:name -Tls:$Tls -ProgressAction SilentlyContinue
         $script:ctl = $script:cluster.Endpoints -join ','
+        $script:tlsFiles = @{}
+        $script:tlsText = ''
+        $script:curlTls = @()
+        if ($Tls) {
+            $t = $script:cluster.Tls
+            $script:tlsFiles = @{ CaFile = $t.CaFile; CertFile = $t.ClientCertFile; KeyFile = $t.ClientKeyFile }
+            $script:tlsText = "-CaFile '$($t.CaFile)' -CertFile '$($t.ClientCertFile)' -KeyFile '$($t.ClientKeyFile)'"
+            $script:curlTls = @('--cacert', $t.CaFile, '--cert', $t.ClientCertFile, '--key', $t.ClientKeyFile)
+            $env:ETCDCTL_CACERT = $t.CaFile; $env:ETCDCTL_CERT = $t.ClientCertFile; $env:ETCDCTL_KEY = $t.ClientKeyFile
+        }
         $script:notPem = Join-Path ([IO.Path]::GetTempPath()) "k3detcd-notpem-$([guid]::NewGuid().ToString('N')).pem"
         Set-Content -Path $script:notPem -Value 'not a certificate'
     }
     AfterAll {
         Remove-Item $script:notPem -ErrorAction Ignore
+        Remove-Item Env:ETCDCTL_CACERT, Env:ETCDCTL_CERT, Env:ETCDCTL_KEY -ErrorAction Ignore
         Get-EtcdCluster $script:name -ErrorAction Ignore | Remove-EtcdCluster -Force -ErrorAction Ignore
     }
 
     It 'writes a key that every member returns, with the revisions etcdctl sees' {
         $set = Set-EtcdKey -Cluster $cluster -Key /foo -Value bar -PassThru
         $set.PSObject.TypeNames[0] | Should -Be 'K3dEtcd.Model.EtcdKeyValue'
-        $reads = $cluster.Members | ForEach-Object { Get-EtcdKey -Endpoint $_.ClientUrl -Key /foo }
+        $reads = $cluster.Members | ForEach-Object { Get-EtcdKey -Endpoint $_.ClientUrl -Key /foo @tlsFiles }
         $reads | Should -HaveCount 3
         $reads.Value | Should -Be @('bar', 'bar', 'bar')
         $ctlKv = Get-CtlKey $ctl /foo
@@ -79,8 +93,8 @@ Describe 'etcd data plane cmdlets' -Tag Docker, DataPlane {
         (Get-EtcdKey -Cluster $name -Key /by/ctl).Value | Should -Be 'from etcdctl'
         ($cluster | Get-EtcdKey -Key /by/ctl).Value | Should -Be 'from etcdctl'
         ($name | Get-EtcdKey -Key /by/ctl).Value | Should -Be 'from etcdctl'
-        (Get-EtcdKey -Endpoint ($cluster.Endpoints -join ',') -Key /by/ctl).Value | Should -Be 'from etcdctl'
-        (Get-EtcdKey -Endpoint $cluster.Endpoints -Key /by/ctl).ModRevision | Should -Be (Get-CtlKey $ctl /by/ctl).mod_revision
+        (Get-EtcdKey -Endpoint ($cluster.Endpoints -join ',') -Key /by/ctl @tlsFiles).Value | Should -Be 'from etcdctl'
+        (Get-EtcdKey -Endpoint $cluster.Endpoints -Key /by/ctl @tlsFiles).ModRevision | Should -Be (Get-CtlKey $ctl /by/ctl).mod_revision
     }
 
     It 'shows Kubernetes objects under /registry/ and binary values safely' {
@@ -177,11 +191,11 @@ Describe 'etcd data plane cmdlets' -Tag Docker, DataPlane {
         $stats.LeaderId | Should -Be (Get-EtcdMember -Cluster $cluster | Where-Object IsLeader).Id
         $stats.Followers | Should -HaveCount 2
         $stats.Followers.Counts.Success | Where-Object { $null -ne $_ } | Should -BeNullOrEmpty
-        (Invoke-WebRequest "$($stats.Endpoint)/v2/stats/leader" -SkipHttpErrorCheck).StatusCode | Should -Be 404
+        curl -s -o /dev/null -w '%{http_code}' @curlTls "$($stats.Endpoint)/v2/stats/leader" | Should -Be 404
     }
 
     It 'watches puts and deletes in order until -Count' {
-        $job = Start-InRunspace "Watch-EtcdKey -Endpoint '$($cluster.Endpoints -join ',')' -Key /w/ -Prefix -Count 4 -TimeoutSeconds 60"
+        $job = Start-InRunspace "Watch-EtcdKey -Endpoint '$($cluster.Endpoints -join ',')' $tlsText -Key /w/ -Prefix -Count 4 -TimeoutSeconds 60"
         try {
             Wait-Watcher $cluster.Endpoints | Out-Null
             etcdctl --endpoints $ctl put /w/a 1 | Out-Null
@@ -215,7 +229,7 @@ Describe 'etcd data plane cmdlets' -Tag Docker, DataPlane {
 
     It 'stops a long Get-EtcdKey promptly' {
         1..3000 | ForEach-Object { [pscustomobject]@{ Key = "/stop/$_"; Value = 'x' * 100 } } | Set-EtcdKey -Cluster $cluster
-        $job = Start-InRunspace "Get-EtcdKey -Endpoint '$($cluster.Endpoints[0])' -Key /stop/ -Prefix | ForEach-Object { Start-Sleep -Milliseconds 5; `$_ }"
+        $job = Start-InRunspace "Get-EtcdKey -Endpoint '$($cluster.Endpoints[0])' $tlsText -Key /stop/ -Prefix | ForEach-Object { Start-Sleep -Milliseconds 5; `$_ }"
         try {
             Start-Sleep -Seconds 2
             $sw = [Diagnostics.Stopwatch]::StartNew()

@@ -619,6 +619,11 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             try { await docker.Networks.DeleteNetworkAsync(created.Network, CancellationToken.None).ConfigureAwait(false); }
             catch (DockerApiException ex) { log.Warning($"Roll-back could not remove network {created.Network}: {DockerMessage(ex)}"); }
         }
+        if (created.MemberTlsDirectory is not null && Directory.Exists(created.MemberTlsDirectory))
+        {
+            try { Directory.Delete(created.MemberTlsDirectory, recursive: true); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { log.Warning($"Roll-back could not delete {created.MemberTlsDirectory}: {ex.Message}"); }
+        }
         if (created.TlsDirectory is not null && Directory.Exists(created.TlsDirectory))
         {
             try { Directory.Delete(created.TlsDirectory, recursive: true); }
@@ -687,6 +692,8 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         public string? Network { get; set; }
         /// <summary>Set before the first file is written, so a failure half-way still removes it.</summary>
         public string? TlsDirectory { get; set; }
+        /// <summary>One added member's certificate directory (the cluster's CA stays).</summary>
+        public string? MemberTlsDirectory { get; set; }
     }
 
     private sealed class ProgressSteps(IOperationLog log, string activity, int totalSteps)

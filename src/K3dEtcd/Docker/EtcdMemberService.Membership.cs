@@ -5,6 +5,7 @@ using Etcdserverpb;
 using K3dEtcd.Common;
 using K3dEtcd.Etcd;
 using K3dEtcd.Model;
+using K3dEtcd.Pki;
 
 namespace K3dEtcd.Docker;
 
@@ -41,8 +42,8 @@ public sealed partial class EtcdMemberService
 
         var index = cluster.Members.Select(m => MemberIndex(cluster.Name, m.Name)).Max() + 1;
         var container = EtcdClusterSpec.ContainerName(cluster.Name, index);
-        var peerUrl = EtcdClusterSpec.PeerUrl(container);
         var spec = await SpecFromMemberAsync(cluster, leader, ct).ConfigureAwait(false);
+        var peerUrl = EtcdClusterSpec.PeerUrl(container, spec.Tls);
         await EnsureFreeAsync(container, EtcdClusterSpec.VolumeName(cluster.Name, index), ct).ConfigureAwait(false);
 
         var activity = $"Adding etcd member {container} to '{cluster.Name}'";
@@ -63,6 +64,11 @@ public sealed partial class EtcdMemberService
             var initialCluster = string.Join(",", added.Members.SelectMany(m => m.PeerURLs.Select(u =>
                 $"{(m.ID == added.Member.ID ? container : !string.IsNullOrEmpty(m.Name) ? m.Name : names.GetValueOrDefault(u, EtcdMemberIdentity.ToHex(m.ID)))}={u}")));
 
+            if (spec.Tls)
+            {
+                ClusterTlsStore.AddMember(spec.TlsDirectory, leader.ContainerName, container, _log);
+                created.MemberTlsDirectory = ClusterTlsStore.MemberDirectory(spec.TlsDirectory, container);
+            }
             _log.Progress(new OperationProgress(activity, $"Creating container {container}", 30));
             var createdAt = cluster.Created is { } c ? new DateTimeOffset(c, TimeSpan.Zero).ToString("o", CultureInfo.InvariantCulture) : DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
             var id = await _clusters.CreateMemberContainerAsync(spec, index, initialCluster, "existing", hexId, cluster.Version, createdAt, created, ct).ConfigureAwait(false);
@@ -234,6 +240,12 @@ public sealed partial class EtcdMemberService
             _log.Verbose($"docker volume rm {member.Volume}");
             await _docker.Volumes.RemoveAsync(member.Volume, true, ct).ConfigureAwait(false);
         }
+        // A removed member's certificates go with it; a member with its name added later gets new ones.
+        if (cluster.Tls is { Directory.Length: > 0 } tls && Directory.Exists(ClusterTlsStore.MemberDirectory(tls.Directory, member.ContainerName)))
+        {
+            _log.Verbose($"Deleting the certificates of {member.ContainerName}");
+            Directory.Delete(ClusterTlsStore.MemberDirectory(tls.Directory, member.ContainerName), recursive: true);
+        }
 
         var after = await GetClusterAsync(cluster.Name, ct).ConfigureAwait(false);
         var running = after.Members.Where(m => m.State == Running && m.ClientUrl is not null).ToList();
@@ -273,7 +285,11 @@ public sealed partial class EtcdMemberService
     {
         "--name", "--data-dir", "--listen-client-urls", "--advertise-client-urls", "--listen-peer-urls",
         "--initial-advertise-peer-urls", "--initial-cluster", "--initial-cluster-token", "--initial-cluster-state",
+        "--trusted-ca-file", "--cert-file", "--key-file", "--peer-trusted-ca-file", "--peer-cert-file", "--peer-key-file",
     };
+
+    // TLS switches BuildEtcdCommand adds for a TLS cluster; they take no value.
+    private static readonly HashSet<string> MemberSwitches = new(StringComparer.Ordinal) { "--client-cert-auth", "--peer-client-cert-auth", "--enable-v2=true" };
 
     /// <summary>The creation spec of a cluster, read back from one of its member containers.</summary>
     internal async Task<EtcdClusterSpec> SpecFromMemberAsync(EtcdCluster cluster, EtcdClusterMember member, CancellationToken ct)
@@ -289,7 +305,7 @@ public sealed partial class EtcdMemberService
         for (var i = 1; i < cmd.Count; i++)
         {
             if (MemberFlags.Contains(cmd[i])) { i++; continue; }
-            if (cmd[i] == "--enable-v2=true") continue;
+            if (MemberSwitches.Contains(cmd[i])) continue;
             // Anything naming the source member (its own certificate files, say) is not the new member's.
             if (cmd[i].Contains(member.ContainerName, StringComparison.Ordinal)) continue;
             extra.Add(cmd[i]);
@@ -307,6 +323,9 @@ public sealed partial class EtcdMemberService
             ExtraArguments = extra,
             Timeout = Timeout,
             PullPolicy = ImagePullPolicy.Never,
+            Tls = labels.TryGetValue(Labels.Tls, out var tls) && tls == "true",
+            // The label holds <root>/<cluster>; the spec rebuilds that path from its root.
+            TlsRoot = labels.TryGetValue(Labels.TlsDir, out var dir) && dir.Length > 0 ? Path.GetDirectoryName(dir.TrimEnd('/', '\\')) : null,
         };
     }
 }

@@ -108,6 +108,53 @@ public static class ClusterTlsStore
         }
     }
 
+    /// <summary>
+    /// Certificates for a member added later (Add-EtcdMember): the server certificate carries the
+    /// same extra names as <paramref name="sourceContainer"/>'s (its -TlsSan and host address), with
+    /// the new container's name instead of the source's; validity as long as the CA's.
+    /// </summary>
+    public static void AddMember(string directory, string sourceContainer, string container, IOperationLog log)
+    {
+        var caKey = Path.Combine(directory, CaKeyFileName);
+        var sourceServer = Path.Combine(MemberDirectory(directory, sourceContainer), ServerCertFileName);
+        if (!File.Exists(Path.Combine(directory, CaFileName)) || !File.Exists(caKey) || !File.Exists(sourceServer))
+        {
+            throw new K3dEtcdException("TlsMaterialMissing", FailureKind.ObjectNotFound,
+                $"The CA or the certificates of {sourceContainer} are missing from {directory}; no certificate can be issued for {container}.", directory);
+        }
+        var sans = new List<string>();
+        using (var source = TlsClientFactory.LoadCertificate(sourceServer))
+        {
+            foreach (var ext in source.Extensions.OfType<X509SubjectAlternativeNameExtension>())
+            {
+                sans.AddRange(ext.EnumerateDnsNames().Select(n => n == sourceContainer ? container : n));
+                sans.AddRange(ext.EnumerateIPAddresses().Select(ip => ip.ToString()));
+            }
+        }
+        if (!sans.Contains(container)) sans.Insert(0, container);
+        using var ca = CertificateAuthority.Load(Path.Combine(directory, CaFileName), caKey);
+        var days = Math.Clamp((int)Math.Ceiling((ca.NotAfter - DateTime.UtcNow).TotalDays), 1, CertificateAuthority.MaxValidityDays);
+        var memberDirectory = MemberDirectory(directory, container);
+        if (Directory.Exists(memberDirectory)) throw TlsDirectoryExists(memberDirectory, container);
+        log.Verbose($"Issuing server and peer certificates for {container} from the CA in {directory}");
+        PemFiles.CreatePrivateDirectory(memberDirectory);
+        try
+        {
+            PemFiles.WriteCertificate(Path.Combine(memberDirectory, CaFileName), ca.CertificatePem);
+            var server = ca.Issue(container, CertificateRole.Server, sans, days);
+            PemFiles.WriteCertificate(Path.Combine(memberDirectory, ServerCertFileName), server.CertificatePem);
+            PemFiles.WritePrivateKey(Path.Combine(memberDirectory, ServerKeyFileName), server.PrivateKeyPem);
+            var peer = ca.Issue(container, CertificateRole.Peer, [container], days);
+            PemFiles.WriteCertificate(Path.Combine(memberDirectory, PeerCertFileName), peer.CertificatePem);
+            PemFiles.WritePrivateKey(Path.Combine(memberDirectory, PeerKeyFileName), peer.PrivateKeyPem);
+        }
+        catch
+        {
+            Directory.Delete(memberDirectory, recursive: true);
+            throw;
+        }
+    }
+
     /// <summary>The SANs every server certificate carries beyond the container name and loopback names.</summary>
     public static IReadOnlyList<string> ServerSans(string hostAddress, IEnumerable<string> tlsSans)
     {
