@@ -283,6 +283,8 @@ public sealed class EtcdDataPlaneTests(DockerFixture fx)
             {
                 stats = await new EtcdClusterStatusService(conn2).GetLeaderStatsAsync(fresh.Members.ToDictionary(m => m.Name, m => m.ClientUrl), None);
                 if (stats.Followers.Single(f => f.Name == follower.Name).Counts.Fail > 0) break;
+                // Writes make the leader send appends to the stopped follower; failed sends are what the counter counts.
+                await new EtcdKeyService(conn2).PutBatchAsync([new EtcdPut("/down/traffic", System.Text.Encoding.UTF8.GetBytes(DateTime.UtcNow.ToString("o")))], None);
                 await Task.Delay(500);
             } while (DateTime.UtcNow < deadline);
             Assert.Equal("metrics", stats.Source);
