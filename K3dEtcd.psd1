@@ -41,7 +41,7 @@
     PrivateData            = @{
         PSData = @{
             Tags         = @('etcd', 'k3d', 'k3s', 'kubernetes', 'docker', 'datastore', 'PSEdition_Core', 'Linux', 'Windows', 'MacOS')
-            ReleaseNotes = 'See CHANGELOG.md in the package: etcd clusters in Docker, the etcd data plane, TLS, HA drills, k3d clusters on the external etcd.'
+            ReleaseNotes = '0.1.0: etcd clusters in Docker (plain or TLS), the etcd data plane (keys, watches, members, leader statistics, health), member drills and failover measurement, k3d clusters on the external etcd.'
         }
     }
 }
