@@ -15,7 +15,7 @@ internal static class CompletionTarget
 {
     public static readonly TimeSpan Budget = TimeSpan.FromSeconds(3);
 
-    public static T? Run<T>(Func<CancellationToken, Task<T>> work) where T : class
+    public static T? Run<T>(Func<CancellationToken, Task<T?>> work) where T : class
     {
         try
         {

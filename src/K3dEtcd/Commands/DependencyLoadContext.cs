@@ -25,7 +25,11 @@ internal sealed class DependencyLoadContext : AssemblyLoadContext
     private DependencyLoadContext() : base("K3dEtcd.Dependencies", isCollectible: false) { }
 
     /// <summary>Runs when K3dEtcd.dll is loaded, before any cmdlet type is touched.</summary>
+    // CA2255 warns that module initializers are for apps; registering a resolver before PowerShell
+    // reflects over the cmdlet types is exactly the case they exist for.
+#pragma warning disable CA2255
     [ModuleInitializer]
+#pragma warning restore CA2255
     internal static void Register()
     {
         // Only in the module layout: builds and tests load everything side by side in the usual way.

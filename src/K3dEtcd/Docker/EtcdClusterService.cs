@@ -428,10 +428,10 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
                 foreach (var member in members)
                 {
                     var state = await docker.Containers.InspectContainerAsync(member.ContainerId, deadline.Token).ConfigureAwait(false);
-                    if (!state.State.Running)
+                    if (state.State is not { Running: true })
                     {
                         throw new K3dEtcdException("MemberExited", FailureKind.InvalidResult,
-                            $"Member {member.Name} stopped while the cluster was starting (exit code {state.State.ExitCode}).", member.ContainerName);
+                            $"Member {member.Name} stopped while the cluster was starting (exit code {state.State?.ExitCode}).", member.ContainerName);
                     }
                 }
                 var checks = await Task.WhenAll(members.Where(m => m.ClientUrl is not null).Select(async m =>
