@@ -59,19 +59,12 @@ try {
     $value = 'v' * $ValueBytes
     $results = [ordered]@{ Date = (Get-Date).ToUniversalTime().ToString('yyyy-MM-dd HH:mm') + ' UTC'; Cluster = "3 x etcd $($cluster.Version)"; Reads = @(); Writes = $null }
 
-    # Reads: populate each prefix in-process (not measured), then alternate etcdctl and our child runs.
+    # Reads: populate each prefix (not measured), then alternate etcdctl and our child runs.
     foreach ($n in $ReadSizes) {
         Write-Host "Writing $n keys under /r$n/ ..."
-        $conn = [K3dEtcd.Etcd.EtcdConnection]::Open([K3dEtcd.Etcd.EtcdConnectionOptions]@{ Endpoints = @($ep); Timeout = [timespan]::FromSeconds(60) }, $null)
-        try {
-            $svc = [K3dEtcd.Etcd.EtcdKeyService]::new($conn)
-            $bytes = [Text.Encoding]::UTF8.GetBytes($value)
-            for ($start = 0; $start -lt $n; $start += 10000) {
-                $batch = [System.Collections.Generic.List[K3dEtcd.Etcd.EtcdPut]]::new()
-                for ($i = $start; $i -lt [math]::Min($n, $start + 10000); $i++) { $batch.Add([K3dEtcd.Etcd.EtcdPut]::new(('/r{0}/{1:D7}' -f $n, $i), $bytes, 0)) }
-                $null = $svc.PutBatchAsync($batch, [Threading.CancellationToken]::None).GetAwaiter().GetResult()
-            }
-        } finally { $conn.Dispose() }
+        # Through the module's own batched Set-EtcdKey (the services live in the module's private load context).
+        & { for ($i = 0; $i -lt $n; $i++) { [pscustomobject]@{ Key = ('/r{0}/{1:D7}' -f $n, $i); Value = $value } } } |
+            Set-EtcdKey -Endpoint $ep -TimeoutSeconds 60
 
         # One child session per size: a tiny warm-up call, then etcdctl and Get-EtcdKey alternate, so
         # both see the same machine load. etcdctl runs under GNU time (peak RSS), its output to /dev/null.
