@@ -110,13 +110,56 @@ public sealed class DataPlaneUnitTests
         Assert.Equal("k8s..[.", text);
     }
 
+    [Fact]
+    public void Range_pages_are_read_in_place_as_protobuf_writes_them()
+    {
+        var response = new Etcdserverpb.RangeResponse
+        {
+            Header = new Etcdserverpb.ResponseHeader { ClusterId = 7, MemberId = 9, Revision = 123_456_789_012, RaftTerm = 3 },
+            More = true,
+            Count = 42,
+        };
+        response.Kvs.Add(new Mvccpb.KeyValue { Key = Google.Protobuf.ByteString.CopyFromUtf8("/a"), Value = Google.Protobuf.ByteString.CopyFromUtf8("héllo"), CreateRevision = 5, ModRevision = 300, Version = 2, Lease = 0x694d71ddacfda227 });
+        response.Kvs.Add(new Mvccpb.KeyValue { Key = Google.Protobuf.ByteString.CopyFromUtf8("/b"), CreateRevision = 6, ModRevision = 6, Version = 1 });
+        using var page = EtcdRangePage.Parse(Google.Protobuf.MessageExtensions.ToByteArray(response));
+        Assert.Equal(123_456_789_012, page.Revision);
+        Assert.True(page.More);
+        Assert.Equal(42, page.Count);
+        Assert.Equal(2, page.KeyCount);
+        var first = EtcdKeyService.ToKeyValue(page[0], keysOnly: false, asBytes: true);
+        Assert.Equal(("/a", "héllo", 5L, 300L, 2L, 0x694d71ddacfda227L), (first.Key, first.Value, first.CreateRevision, first.ModRevision, first.Version, first.Lease));
+        Assert.Equal(Encoding.UTF8.GetBytes("héllo"), first.Bytes);
+        var second = EtcdKeyService.ToKeyValue(page[1], keysOnly: false, asBytes: false);
+        Assert.Equal(("/b", "", 0L), (second.Key, second.Value, second.ByteLength ?? -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => page[2].Key.Length);
+    }
+
+    [Fact]
+    public void An_empty_range_page_has_no_keys()
+    {
+        using var page = EtcdRangePage.Parse([]);
+        Assert.Equal((0, false, 0L, 0L), (page.KeyCount, page.More, page.Count, page.Revision));
+    }
+
     [Theory]
-    [InlineData(1000, 130_000, 1000, 2000)]          // small keys: pages double
-    [InlineData(10_000, 1_300_000, 10_000, 16_131)]   // capped near 2 MB
-    [InlineData(1000, 5_000_000, 1000, 419)]        // 5 KB values (Kubernetes objects): capped near 2 MB a page
-    [InlineData(1, 100_000_000, 1, 1)]               // one huge value: never below one key
-    public void Pages_grow_but_stay_bounded_in_bytes(int current, long pageBytes, int pageKeys, int expected) =>
-        Assert.Equal(expected, EtcdKeyService.NextPageSize(current, pageBytes, pageKeys));
+    [InlineData(new byte[] { 0x12, 0x05, 0x0a })]          // a key record longer than the page
+    [InlineData(new byte[] { 0x1f })]                      // wire type 7 does not exist
+    [InlineData(new byte[] { 0x18, 0x80 })]                // a varint cut short
+    [InlineData(new byte[] { 0x12, 0x02, 0x0a, 0x05 })]    // a key inside the record longer than the record
+    public void A_malformed_range_page_is_refused(byte[] response) =>
+        Assert.Throws<InvalidDataException>(() =>
+        {
+            using var page = EtcdRangePage.Parse(response);
+            for (var i = 0; i < page.KeyCount; i++) _ = page[i].Key.Length;
+        });
+
+    [Theory]
+    [InlineData(130_000, 1000, 64_527)]        // 130-byte keys and values: about 8 MB a page
+    [InlineData(20_000, 1000, 100_000)]        // tiny keys: capped by key count
+    [InlineData(5_000_000, 1000, 1677)]        // 5 KB values (Kubernetes objects): about 8 MB a page
+    [InlineData(100_000_000, 1, 1)]            // one huge value: never below one key
+    public void Pages_after_the_first_are_sized_by_bytes(long pageBytes, int pageKeys, int expected) =>
+        Assert.Equal(expected, EtcdKeyService.NextPageSize(pageBytes, pageKeys));
 
     [Theory]
     [InlineData("http://127.0.0.1:2379", true)]

@@ -22,7 +22,7 @@ public sealed class EtcdKeyQuery
     public long Limit { get; init; }
     public bool KeysOnly { get; init; }
     public bool AsByteArray { get; init; }
-    /// <summary>Keys in the first range request; later pages grow (see <see cref="EtcdKeyService.MaxPageBytes"/>).</summary>
+    /// <summary>Keys in the first range request; later pages are sized by bytes (see <see cref="EtcdKeyService.MaxPageBytes"/>).</summary>
     public int PageSize { get; init; } = EtcdKeyService.DefaultPageSize;
 }
 
@@ -34,13 +34,15 @@ public sealed class EtcdKeyService(EtcdConnection connection)
 {
     public const int DefaultPageSize = 1000;
     /// <summary>Upper bound of one page's keys.</summary>
-    public const int MaxPageSize = 50_000;
+    public const int MaxPageSize = 100_000;
     /// <summary>
-    /// Pages grow until they hold about this many bytes. etcd 3.4 walks the whole rest of the range
-    /// for every limited request (to count it), so many small pages cost O(n²); a few big ones keep
-    /// reads near one unlimited request while memory stays bounded by two pages.
+    /// Pages after the first hold about this many bytes. etcd walks the whole rest of the range for
+    /// every limited request (to count it), so each page costs a walk of everything after it: a
+    /// small first page gets objects out at once, then few big ones keep a read near one unlimited
+    /// request (measured: 1k-then-64k pages read 100k keys as fast as one request, doubling from 1k
+    /// to 16k took 1.5x as long) while memory stays bounded by two pages.
     /// </summary>
-    public const int MaxPageBytes = 2 * 1024 * 1024;
+    public const int MaxPageBytes = 8 * 1024 * 1024;
     /// <summary>etcd's default --max-txn-ops.</summary>
     public const int MaxTxnOps = 128;
 
@@ -98,40 +100,47 @@ public sealed class EtcdKeyService(EtcdConnection connection)
         var single = rangeEnd.IsEmpty;
         long revision = q.Revision, returned = 0;
         var pageSize = single ? 1 : q.PageSize;
-        Log.Verbose($"etcd: range {Describe(q)} in pages of {pageSize}.");
-        var pending = RangePageAsync(key, rangeEnd, PageLimit(q, returned, pageSize), revision, q.KeysOnly, ct);
-        while (pending is not null)
+        Log.Verbose($"etcd: range {Describe(q)}, first page {pageSize} keys, then pages of about {MaxPageBytes / (1024 * 1024)} MB.");
+        Task<EtcdRangePage>? pending = RangePageAsync(key, rangeEnd, PageLimit(q, returned, pageSize), revision, q.KeysOnly, ct);
+        try
         {
-            var page = await pending.ConfigureAwait(false);
-            if (revision == 0) revision = page.Header.Revision;
-            pending = null;
-            var kvs = page.Kvs;
-            var more = page.More && kvs.Count > 0 && !single;
-            if (q.Limit > 0 && returned + kvs.Count >= q.Limit) more = false;
-            if (more)
+            while (pending is not null)
             {
-                pageSize = NextPageSize(pageSize, page.CalculateSize(), kvs.Count);
-                // Continue right after the last key of this page; fetch it while the caller consumes this one.
-                var last = kvs[^1].Key;
-                var next = new byte[last.Length + 1];
-                last.Span.CopyTo(next);
-                pending = RangePageAsync(ByteString.CopyFrom(next), rangeEnd, PageLimit(q, returned + kvs.Count, pageSize), revision, q.KeysOnly, ct);
+                using var page = await pending.ConfigureAwait(false);
+                if (revision == 0) revision = page.Revision;
+                pending = null;
+                var count = page.KeyCount;
+                var more = page.More && count > 0 && !single;
+                if (q.Limit > 0 && returned + count >= q.Limit) more = false;
+                if (more)
+                {
+                    pageSize = NextPageSize(page.ByteLength, count);
+                    // Continue right after the last key of this page; fetch it while the caller consumes this one.
+                    var last = page[count - 1].Key;
+                    var next = new byte[last.Length + 1];
+                    last.CopyTo(next);
+                    pending = RangePageAsync(UnsafeByteOperations.UnsafeWrap(next), rangeEnd, PageLimit(q, returned + count, pageSize), revision, q.KeysOnly, ct);
+                }
+                for (var i = 0; i < count; i++)
+                {
+                    if (q.Limit > 0 && returned >= q.Limit) yield break;
+                    returned++;
+                    yield return ToKeyValue(page[i], q.KeysOnly, q.AsByteArray);
+                }
             }
-            foreach (var kv in kvs)
-            {
-                if (q.Limit > 0 && returned >= q.Limit) yield break;
-                returned++;
-                yield return ToKeyValue(kv, q.KeysOnly, q.AsByteArray);
-            }
+        }
+        finally
+        {
+            // Stopped early (Ctrl+C, -Limit, Select-Object -First): the prefetched page goes back to the pool too.
+            if (pending is not null) _ = pending.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         }
     }
 
-    /// <summary>Doubles the page while its bytes stay under <see cref="MaxPageBytes"/>.</summary>
-    internal static int NextPageSize(int current, long pageBytes, int pageKeys)
+    /// <summary>Keys that fit <see cref="MaxPageBytes"/> at the bytes per key of the page just read.</summary>
+    internal static int NextPageSize(long pageBytes, int pageKeys)
     {
         var perKey = Math.Max(1, pageBytes / Math.Max(1, pageKeys));
-        var byBytes = MaxPageBytes / perKey;
-        return (int)Math.Clamp(Math.Min((long)current * 2, byBytes), 1, MaxPageSize);
+        return (int)Math.Clamp(MaxPageBytes / perKey, 1, MaxPageSize);
     }
 
     private static long PageLimit(EtcdKeyQuery q, long returned, int pageSize) =>
@@ -142,17 +151,18 @@ public sealed class EtcdKeyService(EtcdConnection connection)
     /// they skip the leader round trip of a linearizable read (serializable); a member that has not
     /// applied that revision yet answers "future revision", and that page is asked linearizably.
     /// </summary>
-    private async Task<RangeResponse> RangePageAsync(ByteString key, ByteString rangeEnd, long limit, long revision, bool keysOnly, CancellationToken ct)
+    private async Task<EtcdRangePage> RangePageAsync(ByteString key, ByteString rangeEnd, long limit, long revision, bool keysOnly, CancellationToken ct)
     {
         var request = new RangeRequest { Key = key, RangeEnd = rangeEnd, Limit = limit, Revision = revision, KeysOnly = keysOnly, Serializable = revision > 0 };
+        var kv = connection.Grpc.KVClient;
         try
         {
-            return await connection.CallAsync("range", o => connection.Grpc.KVClient.RangeAsync(request, o), ct, key.ToStringUtf8()).ConfigureAwait(false);
+            return await connection.CallAsync("range", o => EtcdRangePage.RangeAsync(kv, request, o), ct, key.ToStringUtf8()).ConfigureAwait(false);
         }
         catch (K3dEtcdException ex) when (request.Serializable && ex.InnerException is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.OutOfRange })
         {
             request.Serializable = false;
-            return await connection.CallAsync("range", o => connection.Grpc.KVClient.RangeAsync(request, o), ct, key.ToStringUtf8()).ConfigureAwait(false);
+            return await connection.CallAsync("range", o => EtcdRangePage.RangeAsync(kv, request, o), ct, key.ToStringUtf8()).ConfigureAwait(false);
         }
     }
 
@@ -266,10 +276,17 @@ public sealed class EtcdKeyService(EtcdConnection connection)
     private static string Describe(EtcdKeyQuery q) =>
         q.Key is null ? "all keys" : q.Prefix ? $"prefix {q.Key}" : q.FromKey ? $"from key {q.Key}" : $"key {q.Key}";
 
-    public static EtcdKeyValue ToKeyValue(KeyValue kv, bool keysOnly, bool asBytes)
+    public static EtcdKeyValue ToKeyValue(KeyValue kv, bool keysOnly, bool asBytes) =>
+        ToKeyValue(kv.Key.Span, kv.Value.Span, kv.CreateRevision, kv.ModRevision, kv.Version, kv.Lease, keysOnly, asBytes);
+
+    public static EtcdKeyValue ToKeyValue(in EtcdRawKeyValue kv, bool keysOnly, bool asBytes) =>
+        ToKeyValue(kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision, kv.Version, kv.Lease, keysOnly, asBytes);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static EtcdKeyValue ToKeyValue(ReadOnlySpan<byte> rawKey, ReadOnlySpan<byte> value, long createRevision, long modRevision, long version, long lease,
+        bool keysOnly, bool asBytes)
     {
-        var key = kv.Key.ToStringUtf8();
-        var value = kv.Value.Span;
+        var key = Encoding.UTF8.GetString(rawKey);
         string? text = null;
         var binary = false;
         KubernetesObjectInfo k8s = default;
@@ -286,10 +303,10 @@ public sealed class EtcdKeyService(EtcdConnection connection)
             Bytes = asBytes && !keysOnly ? value.ToArray() : null,
             ByteLength = keysOnly ? null : value.Length,
             IsBinary = binary,
-            CreateRevision = kv.CreateRevision,
-            ModRevision = kv.ModRevision,
-            Version = kv.Version,
-            Lease = kv.Lease,
+            CreateRevision = createRevision,
+            ModRevision = modRevision,
+            Version = version,
+            Lease = lease,
             Resource = k8s.Resource,
             Namespace = k8s.Namespace,
             Name = k8s.Name,
@@ -306,6 +323,7 @@ public sealed class EtcdKeyService(EtcdConnection connection)
     /// UTF-8 text of a value; binary values (invalid UTF-8 or control characters) come back with
     /// every unprintable byte as '.', so a terminal never receives raw control bytes.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static string TextOf(ReadOnlySpan<byte> value, out bool binary)
     {
         binary = false;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace K3dEtcd.Etcd;
 
 /// <summary>
@@ -9,20 +10,32 @@ public ref struct ProtobufReader(ReadOnlySpan<byte> data)
 {
     private readonly ReadOnlySpan<byte> _data = data;
     private int _pos;
+    private bool _malformed;
 
     public int FieldNumber { get; private set; }
     public int WireType { get; private set; }
+    /// <summary>Offset of the next unread byte.</summary>
+    public readonly int Position => _pos;
+    /// <summary>True once every byte was read (after <see cref="Next"/> returned false: the input was well formed).</summary>
+    public readonly bool AtEnd => !_malformed && _pos == _data.Length;
 
     /// <summary>Moves to the next field; false at the end or on malformed input.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Next()
     {
         if (_pos >= _data.Length) return false;
-        if (!TryReadVarint(out var tag) || tag >> 3 == 0 || tag >> 3 > int.MaxValue) return false;
+        if (!TryReadVarint(out var tag) || tag >> 3 == 0 || tag >> 3 > int.MaxValue)
+        {
+            _malformed = true;
+            return false;
+        }
         FieldNumber = (int)(tag >> 3);
         WireType = (int)(tag & 7);
-        return WireType is 0 or 1 or 2 or 5;
+        _malformed = WireType is not (0 or 1 or 2 or 5);
+        return !_malformed;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryReadVarint(out ulong value)
     {
         value = 0;
@@ -36,7 +49,18 @@ public ref struct ProtobufReader(ReadOnlySpan<byte> data)
         return false;
     }
 
+    /// <summary>Reads the current varint field as protobuf int64 (two's complement, no zigzag).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public bool TryReadInt64(out long value)
+    {
+        value = 0;
+        if (WireType != 0 || !TryReadVarint(out var raw)) return false;
+        value = (long)raw;
+        return true;
+    }
+
     /// <summary>Reads the current length-delimited field's bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryReadBytes(out ReadOnlySpan<byte> bytes)
     {
         bytes = default;
@@ -47,6 +71,7 @@ public ref struct ProtobufReader(ReadOnlySpan<byte> data)
     }
 
     /// <summary>Skips the current field's value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Skip()
     {
         switch (WireType)
