@@ -17,7 +17,7 @@ param(
     [ValidateSet('Build', 'Test', 'Demo', 'Package')]
     [string] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Debug',
+    [string] $Configuration = 'Release',
     # Pester tests to run (all when empty); a path or a filter on tags.
     [string[]] $PesterTag = @()
 )

@@ -9,7 +9,8 @@
     Each size runs in a fresh real pwsh process that imports the staged module (as a user's session
     would), so peak working sets are per size; in it etcdctl (via bash, output to /dev/null) and
     Get-EtcdKey alternate so both see the same machine load. "first" is the first full-size
-    Get-EtcdKey in that session (after one tiny warm-up call), "warm" the median of the repeats.
+    Get-EtcdKey in that session (after one tiny Get-EtcdKey and one pipeline of as many integers
+    into Measure-Object, which warms PowerShell's own pipeline code), "warm" the median of the repeats.
     Run: dotnet pwsh -NoProfile ./bench/data-plane.ps1 [-ReadSizes 10000,100000] [-Runs 3]
 #>
 param(
@@ -70,6 +71,9 @@ try {
         # both see the same machine load. etcdctl runs under GNU time (peak RSS), its output to /dev/null.
         $child = Invoke-Child @"
 `$null = Get-EtcdKey -Endpoint '$ep' -Key /r$n/ -Prefix -Limit 10
+# PowerShell's own pipeline, warmed without the module: the PowerShell .NET tool ships IL only (no
+# ReadyToRun code), so its first 100k-object pipeline of any kind pays ~0.5 s of JIT.
+`$null = (1..$n | Measure-Object).Count
 `$tmp = [IO.Path]::GetTempFileName()
 `$ctl = @(); `$ctlPeak = @(); `$ours = @()
 [GC]::Collect()
