@@ -7,9 +7,13 @@
     Test    : Build, then xunit (dotnet test) and Pester (in a fresh pwsh importing the staged
               module); prints "Tests: N passed, N failed, N skipped" over both.
     Demo    : Build, then runs the main flow in a fresh pwsh: create a cluster, show it, remove it.
-    Package : Build, then makes the PowerShell Gallery .nupkg under out/package/.
+    Package : Build, then makes the PowerShell Gallery .nupkg under out/package/ (or -PackagePath).
+              -ProjectUri and -LicenseUri go into the packaged manifest only: the repository's
+              manifest names no URL until the project has a public one.
 .EXAMPLE
     dotnet tool restore; dotnet pwsh ./build.ps1 Test
+.EXAMPLE
+    ./build.ps1 Package -ProjectUri https://github.com/OWNER/K3dEtcd -LicenseUri https://github.com/OWNER/K3dEtcd/blob/main/LICENSE
 #>
 [CmdletBinding()]
 param(
@@ -19,7 +23,16 @@ param(
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
     # Pester tests to run (all when empty); a path or a filter on tags.
-    [string[]] $PesterTag = @()
+    [string[]] $PesterTag = @(),
+    # Package: the Gallery's project and license links, written into the packaged manifest.
+    [ValidateScript({ $_.IsAbsoluteUri -and $_.Scheme -in 'https', 'http' }, ErrorMessage = '{0} is not an absolute http(s) URL.')]
+    [uri] $ProjectUri,
+    [ValidateScript({ $_.IsAbsoluteUri -and $_.Scheme -in 'https', 'http' }, ErrorMessage = '{0} is not an absolute http(s) URL.')]
+    [uri] $LicenseUri,
+    # Package: the folder for the .nupkg (default out/package).
+    [string] $PackagePath,
+    # Package: use the staged module folder as it is.
+    [switch] $NoBuild
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -150,7 +163,7 @@ Get-EtcdCluster k3detcd-demo | Remove-EtcdCluster -Force
 
 function Invoke-Package([switch] $NoBuild) {
     if (-not $NoBuild) { Invoke-Build }
-    $out = Join-Path $root 'out/package'
+    $out = if ($PackagePath) { $PackagePath } else { Join-Path $root 'out/package' }
     Remove-Item $out -Recurse -Force -ErrorAction Ignore
     New-Item -ItemType Directory $out | Out-Null
     # Compress-PSResource wants the folder named like the module.
@@ -158,14 +171,31 @@ function Invoke-Package([switch] $NoBuild) {
     Remove-Item (Split-Path $pkgSource) -Recurse -Force -ErrorAction Ignore
     New-Item -ItemType Directory $pkgSource | Out-Null
     Copy-Item "$staged/*" $pkgSource -Recurse
+    Set-ManifestLink "$pkgSource/K3dEtcd.psd1" @{ ProjectUri = $ProjectUri; LicenseUri = $LicenseUri }
     Compress-PSResource -Path $pkgSource -DestinationPath $out
     Remove-Item (Split-Path $pkgSource) -Recurse -Force
     Get-ChildItem $out -Filter *.nupkg | ForEach-Object { Write-Host "Package: $($_.FullName)" }
+}
+
+# Adds links to the PSData block of a copy of the manifest, keeping the rest of the file as written.
+function Set-ManifestLink([string] $Manifest, [hashtable] $Links) {
+    $lines = foreach ($name in 'ProjectUri', 'LicenseUri') {
+        if ($Links[$name]) { "            $($name.PadRight(12)) = '$($Links[$name].AbsoluteUri)'" }
+    }
+    if (-not $lines) { return }
+    $text = Get-Content $Manifest -Raw
+    $anchor = [regex]::Match($text, '(?m)^\s*PSData\s*=\s*@\{\r?\n')
+    if (-not $anchor.Success) { throw "No PSData block in $Manifest." }
+    $at = $anchor.Index + $anchor.Length
+    Set-Content $Manifest ($text.Substring(0, $at) + (($lines -join "`n") + "`n") + $text.Substring($at)) -NoNewline
+    $checked = Test-ModuleManifest $Manifest
+    if ($ProjectUri -and $checked.ProjectUri -ne $ProjectUri) { throw "ProjectUri did not reach $Manifest." }
+    if ($LicenseUri -and $checked.LicenseUri -ne $LicenseUri) { throw "LicenseUri did not reach $Manifest." }
 }
 
 switch ($Task) {
     'Build' { Invoke-Build }
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
-    'Package' { Invoke-Package }
+    'Package' { Invoke-Package -NoBuild:$NoBuild }
 }

@@ -11,14 +11,19 @@
     Get-EtcdKey alternate so both see the same machine load. "first" is the first full-size
     Get-EtcdKey in that session (after one tiny Get-EtcdKey and one pipeline of as many integers
     into Measure-Object, which warms PowerShell's own pipeline code), "warm" the median of the repeats.
-    Run: dotnet pwsh -NoProfile ./bench/data-plane.ps1 [-ReadSizes 10000,100000] [-Runs 3]
+    -NoTieredCompilation runs the child sessions with DOTNET_TieredCompilation=0 (every method
+    compiled optimized at first use): a diagnostic that shows how much of a fresh session's time is
+    .NET's tiered JIT warming PowerShell's pipeline rather than the module's work.
+    Run: dotnet pwsh -NoProfile -c './bench/data-plane.ps1 -ReadSizes 10000,100000 -Runs 3'
+    (-c, not -File, so that array arguments bind).
 #>
 param(
     [int[]] $ReadSizes = @(10000, 100000, 200000),
     [int] $Runs = 5,
     [int] $WriteKeys = 10000,
     [int] $EtcdctlPuts = 1000,
-    [int] $ValueBytes = 100
+    [int] $ValueBytes = 100,
+    [switch] $NoTieredCompilation
 )
 $ErrorActionPreference = 'Stop'
 $root = Split-Path $PSScriptRoot
@@ -36,6 +41,7 @@ function Get-Median([double[]] $x) { $s = $x | Sort-Object; if ($s.Count % 2) { 
 
 # Runs a script in a fresh pwsh with the module imported; the script prints one JSON line.
 function Invoke-Child([string] $script) {
+    $env:DOTNET_TieredCompilation = if ($NoTieredCompilation) { '0' } else { $null }
     $out = & $self @prefix -NoProfile -NonInteractive -Command "`$ErrorActionPreference='Stop'; Import-Module '$manifest'; $script"
     if ($LASTEXITCODE -ne 0) { throw "child pwsh failed: $out" }
     $out | Select-Object -Last 1 | ConvertFrom-Json
@@ -58,7 +64,7 @@ $cluster = New-EtcdCluster $name -ExtraArgument "--max-txn-ops=$WriteKeys" -Prog
 try {
     $ep = $cluster.Endpoints[0]
     $value = 'v' * $ValueBytes
-    $results = [ordered]@{ Date = (Get-Date).ToUniversalTime().ToString('yyyy-MM-dd HH:mm') + ' UTC'; Cluster = "3 x etcd $($cluster.Version)"; Reads = @(); Writes = $null }
+    $results = [ordered]@{ Date = (Get-Date).ToUniversalTime().ToString('yyyy-MM-dd HH:mm') + ' UTC'; Cluster = "3 x etcd $($cluster.Version)"; TieredCompilation = -not $NoTieredCompilation; Reads = @(); Writes = $null }
 
     # Reads: populate each prefix (not measured), then alternate etcdctl and our child runs.
     foreach ($n in $ReadSizes) {

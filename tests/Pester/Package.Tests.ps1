@@ -38,4 +38,34 @@ Describe 'Gallery package (build.ps1 Package)' {
             Remove-Item $repoDir, $dest -Recurse -Force
         }
     }
+
+    It 'writes -ProjectUri and -LicenseUri into the packaged manifest only' {
+        $out = Join-Path ([IO.Path]::GetTempPath()) "k3detcd-links-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+        $extracted = "$out-x"
+        $self = [Environment]::ProcessPath
+        $prefix = @(if ([IO.Path]::GetFileNameWithoutExtension($self) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+        try {
+            & $self @prefix -NoProfile -NonInteractive -File "$PSScriptRoot/../../build.ps1" Package -NoBuild -PackagePath $out `
+                -ProjectUri 'https://example.org/k3detcd' -LicenseUri 'https://example.org/k3detcd/LICENSE' | Out-Null
+            $LASTEXITCODE | Should -Be 0
+            Expand-Archive (Join-Path $out "K3dEtcd.$version.nupkg") $extracted
+            $nuspec = [xml](Get-Content "$extracted/K3dEtcd.nuspec" -Raw)
+            $nuspec.package.metadata.projectUrl | Should -Be 'https://example.org/k3detcd'
+            $nuspec.package.metadata.licenseUrl | Should -Be 'https://example.org/k3detcd/LICENSE'
+            $manifest = Test-ModuleManifest "$extracted/K3dEtcd.psd1"
+            $manifest.ProjectUri | Should -Be 'https://example.org/k3detcd'
+            $manifest.LicenseUri | Should -Be 'https://example.org/k3detcd/LICENSE'
+            @($manifest.ExportedCmdlets.Keys).Count | Should -Be @((Test-ModuleManifest $ModulePath).ExportedCmdlets.Keys).Count
+            (Test-ModuleManifest $ModulePath).ProjectUri | Should -BeNullOrEmpty -Because 'the repository names no URL until the project has one'
+        }
+        finally { Remove-Item $out, $extracted -Recurse -Force -ErrorAction Ignore }
+    }
+
+    It 'refuses a link that is not an absolute http(s) URL' {
+        $self = [Environment]::ProcessPath
+        $prefix = @(if ([IO.Path]::GetFileNameWithoutExtension($self) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+        $err = & $self @prefix -NoProfile -NonInteractive -File "$PSScriptRoot/../../build.ps1" Package -NoBuild -PackagePath (Join-Path ([IO.Path]::GetTempPath()) "k3detcd-badlink-$PID") -ProjectUri 'k3detcd/readme' 2>&1
+        $LASTEXITCODE | Should -Not -Be 0
+        "$err" | Should -Match 'not an absolute http\(s\) URL'
+    }
 }
