@@ -10,7 +10,10 @@
     would), so peak working sets are per size; in it etcdctl (via bash, output to /dev/null) and
     Get-EtcdKey alternate so both see the same machine load. "first" is the first full-size
     Get-EtcdKey in that session (after one tiny Get-EtcdKey and one pipeline of as many integers
-    into Measure-Object, which warms PowerShell's own pipeline code), "warm" the median of the repeats.
+    into Measure-Object, which warms PowerShell's own pipeline code), "warm" the median of the
+    -Runs repeats right after it, "steady" the median of -Runs more after -SteadyObjects objects
+    have been read untimed (as in a session that has used the module for a while), each against
+    the etcdctl runs of its own phase.
     -NoTieredCompilation runs the child sessions with DOTNET_TieredCompilation=0 (every method
     compiled optimized at first use): a diagnostic that shows how much of a fresh session's time is
     .NET's tiered JIT warming PowerShell's pipeline rather than the module's work.
@@ -23,7 +26,9 @@ param(
     [int] $WriteKeys = 10000,
     [int] $EtcdctlPuts = 1000,
     [int] $ValueBytes = 100,
-    [switch] $NoTieredCompilation
+    [switch] $NoTieredCompilation,
+    # Objects read (untimed) between the early and the steady measurements.
+    [int] $SteadyObjects = 400000
 )
 $ErrorActionPreference = 'Stop'
 $root = Split-Path $PSScriptRoot
@@ -81,27 +86,41 @@ try {
 # ReadyToRun code), so its first 100k-object pipeline of any kind pays ~0.5 s of JIT.
 `$null = (1..$n | Measure-Object).Count
 `$tmp = [IO.Path]::GetTempFileName()
-`$ctl = @(); `$ctlPeak = @(); `$ours = @()
+
 [GC]::Collect()
 `$alloc0 = [GC]::GetTotalAllocatedBytes(`$true)
-for (`$i = 0; `$i -le $Runs; `$i++) {
-    `$sw = [Diagnostics.Stopwatch]::StartNew()
-    /usr/bin/time -f '%M' -o `$tmp bash -c "exec etcdctl --endpoints $ep get /r$n/ --prefix > /dev/null"
-    if (`$i -gt 0) { `$ctl += `$sw.Elapsed.TotalSeconds; `$ctlPeak += [long](Get-Content `$tmp -Raw).Trim() }
-    `$sw.Restart()
-    `$count = (Get-EtcdKey -Endpoint '$ep' -Key /r$n/ -Prefix | Measure-Object).Count
-    `$ours += `$sw.Elapsed.TotalSeconds
+function Measure-Round([int] `$rounds, [switch] `$SkipFirstEtcdctl) {
+    `$r = @{ Ctl = @(); Ours = @() }
+    for (`$i = 0; `$i -lt `$rounds; `$i++) {
+        `$sw = [Diagnostics.Stopwatch]::StartNew()
+        /usr/bin/time -f '%M' -o `$tmp bash -c "exec etcdctl --endpoints $ep get /r$n/ --prefix > /dev/null"
+        if (`$i -gt 0 -or -not `$SkipFirstEtcdctl) { `$r.Ctl += `$sw.Elapsed.TotalSeconds; `$script:ctlPeak += [long](Get-Content `$tmp -Raw).Trim() }
+        `$sw.Restart()
+        `$script:count = (Get-EtcdKey -Endpoint '$ep' -Key /r$n/ -Prefix | Measure-Object).Count
+        `$r.Ours += `$sw.Elapsed.TotalSeconds
+    }
+    `$r
 }
+`$ctlPeak = @()
+`$early = Measure-Round ($Runs + 1) -SkipFirstEtcdctl
+`$allocPerKey = ([GC]::GetTotalAllocatedBytes(`$true) - `$alloc0) / (`$count * ($Runs + 1))
+# Until about $SteadyObjects objects have gone through the pipeline: .NET's tiered JIT (with PGO) has
+# then moved PowerShell's per-object pipeline code to optimized code (a 10k read drops from ~110
+# to ~45 ms after some 26 calls here; with DOTNET_TieredCompilation=0 it is ~40 ms from the first).
+for (`$seen = 0; `$seen -lt $SteadyObjects; `$seen += $n) { `$null = (Get-EtcdKey -Endpoint '$ep' -Key /r$n/ -Prefix | Measure-Object).Count }
+`$steady = Measure-Round $Runs
 Remove-Item `$tmp
 `$p = [Diagnostics.Process]::GetCurrentProcess()
-@{ Count = `$count; Ours = `$ours; Etcdctl = `$ctl; EtcdctlPeakKiB = `$ctlPeak; AllocPerKey = ([GC]::GetTotalAllocatedBytes(`$true) - `$alloc0) / (`$count * ($Runs + 1)); PeakMiB = `$p.PeakWorkingSet64 / 1MB } | ConvertTo-Json -Compress
+@{ Count = `$count; Ours = `$early.Ours; Etcdctl = `$early.Ctl; SteadyOurs = `$steady.Ours; SteadyEtcdctl = `$steady.Ctl; EtcdctlPeakKiB = `$ctlPeak; AllocPerKey = `$allocPerKey; PeakMiB = `$p.PeakWorkingSet64 / 1MB } | ConvertTo-Json -Compress
 "@
         if ($child.Count -ne $n) { throw "Get-EtcdKey returned $($child.Count) keys, expected $n" }
         $first = $child.Ours[0]; $warm = Get-Median ($child.Ours | Select-Object -Skip 1)
         $ctlMedian = Get-Median $child.Etcdctl
+        $steady = Get-Median $child.SteadyOurs; $steadyCtl = Get-Median $child.SteadyEtcdctl
         $row = [pscustomobject]@{
             Keys = $n; EtcdctlSeconds = [math]::Round($ctlMedian, 3); OursFirstSeconds = [math]::Round($first, 3); OursWarmSeconds = [math]::Round($warm, 3)
             RatioWarm = [math]::Round($warm / $ctlMedian, 2); RatioFirst = [math]::Round($first / $ctlMedian, 2)
+            SteadyEtcdctlSeconds = [math]::Round($steadyCtl, 3); OursSteadySeconds = [math]::Round($steady, 3); RatioSteady = [math]::Round($steady / $steadyCtl, 2)
             OursPeakMiB = [math]::Round($child.PeakMiB, 1); EtcdctlPeakMiB = [math]::Round((Get-Median $child.EtcdctlPeakKiB) / 1024, 1)
             OursAllocBytesPerKey = [math]::Round($child.AllocPerKey)
         }
