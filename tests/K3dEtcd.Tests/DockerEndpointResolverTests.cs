@@ -81,5 +81,35 @@ public sealed class DockerEndpointResolverTests : IDisposable
         Assert.Equal(FailureKind.InvalidArgument, ex.Kind);
     }
 
+    [Theory]
+    [InlineData("unix:///var/run/docker.sock", true)]
+    [InlineData("npipe://./pipe/docker_engine", true)]
+    [InlineData("tcp://127.0.0.1:2375", true)]
+    [InlineData("tcp://[::1]:2375", true)]
+    [InlineData("tcp://localhost:2375", true)]
+    [InlineData("tcp://10.0.0.5:2376", false)]
+    [InlineData("https://docker.example.org:2376", false)]
+    public void Only_an_engine_on_this_machine_gets_host_ports_chosen_here(string engine, bool local) =>
+        Assert.Equal(local, DockerConnection.IsLocal(new Uri(engine)));
+
+    [Fact]
+    public void Chosen_host_ports_are_free_and_never_handed_out_twice()
+    {
+        var taken = new HashSet<int>();
+        var ports = Enumerable.Range(0, 5).Select(_ => EtcdClusterService.PickHostPort("127.0.0.1", taken)).ToList();
+        Assert.All(ports, p => Assert.NotNull(p));
+        Assert.Equal(5, ports.Distinct().Count());
+        foreach (var p in ports)
+        {
+            // Free when chosen: this machine can listen on it.
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, p!.Value);
+            listener.Start();
+        }
+    }
+
+    [Fact]
+    public void No_host_port_is_chosen_for_an_address_this_machine_does_not_have() =>
+        Assert.Null(EtcdClusterService.PickHostPort("192.0.2.1", new HashSet<int>()));   // TEST-NET-1
+
     public void Dispose() => Directory.Delete(_home, recursive: true);
 }

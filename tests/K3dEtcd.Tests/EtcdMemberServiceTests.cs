@@ -135,6 +135,40 @@ public sealed class EtcdMemberServiceTests(DockerFixture fx)
     }
 
     [Fact]
+    public async Task Host_ports_survive_a_stop_and_start_and_a_cluster_made_with_ClientPort_grows_on_the_next_port()
+    {
+        // Two consecutive free ports for a one-member cluster and the member added to it.
+        var first = Enumerable.Range(0, 50).Select(_ => EtcdClusterService.PickHostPort("127.0.0.1", new HashSet<int>())!.Value)
+            .First(p => p < 65535 && IsFree(p + 1));
+        var spec = fx.Spec("ports", size: 1) with { ClientPort = first };
+        var cluster = await fx.Service().CreateAsync(spec, CancellationToken.None);
+        Assert.Equal($"http://127.0.0.1:{first}", cluster.Members[0].ClientUrl);
+        var added = await Members().AddMemberAsync(spec.Name, CancellationToken.None);
+        Assert.Equal($"http://127.0.0.1:{first + 1}", added.ClientUrl);
+
+        var free = fx.Spec("freeports", size: 3);
+        var before = await fx.Service().CreateAsync(free, CancellationToken.None);
+        var bindings = before.Members.Select(m => Cli.Run("docker", "inspect", "-f", "{{(index (index .HostConfig.PortBindings \"2379/tcp\") 0).HostPort}}", m.ContainerName).Output.Trim()).ToList();
+        Assert.All(bindings, b => Assert.True(int.TryParse(b, out var port) && port > 0, $"host port '{b}' is fixed in the binding"));
+        var member = before.Members[1];
+        await Members().StopMemberAsync(before, member, kill: false, CancellationToken.None);
+        await Members().StartMembersAsync(before, [member], CancellationToken.None);
+        var after = (await fx.Service().GetAsync(free.Name, CancellationToken.None))!;
+        Assert.Equal(before.Endpoints, after.Endpoints);
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            l.Start();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException) { return false; }
+    }
+
+    [Fact]
     public async Task A_partitioned_member_leaves_the_majority_serving_and_catches_up_after_reconnect()
     {
         var spec = fx.Spec("part");

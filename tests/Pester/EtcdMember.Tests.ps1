@@ -89,17 +89,21 @@ Describe 'Member drills: Stop/Start/Restart-EtcdMember, Add/Remove-EtcdMember, M
         $status = Get-EtcdctlStatus $now.Endpoints
         @($status.Revision | Select-Object -Unique).Count | Should -Be 1
         $url = ($now.Members | Where-Object Name -eq $follower.Name).ClientUrl
-        @(etcdctl --endpoints $url get /drill/away/ --prefix --keys-only --consistency=s | Where-Object { $_ }).Count | Should -Be 25
+        $url | Should -Be $follower.ClientUrl -Because 'the host port is fixed in the port binding, so it survives a stop and start'
+        (docker port $follower.ContainerName 2379/tcp) | Should -Be ($follower.ClientUrl -replace '^http://', '')
+        @(etcdctl --endpoints $follower.ClientUrl get /drill/away/ --prefix --keys-only --consistency=s | Where-Object { $_ }).Count | Should -Be 25
     }
 
     It 'restarts all members one at a time with -Rolling and keeps serving' {
-        $ids = (Get-EtcdCluster $name).Members.Id
+        $before = Get-EtcdCluster $name
+        $ids = $before.Members.Id
         $restarted = Restart-EtcdMember -Cluster $name -All -Rolling -PassThru
         $restarted | Should -HaveCount 3
         $restarted.State | Select-Object -Unique | Should -Be 'running'
         $now = Get-EtcdCluster $name
         $now.State | Should -Be 'Running'
         $now.Members.Id | Should -Be $ids
+        $now.Endpoints | Should -Be $before.Endpoints
         Test-EtcdCluster -Cluster $name -Quiet | Should -BeTrue
     }
 

@@ -11,12 +11,28 @@ namespace K3dEtcd.Docker;
 /// </summary>
 public sealed class DockerConnection : IDisposable
 {
-    private DockerConnection(DockerClient client) => Client = client;
+    private DockerConnection(DockerClient client, bool engineIsLocal)
+    {
+        Client = client;
+        EngineIsLocal = engineIsLocal;
+    }
 
     internal DockerClient Client { get; }
 
-    public static async Task<DockerConnection> ConnectAsync(string? dockerHost, CancellationToken ct) =>
-        new(await DockerClientFactory.ConnectAsync(dockerHost, ct).ConfigureAwait(false));
+    /// <summary>
+    /// True when the engine runs on this machine (a unix socket, a named pipe or a loopback TCP
+    /// address), so a port that is free here is free for the engine's port bindings too.
+    /// </summary>
+    public bool EngineIsLocal { get; }
+
+    public static async Task<DockerConnection> ConnectAsync(string? dockerHost, CancellationToken ct)
+    {
+        var endpoint = DockerEndpointResolver.Resolve(dockerHost);
+        return new(await DockerClientFactory.ConnectAsync(dockerHost, ct).ConfigureAwait(false), IsLocal(endpoint.Uri));
+    }
+
+    internal static bool IsLocal(Uri engine) =>
+        engine.Scheme is "unix" or "npipe" || (IPAddress.TryParse(engine.Host.Trim('[', ']'), out var ip) ? IPAddress.IsLoopback(ip) : engine.Host == "localhost");
 
     public void Dispose() => Client.Dispose();
 }

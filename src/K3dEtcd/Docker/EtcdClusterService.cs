@@ -14,7 +14,15 @@ namespace K3dEtcd.Docker;
 /// <summary>Creates, finds and removes etcd clusters made of labelled Docker containers.</summary>
 public sealed partial class EtcdClusterService(IDockerClient docker, IOperationLog log)
 {
-    public EtcdClusterService(DockerConnection docker, IOperationLog log) : this(docker.Client, log) { }
+    public EtcdClusterService(DockerConnection docker, IOperationLog log) : this(docker.Client, log) => PinHostPorts = docker.EngineIsLocal;
+
+    /// <summary>
+    /// Choose each member's host port at creation and fix it in the port binding, so a member keeps
+    /// its client URL when it is stopped and started again (with an empty host port Docker picks a
+    /// new random one on every start). Only where the engine is on this machine, because the free
+    /// ports are found here.
+    /// </summary>
+    internal bool PinHostPorts { get; init; } = true;
 
     private const string ClientPortKey = "2379/tcp";
 
@@ -208,7 +216,9 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         }
 
         var command = BuildEtcdCommand(container, initialCluster, initialClusterState, spec);
-        var hostPort = spec.ClientPort is { } p ? (p + index).ToString(CultureInfo.InvariantCulture) : "";
+        var port = spec.ClientPort is { } p ? p + index : PinHostPorts ? PickHostPort(spec.HostAddress, created.HostPorts) : null;
+        var hostPort = port?.ToString(CultureInfo.InvariantCulture) ?? "";
+        if (spec.ClientPort is { } first) labels[Labels.ClientPortBase] = first.ToString(CultureInfo.InvariantCulture);
         log.Verbose($"docker create --name {container} --network {spec.NetworkName} -p {spec.HostAddress}:{hostPort}:2379 {string.Join(' ', binds.Select(b => $"-v {b}"))} {spec.Image} {string.Join(' ', command)}");
         var response = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
         {
@@ -684,9 +694,35 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         return string.IsNullOrWhiteSpace(ex.ResponseBody) ? ex.Message : ex.ResponseBody.Trim();
     }
 
+    /// <summary>
+    /// A port that is free on <paramref name="hostAddress"/> now and not handed out yet in this
+    /// operation; null when this machine cannot bind that address (Docker then picks).
+    /// </summary>
+    internal static int? PickHostPort(string hostAddress, ISet<int> taken)
+    {
+        if (!IPAddress.TryParse(hostAddress, out var address)) return null;
+        for (var attempt = 0; attempt < 16; attempt++)
+        {
+            try
+            {
+                using var probe = new System.Net.Sockets.Socket(address.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                probe.Bind(new IPEndPoint(address, 0));
+                var port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+                if (taken.Add(port)) return port;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                return null;
+            }
+        }
+        return null;
+    }
+
     /// <summary>What an operation created so far, so a failure can remove exactly that.</summary>
     internal sealed class CreatedResources
     {
+        /// <summary>Host ports chosen so far, so two members never get the same one.</summary>
+        public HashSet<int> HostPorts { get; } = [];
         public List<string> Containers { get; } = [];
         public List<string> Volumes { get; } = [];
         public string? Network { get; set; }

@@ -298,8 +298,9 @@ public sealed partial class EtcdMemberService
         var config = inspect.Config ?? new ContainerConfig();
         var labels = config.Labels ?? new Dictionary<string, string>();
         var binding = inspect.HostConfig?.PortBindings is { } pb && pb.TryGetValue("2379/tcp", out var b) ? b?.FirstOrDefault() : null;
-        int? basePort = binding is not null && int.TryParse(binding.HostPort, CultureInfo.InvariantCulture, out var port) && port > 0
-            ? port - MemberIndex(cluster.Name, member.Name) : null;
+        // Only a cluster created with -ClientPort numbers its ports; otherwise the new member gets a free one.
+        int? basePort = labels.TryGetValue(Labels.ClientPortBase, out var first) && int.TryParse(first, CultureInfo.InvariantCulture, out var port) && port > 0
+            ? port : null;
         var extra = new List<string>();
         var cmd = config.Cmd ?? [];
         for (var i = 1; i < cmd.Count; i++)

@@ -22,13 +22,13 @@ public sealed partial class EtcdMemberService
     private readonly IOperationLog _log;
     private readonly EtcdClusterService _clusters;
 
-    public EtcdMemberService(DockerConnection docker, IOperationLog log) : this(docker.Client, log) { }
+    public EtcdMemberService(DockerConnection docker, IOperationLog log) : this(docker.Client, log, docker.EngineIsLocal) { }
 
-    public EtcdMemberService(IDockerClient docker, IOperationLog log)
+    public EtcdMemberService(IDockerClient docker, IOperationLog log, bool pinHostPorts = true)
     {
         _docker = docker;
         _log = log;
-        _clusters = new EtcdClusterService(docker, log);
+        _clusters = new EtcdClusterService(docker, log) { PinHostPorts = pinHostPorts };
     }
 
     /// <summary>How long a wait (container stopped, leader elected, member caught up) may take.</summary>

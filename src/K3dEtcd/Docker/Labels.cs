@@ -11,6 +11,8 @@ internal static class Labels
     public const string Member = Prefix + "member";
     public const string MemberIndex = Prefix + "member-index";
     public const string MemberId = Prefix + "member-id";
+    /// <summary>The -ClientPort a cluster was created with (member i publishes on it + i); absent when ports were chosen free.</summary>
+    public const string ClientPortBase = Prefix + "client-port-base";
     public const string Network = Prefix + "network";
     public const string Token = Prefix + "cluster-token";
     public const string Version = Prefix + "etcd-version";

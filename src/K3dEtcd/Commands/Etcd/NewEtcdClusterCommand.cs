@@ -59,7 +59,7 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
     [ValidateNotNullOrEmpty]
     public string HostAddress { get; set; } = "127.0.0.1";
 
-    /// <summary>First host port to publish client ports on; member i uses ClientPort+i. Default: random free ports.</summary>
+    /// <summary>First host port to publish client ports on; member i uses ClientPort+i. Default: free ports chosen at creation; either way a member keeps its port when it is stopped and started again.</summary>
     [Parameter]
     [ValidateRange(1, 65535)]
     public int ClientPort { get; set; }

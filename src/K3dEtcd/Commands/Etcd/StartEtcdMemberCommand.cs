@@ -9,8 +9,8 @@ namespace K3dEtcd.Commands.Etcd;
 /// <para type="synopsis">Starts stopped etcd members and waits until they are healthy and caught up with the leader.</para>
 /// <para type="description">Starts the member containers (all of them first, so a stopped cluster regains its quorum), then waits until
 /// each answers /health, knows the leader and has applied the leader's revision, with progress. A member rejoins with the data in
-/// its volume. Each start publishes the client port again, possibly on another host port: use the members written with -PassThru,
-/// or Get-EtcdCluster, for current endpoints.</para>
+/// its volume and on the host port it was created with (New-EtcdCluster and Add-EtcdMember fix each member's port in its port
+/// binding), so ClientUrl and the cluster's Endpoints stay valid.</para>
 /// </summary>
 /// <example>
 /// <code>Start-EtcdMember -Cluster $c -Name etcd0</code>
