@@ -42,8 +42,7 @@ Describe 'Gallery package (build.ps1 Package)' {
     It 'writes -ProjectUri and -LicenseUri into the packaged manifest only' {
         $out = Join-Path ([IO.Path]::GetTempPath()) "k3detcd-links-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
         $extracted = "$out-x"
-        $self = [Environment]::ProcessPath
-        $prefix = @(if ([IO.Path]::GetFileNameWithoutExtension($self) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+        $pwsh = Get-FreshPwsh; $self = $pwsh.File; $prefix = $pwsh.Prefix
         try {
             & $self @prefix -NoProfile -NonInteractive -File "$PSScriptRoot/../../build.ps1" Package -NoBuild -PackagePath $out `
                 -ProjectUri 'https://example.org/k3detcd' -LicenseUri 'https://example.org/k3detcd/LICENSE' | Out-Null
@@ -62,8 +61,7 @@ Describe 'Gallery package (build.ps1 Package)' {
     }
 
     It 'refuses a link that is not an absolute http(s) URL' {
-        $self = [Environment]::ProcessPath
-        $prefix = @(if ([IO.Path]::GetFileNameWithoutExtension($self) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+        $pwsh = Get-FreshPwsh; $self = $pwsh.File; $prefix = $pwsh.Prefix
         $err = & $self @prefix -NoProfile -NonInteractive -File "$PSScriptRoot/../../build.ps1" Package -NoBuild -PackagePath (Join-Path ([IO.Path]::GetTempPath()) "k3detcd-badlink-$PID") -ProjectUri 'k3detcd/readme' 2>&1
         $LASTEXITCODE | Should -Not -Be 0
         "$err" | Should -Match 'not an absolute http\(s\) URL'

@@ -20,10 +20,15 @@ function Assert-DockerAvailable {
 # Runs a script in a new pwsh process that imports the staged module; returns its output lines.
 function Invoke-FreshPwsh([string] $Script) { Invoke-FreshPwshWithModule $script:ModulePath $Script }
 
-function Invoke-FreshPwshWithModule([string] $Manifest, [string] $Script) {
+# How to start a new pwsh like this one: pwsh itself, or `dotnet <pwsh.dll>` for the .NET tool.
+function Get-FreshPwsh {
     $self = [Environment]::ProcessPath
-    $prefix = @()
-    if ([IO.Path]::GetFileNameWithoutExtension($self) -eq 'dotnet') { $prefix = @(Join-Path $PSHOME 'pwsh.dll') }
+    $prefix = if ([IO.Path]::GetFileNameWithoutExtension($self) -eq 'dotnet') { , @(Join-Path $PSHOME 'pwsh.dll') } else { , @() }
+    [pscustomobject]@{ File = $self; Prefix = $prefix }
+}
+
+function Invoke-FreshPwshWithModule([string] $Manifest, [string] $Script) {
+    $pwsh = Get-FreshPwsh; $self = $pwsh.File; $prefix = $pwsh.Prefix
     $full = "`$ErrorActionPreference='Stop'; Import-Module '$Manifest'; $Script"
     $out = & $self @prefix -NoProfile -NonInteractive -Command $full
     if ($LASTEXITCODE -ne 0) { throw "fresh pwsh failed ($LASTEXITCODE): $out" }
