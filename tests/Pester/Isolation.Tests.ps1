@@ -14,9 +14,7 @@ Describe 'Dependency isolation' -Tag Docker {
 
     It 'works after another version of Google.Protobuf was loaded into the session first' {
         # A brand-new pwsh: the old Protobuf goes into the default load context before K3dEtcd is imported.
-        $self = [Environment]::ProcessPath
-        $prefix = @()
-        if ([IO.Path]::GetFileNameWithoutExtension($self) -eq 'dotnet') { $prefix = @(Join-Path $PSHOME 'pwsh.dll') }
+        $pwsh = Get-FreshPwsh; $self = $pwsh.File; $prefix = $pwsh.Prefix
         $script = @"
 `$ErrorActionPreference = 'Stop'
 Add-Type -Path '$($oldProtobuf.FullName)'
