@@ -146,6 +146,7 @@ public sealed class DataPlaneUnitTests
     [InlineData(new byte[] { 0x1f })]                      // wire type 7 does not exist
     [InlineData(new byte[] { 0x18, 0x80 })]                // a varint cut short
     [InlineData(new byte[] { 0x12, 0x02, 0x0a, 0x05 })]    // a key inside the record longer than the record
+    [InlineData(new byte[] { 0x12, 0x01, 0x0f })]          // a record holding a tag of an unknown wire type
     public void A_malformed_range_page_is_refused(byte[] response) =>
         Assert.Throws<InvalidDataException>(() =>
         {

@@ -133,7 +133,14 @@ public sealed class EtcdKeyService(EtcdConnection connection)
         finally
         {
             // Stopped early (Ctrl+C, -Limit, Select-Object -First): the prefetched page goes back to the pool too.
-            if (pending is not null) _ = pending.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            if (pending is not null)
+            {
+                _ = pending.ContinueWith(t =>
+                {
+                    if (t.IsCompletedSuccessfully) t.Result.Dispose();
+                    else _ = t.Exception;   // observed: nobody waits for this page any more
+                }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            }
         }
     }
 

@@ -1,6 +1,6 @@
-using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
@@ -9,7 +9,7 @@ namespace K3dEtcd.Etcd;
 
 /// <summary>
 /// One etcd RangeResponse kept as the bytes gRPC received, in a pooled buffer, and decoded one key
-/// at a time as the caller reads it. A page of 64k keys then costs one buffer instead of 64k
+/// at a time as the caller reads it. A page of 30k keys then costs one buffer instead of 30k
 /// KeyValue objects holding two ByteString copies each, all alive (and promoted by the GC) until
 /// the page is done; Get-EtcdKey spends its time on the keys it returns, not on copies of them.
 /// </summary>
@@ -51,30 +51,36 @@ public sealed class EtcdRangePage : IDisposable
     private static EtcdRangePage Receive(DeserializationContext context)
     {
         var payload = context.PayloadAsReadOnlySequence();
-        var length = checked((int)payload.Length);
-        var page = new EtcdRangePage(ArrayPool<byte>.Shared.Rent(Math.Max(1, length)), length);
+        var page = Rent(checked((int)payload.Length));
+        payload.CopyTo(page._buffer);
+        return page.Indexed();
+    }
+
+    /// <summary>A page from a serialized RangeResponse (the bytes are copied).</summary>
+    public static EtcdRangePage Parse(ReadOnlySpan<byte> response)
+    {
+        var page = Rent(response.Length);
+        response.CopyTo(page._buffer);
+        return page.Indexed();
+    }
+
+    private static EtcdRangePage Rent(int length) => new(ArrayPool<byte>.Shared.Rent(Math.Max(1, length)), length);
+
+    private EtcdRangePage Indexed()
+    {
         try
         {
-            payload.CopyTo(page._buffer);
-            page.Index();
-            return page;
+            Index();
+            return this;
         }
         catch
         {
-            page.Dispose();
+            Dispose();
             throw;
         }
     }
 
     /// <summary>Reads the header, more and count, and notes where each key's record is.</summary>
-    public static EtcdRangePage Parse(ReadOnlySpan<byte> response)
-    {
-        var page = new EtcdRangePage(ArrayPool<byte>.Shared.Rent(Math.Max(1, response.Length)), response.Length);
-        response.CopyTo(page._buffer);
-        page.Index();
-        return page;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Index()
     {
@@ -185,6 +191,7 @@ public readonly ref struct EtcdRawKeyValue
             };
             if (!ok) throw new InvalidDataException("etcd sent a key that is not valid protobuf.");
         }
+        if (!reader.AtEnd) throw new InvalidDataException("etcd sent a key that is not valid protobuf.");
         return new EtcdRawKeyValue { Key = key, Value = value, CreateRevision = create, ModRevision = mod, Version = version, Lease = lease };
     }
 }

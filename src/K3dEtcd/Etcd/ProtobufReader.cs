@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+
 namespace K3dEtcd.Etcd;
 
 /// <summary>
