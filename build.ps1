@@ -180,7 +180,7 @@ function Invoke-Package([switch] $NoBuild) {
 # Adds links to the PSData block of a copy of the manifest, keeping the rest of the file as written.
 function Set-ManifestLink([string] $Manifest, [hashtable] $Links) {
     $lines = foreach ($name in 'ProjectUri', 'LicenseUri') {
-        if ($Links[$name]) { "            $($name.PadRight(12)) = '$($Links[$name].AbsoluteUri)'" }
+        if ($Links[$name]) { "            $($name.PadRight(12)) = '$($Links[$name].AbsoluteUri.Replace("'", "''"))'" }
     }
     if (-not $lines) { return }
     $text = Get-Content $Manifest -Raw
@@ -189,8 +189,9 @@ function Set-ManifestLink([string] $Manifest, [hashtable] $Links) {
     $at = $anchor.Index + $anchor.Length
     Set-Content $Manifest ($text.Substring(0, $at) + (($lines -join "`n") + "`n") + $text.Substring($at)) -NoNewline
     $checked = Test-ModuleManifest $Manifest
-    if ($ProjectUri -and $checked.ProjectUri -ne $ProjectUri) { throw "ProjectUri did not reach $Manifest." }
-    if ($LicenseUri -and $checked.LicenseUri -ne $LicenseUri) { throw "LicenseUri did not reach $Manifest." }
+    foreach ($name in 'ProjectUri', 'LicenseUri') {
+        if ($Links[$name] -and $checked.$name -ne $Links[$name]) { throw "$name did not reach $Manifest." }
+    }
 }
 
 switch ($Task) {
