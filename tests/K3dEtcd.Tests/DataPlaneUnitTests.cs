@@ -134,6 +134,22 @@ public sealed class DataPlaneUnitTests
         Assert.Throws<ArgumentOutOfRangeException>(() => page[2].Key.Length);
     }
 
+    [Theory]
+    [InlineData(Grpc.Core.StatusCode.Internal)]
+    [InlineData(Grpc.Core.StatusCode.Unknown)]
+    public void A_transport_that_breaks_under_a_call_is_a_connection_error(Grpc.Core.StatusCode code)
+    {
+        using var connection = EtcdConnection.Open(new EtcdConnectionOptions { Endpoints = ["http://127.0.0.1:1"] });
+        var broken = new Grpc.Core.RpcException(new Grpc.Core.Status(code, "Error reading next message.",
+            new IOException("Received an unexpected EOF or 0 bytes from the transport stream.")));
+        var ex = connection.Map(broken, "range", "/k");
+        Assert.Equal(("EtcdConnectionBroken", FailureKind.ConnectionError), (ex.ErrorId, ex.Kind));
+        Assert.Contains("unexpected EOF", ex.Message);
+
+        // An Internal status without a broken transport stays what it was.
+        Assert.Equal("EtcdOperationFailed", connection.Map(new Grpc.Core.RpcException(new Grpc.Core.Status(code, "bad message")), "range", "/k").ErrorId);
+    }
+
     [Fact]
     public void An_empty_range_page_has_no_keys()
     {

@@ -173,6 +173,16 @@ public sealed class EtcdConnection : IDisposable
             return new K3dEtcdException("EtcdAccessDenied", FailureKind.SecurityError,
                 $"etcd {operation}: access denied ({detail}). Check -Credential or the client certificate.", target, ex);
         }
+        // The transport broke under the call (reset, EOF, a TLS alert after the handshake): gRPC
+        // reports Internal or Unknown, but the cause is the connection, not etcd's answer. A TLS 1.3
+        // server that refuses the client certificate does exactly this.
+        if (ex.StatusCode is StatusCode.Internal or StatusCode.Unknown
+            && (FindInner<IOException>(ex) ?? FindInner<HttpRequestException>(ex) ?? (Exception?)FindInner<System.Net.Sockets.SocketException>(ex)) is { } transport)
+        {
+            return new K3dEtcdException("EtcdConnectionBroken", FailureKind.ConnectionError,
+                $"etcd {operation}: the connection to {where} broke ({transport.Message}).{(Options.UsesTls ? " With client-certificate TLS, check -CertFile and -KeyFile: etcd drops clients it does not accept." : "")}",
+                target ?? where, ex);
+        }
         return ex.StatusCode switch
         {
             StatusCode.NotFound => new K3dEtcdException("EtcdNotFound", FailureKind.ObjectNotFound, $"etcd {operation}: {detail}", target, ex),
