@@ -1,38 +1,91 @@
 #!/usr/bin/env bash
-# Makes sure a Docker engine answers and the local etcd test image exists.
-# Never pulls: the image is built from Debian's etcd binary (see ../shared/DESIGN.md section 5).
+# Makes sure a Docker engine answers and the local etcd test images exist, installing what is
+# missing from Debian's packages. Never pulls: the images are built from Debian's etcd binaries
+# (see ../shared/DESIGN.md section 5).
+#
+# The engine is decided on the engine itself (a `docker info` that answers, or a `dockerd` to
+# start), never on the `docker` CLI: a machine can have the CLI without any engine.
+#
+# Environment:
+#   K3DETCD_ETCD_IMAGE        the 3.4 test image to build (default k3detcd/etcd:3.4.23)
+#   K3DETCD_ETCD35_IMAGE      the 3.5 test image with etcdutl (default k3detcd/etcd:3.5.16);
+#                             K3DETCD_SKIP_ETCD35=1 leaves it out
+#   K3DETCD_DOCKERD_TIMEOUT   seconds to wait for a started engine (default 60)
 set -euo pipefail
 IMAGE="${K3DETCD_ETCD_IMAGE:-k3detcd/etcd:3.4.23}"
-SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+IMAGE35="${K3DETCD_ETCD35_IMAGE:-k3detcd/etcd:3.5.16}"
+say() { echo "prepare-docker: $*"; }
+die() { echo "prepare-docker: $*" >&2; exit 1; }
+
+engine_answers() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then SUDO="sudo"; else SUDO="none"; fi
+fi
 
 need_pkgs=()
-command -v docker  >/dev/null || need_pkgs+=(docker.io)
+engine_answers || command -v dockerd >/dev/null || need_pkgs+=(docker.io)
 command -v etcd    >/dev/null || need_pkgs+=(etcd-server)
 command -v etcdctl >/dev/null || need_pkgs+=(etcd-client)
 command -v curl    >/dev/null || need_pkgs+=(curl)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
-  echo "prepare-docker: installing ${need_pkgs[*]}"
+  if ! command -v apt-get >/dev/null; then
+    die "missing ${need_pkgs[*]}, and this is not a Debian/Ubuntu machine (no apt-get): install a Docker engine (Docker Desktop on macOS/Windows) and etcd's server and client, start the engine, then run this again."
+  fi
+  if [ "$SUDO" = none ]; then
+    die "missing ${need_pkgs[*]}, and installing needs root or sudo: run 'sudo apt-get install -y ${need_pkgs[*]}', then run this again."
+  fi
+  say "installing ${need_pkgs[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
-if ! docker info >/dev/null 2>&1; then
-  echo "prepare-docker: starting dockerd"
+if ! engine_answers; then
+  command -v dockerd >/dev/null || die "no Docker engine answers and no dockerd is installed: install docker.io (or Docker Desktop) and start it."
+  [ "$SUDO" = none ] && die "no Docker engine answers and starting dockerd needs root or sudo: start the engine (sudo dockerd, or systemctl start docker), then run this again."
+  say "starting dockerd"
   ($SUDO dockerd >/tmp/k3detcd-dockerd.log 2>&1 &)
-  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || { echo "prepare-docker: dockerd did not start; see /tmp/k3detcd-dockerd.log" >&2; exit 1; }
+  for _ in $(seq 1 "${K3DETCD_DOCKERD_TIMEOUT:-60}"); do engine_answers && break; sleep 1; done
+  engine_answers || die "dockerd did not answer within ${K3DETCD_DOCKERD_TIMEOUT:-60} s; see /tmp/k3detcd-dockerd.log"
 fi
 
-if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
-  echo "prepare-docker: building $IMAGE from $(command -v etcd)"
-  ctx=$(mktemp -d)
-  trap 'rm -rf "$ctx"' EXIT
+# A FROM-scratch image holding the given etcd binaries and the glibc they link to.
+build_image() { # tag binary...
+  local tag=$1; shift
+  local ctx; ctx=$(mktemp -d)
   mkdir -p "$ctx/usr/local/bin" "$ctx/lib/x86_64-linux-gnu" "$ctx/lib64" "$ctx/tmp" "$ctx/var/lib/etcd"
-  cp "$(command -v etcd)" "$(command -v etcdctl)" "$ctx/usr/local/bin/"
+  cp "$@" "$ctx/usr/local/bin/"
   cp /lib/x86_64-linux-gnu/libc.so.6 "$ctx/lib/x86_64-linux-gnu/"
   cp /lib64/ld-linux-x86-64.so.2 "$ctx/lib64/"
   printf 'FROM scratch\nCOPY . /\nWORKDIR /var/lib/etcd\nCMD ["/usr/local/bin/etcd"]\n' > "$ctx/Dockerfile"
-  docker build -q -t "$IMAGE" "$ctx" >/dev/null
+  # The legacy builder's deprecation notice goes to stderr: show the log only when the build fails.
+  docker build -q -t "$tag" "$ctx" >/dev/null 2>"$ctx.log" || { cat "$ctx.log" >&2; rm -rf "$ctx" "$ctx.log"; die "building $tag failed"; }
+  rm -rf "$ctx" "$ctx.log"
+}
+
+if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  say "building $IMAGE from $(command -v etcd)"
+  build_image "$IMAGE" "$(command -v etcd)" "$(command -v etcdctl)"
 fi
-echo "prepare-docker: engine ready, image $IMAGE present"
+
+# etcd 3.5 (with etcdutl) from Debian trixie's packages, through a private apt directory so the
+# machine's own apt lists stay as they are. Used where behaviour differs by version.
+if [ "${K3DETCD_SKIP_ETCD35:-}" != 1 ] && ! docker image inspect "$IMAGE35" >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null && [ "$SUDO" != none ]; then
+    say "building $IMAGE35 from Debian trixie's etcd packages"
+    a=$(mktemp -d); chmod 755 "$a"   # apt's download user must reach it
+    mkdir -p "$a/parts" "$a/lists/partial" "$a/cache/archives/partial" "$a/x"
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > "$a/parts/trixie.sources"
+    o=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$a/parts" -o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache")
+    $SUDO apt-get "${o[@]}" update -qq
+    (cd "$a" && $SUDO apt-get "${o[@]}" download etcd-server etcd-client >/dev/null)
+    for d in "$a"/etcd-*.deb; do dpkg-deb -x "$d" "$a/x"; done
+    build_image "$IMAGE35" "$a/x/usr/bin/etcd" "$a/x/usr/bin/etcdctl" "$a/x/usr/bin/etcdutl"
+    $SUDO rm -rf "$a"
+  else
+    say "cannot build $IMAGE35 here (needs apt-get and root); tests that need etcd 3.5 will fail"
+  fi
+fi
+say "engine ready, image $IMAGE present"
