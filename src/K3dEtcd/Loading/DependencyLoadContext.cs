@@ -1,3 +1,4 @@
+using System.Management.Automation;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
@@ -13,14 +14,22 @@ namespace K3dEtcd.Commands;
 /// load from the module's dependencies/ folder into this private context. The cmdlet assembly never
 /// references a dependency directly (a test checks its assembly references), so the default context
 /// only ever asks for K3dEtcd.Engine, which this resolver hands to the private context.
+///
+/// The build writes dependencies/K3dEtcd.dependencies.txt: the name and version of every assembly it
+/// staged. Only those names load, and only at those versions: a file replaced by another version
+/// (a hand-copied DLL, a half-updated install) is refused at import with one clear sentence instead
+/// of failing later with a MissingMethodException deep inside a call.
 /// </summary>
 internal sealed class DependencyLoadContext : AssemblyLoadContext
 {
+    internal const string ListFileName = "K3dEtcd.dependencies.txt";
+
     private static int _registered;
 
     private static readonly string ModuleDirectory = Path.GetDirectoryName(typeof(DependencyLoadContext).Assembly.Location)!;
     private static readonly string DependencyDirectory = Path.Combine(ModuleDirectory, "dependencies");
     private static readonly Lazy<DependencyLoadContext> Instance = new(() => new DependencyLoadContext());
+    private static readonly Lazy<IReadOnlyDictionary<string, Version>> Expected = new(ReadList);
 
     private DependencyLoadContext() : base("K3dEtcd.Dependencies", isCollectible: false) { }
 
@@ -39,10 +48,73 @@ internal sealed class DependencyLoadContext : AssemblyLoadContext
         }
     }
 
+    /// <summary>
+    /// Remove-Module: the default context must stop asking us (a later import of another copy of the
+    /// module registers its own resolver; two would race). Importing again registers again.
+    /// </summary>
+    internal static void Unregister()
+    {
+        if (Interlocked.Exchange(ref _registered, 0) == 1)
+        {
+            AssemblyLoadContext.Default.Resolving -= ResolveFromDefault;
+        }
+    }
+
+    internal static bool IsRegistered => Volatile.Read(ref _registered) == 1;
+
+    /// <summary>
+    /// Checks every staged assembly against the list the build wrote; throws with the file, the
+    /// version found and the version expected. Reads only metadata (no assembly is loaded).
+    /// </summary>
+    internal static void Verify()
+    {
+        if (!Directory.Exists(DependencyDirectory)) return;
+        foreach (var (name, expected) in Expected.Value)
+        {
+            var path = PathOf(name);
+            if (!File.Exists(path))
+                throw new FileNotFoundException($"K3dEtcd cannot load: '{path}' is missing. The module folder is incomplete; reinstall the module.", path);
+            var found = AssemblyName.GetAssemblyName(path).Version;
+            if (found != expected)
+                throw new FileLoadException(WrongVersion(path, found, expected), path);
+        }
+    }
+
+    private static string WrongVersion(string path, Version? found, Version expected) =>
+        $"K3dEtcd cannot load '{path}': it is version {found}, but this module was built with version {expected}. " +
+        "Replace the file with the one the module shipped with (reinstall the module).";
+
+    private static string PathOf(string name) =>
+        name == "K3dEtcd.Model" ? Path.Combine(ModuleDirectory, name + ".dll") : Path.Combine(DependencyDirectory, name + ".dll");
+
+    private static IReadOnlyDictionary<string, Version> ReadList()
+    {
+        var list = Path.Combine(DependencyDirectory, ListFileName);
+        if (!File.Exists(list))
+            throw new FileNotFoundException($"K3dEtcd cannot load: '{list}' is missing. The module folder is incomplete; reinstall the module.", list);
+        var result = new Dictionary<string, Version>(StringComparer.OrdinalIgnoreCase);
+        foreach (var line in File.ReadLines(list))
+        {
+            var parts = line.Split('|', StringSplitOptions.TrimEntries);
+            if (parts.Length == 2 && parts[0].Length > 0 && Version.TryParse(parts[1], out var v)) result[parts[0]] = v;
+        }
+        return result;
+    }
+
+    /// <summary>The path of a listed assembly at the expected version, or null for names we do not ship.</summary>
+    private static string? Checked(string? name)
+    {
+        if (name is null || !Expected.Value.TryGetValue(name, out var expected)) return null;
+        var path = PathOf(name);
+        if (!File.Exists(path)) return null;
+        var found = AssemblyName.GetAssemblyName(path).Version;
+        return found == expected ? path : throw new FileLoadException(WrongVersion(path, found, expected), path);
+    }
+
     private static Assembly? ResolveFromDefault(AssemblyLoadContext context, AssemblyName name)
     {
-        if (name.Name == "K3dEtcd.Engine") return Instance.Value.LoadFromAssemblyPath(Path.Combine(DependencyDirectory, "K3dEtcd.Engine.dll"));
-        if (name.Name == "K3dEtcd.Model") return context.LoadFromAssemblyPath(Path.Combine(ModuleDirectory, "K3dEtcd.Model.dll"));
+        if (name.Name == "K3dEtcd.Engine" && Checked(name.Name) is { } engine) return Instance.Value.LoadFromAssemblyPath(engine);
+        if (name.Name == "K3dEtcd.Model" && Checked(name.Name) is { } model) return context.LoadFromAssemblyPath(model);
         return null;
     }
 
@@ -50,13 +122,30 @@ internal sealed class DependencyLoadContext : AssemblyLoadContext
     {
         // The output types must be the very ones the cmdlets use: defer to the default context.
         if (name.Name is "K3dEtcd.Model" or "K3dEtcd") return null;
-        var path = Path.Combine(DependencyDirectory, name.Name + ".dll");
-        return File.Exists(path) ? LoadFromAssemblyPath(path) : null;
+        return Checked(name.Name) is { } path ? LoadFromAssemblyPath(path) : null;
     }
 }
 
-/// <summary>PowerShell's own import hook: registers the resolver even if nothing touched the assembly yet.</summary>
-public sealed class ModuleInitializer : System.Management.Automation.IModuleAssemblyInitializer
+/// <summary>
+/// PowerShell's own import and remove hooks: the import checks the staged dependencies and registers
+/// the resolver (even if nothing touched the assembly yet); Remove-Module unhooks it.
+/// </summary>
+public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
 {
-    public void OnImport() => DependencyLoadContext.Register();
+    public void OnImport()
+    {
+        try
+        {
+            DependencyLoadContext.Verify();
+            DependencyLoadContext.Register();
+        }
+        catch
+        {
+            // A refused import must not leave a resolver behind that serves the wrong files.
+            DependencyLoadContext.Unregister();
+            throw;
+        }
+    }
+
+    public void OnRemove(PSModuleInfo psModuleInfo) => DependencyLoadContext.Unregister();
 }
