@@ -33,7 +33,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
     {
         if (string.IsNullOrEmpty(name) || !ValidName().IsMatch(name))
         {
-            throw new K3dEtcdException("InvalidClusterName", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.InvalidClusterName,
                 $"'{name}' is not a valid cluster name: use 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit (Docker's container name rules).", name);
         }
     }
@@ -43,32 +43,32 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         ValidateName(spec.Name);
         if (spec.Size is < 1 or > EtcdClusterSpec.MaxSize)
         {
-            throw new K3dEtcdException("InvalidClusterSize", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.InvalidClusterSize,
                 $"Size {spec.Size} is out of range: an etcd cluster here has 1 to {EtcdClusterSpec.MaxSize} members.", spec.Size);
         }
         if (!IPAddress.TryParse(spec.HostAddress, out _))
         {
-            throw new K3dEtcdException("InvalidHostAddress", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.InvalidHostAddress,
                 $"'{spec.HostAddress}' is not an IP address to publish client ports on (for example 127.0.0.1).", spec.HostAddress);
         }
         if (spec.ClientPort is { } port && (port < 1 || port + spec.Size - 1 > 65535))
         {
-            throw new K3dEtcdException("InvalidClientPort", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.InvalidClientPort,
                 $"Client ports {port}..{port + spec.Size - 1} are not all valid TCP ports.", port);
         }
         if (spec.Timeout <= TimeSpan.Zero)
         {
-            throw new K3dEtcdException("InvalidTimeout", FailureKind.InvalidArgument, "The timeout must be positive.", spec.Timeout);
+            throw new K3dEtcdException(ErrorCatalog.InvalidTimeout, "The timeout must be positive.", spec.Timeout);
         }
         if (!spec.Tls && spec.TlsSans.Count > 0)
         {
-            throw new K3dEtcdException("TlsSanWithoutTls", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.TlsSanWithoutTls,
                 "-TlsSan names go on TLS server certificates; add -Tls to make a TLS cluster.", spec.TlsSans[0]);
         }
         foreach (var san in spec.TlsSans) ClusterTlsStore.ValidateSan(san);
         if (spec.CertificateValidityDays is < 1 or > CertificateAuthority.MaxValidityDays)
         {
-            throw new K3dEtcdException("InvalidCertificateValidity", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.InvalidCertificateValidity,
                 $"Certificate validity {spec.CertificateValidityDays} days is out of range: use 1 to {CertificateAuthority.MaxValidityDays} days.", spec.CertificateValidityDays);
         }
     }
@@ -139,14 +139,13 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
                 }
                 catch (DockerApiException ex)
                 {
-                    throw new K3dEtcdException(IsPortConflict(ex) ? "ClientPortInUse" : "MemberStartFailed",
-                        IsPortConflict(ex) ? FailureKind.ResourceUnavailable : FailureKind.InvalidResult,
+                    throw new K3dEtcdException(IsPortConflict(ex) ? ErrorCatalog.ClientPortInUse : ErrorCatalog.MemberStartFailed,
                         $"Member {containers[i]} could not start: {DockerMessage(ex)}", containers[i], ex);
                 }
             }
 
             var cluster = await GetAsync(spec.Name, ct).ConfigureAwait(false)
-                ?? throw new K3dEtcdException("ClusterVanished", FailureKind.InvalidResult, $"The containers of cluster '{spec.Name}' disappeared while it was being created.", spec.Name);
+                ?? throw new K3dEtcdException(ErrorCatalog.ClusterVanished, $"The containers of cluster '{spec.Name}' disappeared while it was being created.", spec.Name);
             await WaitForQuorumAsync(cluster, spec.Timeout, activity, ct).ConfigureAwait(false);
             progress.Complete();
             return await GetAsync(spec.Name, ct).ConfigureAwait(false) ?? cluster;
@@ -161,16 +160,16 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             await RollbackAsync(created).ConfigureAwait(false);
             if (ex is K3dEtcdException kex && detail is { Length: > 0 })
             {
-                throw new K3dEtcdException(kex.ErrorId, kex.Kind, $"{kex.Message}{Environment.NewLine}Last log lines of {kex.Target}:{Environment.NewLine}{detail}", kex.Target, kex.InnerException);
+                throw new K3dEtcdException(kex, $"{kex.Message}{Environment.NewLine}Last log lines of {kex.Target}:{Environment.NewLine}{detail}");
             }
             if (ex is IOException or UnauthorizedAccessException)
             {
-                throw new K3dEtcdException("TlsMaterialFailed", FailureKind.ResourceUnavailable,
+                throw new K3dEtcdException(ErrorCatalog.TlsMaterialFailed,
                     $"The TLS material of cluster '{spec.Name}' could not be written to {spec.TlsDirectory}: {ex.Message}", spec.TlsDirectory, ex);
             }
             if (ex is DockerApiException dex)
             {
-                throw new K3dEtcdException("DockerOperationFailed", FailureKind.InvalidResult, $"Docker refused an operation while creating cluster '{spec.Name}': {DockerMessage(dex)}", spec.Name, dex);
+                throw new K3dEtcdException(ErrorCatalog.DockerOperationFailed, $"Docker refused an operation while creating cluster '{spec.Name}': {DockerMessage(dex)}", spec.Name, dex);
             }
             throw;
         }
@@ -246,7 +245,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
     {
         if (spec.EnableV2 && !EtcdVersion.SupportsV2(version))
         {
-            throw new K3dEtcdException("EnableV2NotSupported", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.EnableV2NotSupported,
                 $"-EnableV2 needs etcd 3.4 or 3.5; image '{spec.Image}' is etcd {version}, which removed the v2 API and the --enable-v2 flag. Leader statistics work without it (from the v3 API and /metrics).", spec.Image);
         }
     }
@@ -291,7 +290,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         var existing = await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = Labels.ClusterFilter(spec.Name) }, ct).ConfigureAwait(false);
         if (existing.Count > 0)
         {
-            throw new K3dEtcdException("ClusterExists", FailureKind.ResourceExists,
+            throw new K3dEtcdException(ErrorCatalog.ClusterExists,
                 $"An etcd cluster named '{spec.Name}' already exists. Remove it first (Remove-EtcdCluster {spec.Name}) or choose another name.", spec.Name);
         }
         var all = await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true }, ct).ConfigureAwait(false);
@@ -301,7 +300,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             var container = EtcdClusterSpec.ContainerName(spec.Name, i);
             if (names.Contains(container))
             {
-                throw new K3dEtcdException("ContainerNameInUse", FailureKind.ResourceExists,
+                throw new K3dEtcdException(ErrorCatalog.ContainerNameInUse,
                     $"A container named '{container}' already exists and is not part of an etcd cluster made by K3dEtcd; choose another cluster name.", container);
             }
         }
@@ -312,7 +311,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             var volume = EtcdClusterSpec.VolumeName(spec.Name, i);
             if (volumeNames.Contains(volume))
             {
-                throw new K3dEtcdException("VolumeNameInUse", FailureKind.ResourceExists,
+                throw new K3dEtcdException(ErrorCatalog.VolumeNameInUse,
                     $"A volume named '{volume}' already exists (left by an earlier cluster removed with -KeepData?). Remove it with 'docker volume rm {volume}' or choose another cluster name.", volume);
             }
         }
@@ -330,7 +329,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
 
         if (policy == ImagePullPolicy.Never)
         {
-            throw new K3dEtcdException("ImageNotFound", FailureKind.ObjectNotFound,
+            throw new K3dEtcdException(ErrorCatalog.ImageNotFound,
                 $"The etcd image '{image}' is not present and pulling is disabled ({EtcdClusterSpec.PullPolicyEnvironmentVariable}=Never). Pull or build it first (docker pull {image}), or pass another -Image.", image);
         }
 
@@ -347,7 +346,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         }
         catch (Exception ex) when (ex is DockerApiException or HttpRequestException or IOException)
         {
-            throw new K3dEtcdException("ImagePullFailed", FailureKind.ObjectNotFound,
+            throw new K3dEtcdException(ErrorCatalog.ImagePullFailed,
                 $"The etcd image '{image}' is not present locally and could not be pulled: {(ex is DockerApiException d ? DockerMessage(d) : ex.Message)}. Pull or load it yourself (docker pull / docker load), pass another -Image, or set {EtcdClusterSpec.ImageEnvironmentVariable}.", image, ex);
         }
     }
@@ -404,7 +403,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         {
             if (string.IsNullOrEmpty(spec.Network))
             {
-                throw new K3dEtcdException("NetworkNameInUse", FailureKind.ResourceExists,
+                throw new K3dEtcdException(ErrorCatalog.NetworkNameInUse,
                     $"A Docker network named '{spec.NetworkName}' already exists; remove it or pass -Network to join it deliberately.", spec.NetworkName);
             }
             log.Verbose($"Joining the existing network {spec.NetworkName} (it is not removed with the cluster)");
@@ -440,7 +439,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
                     var state = await docker.Containers.InspectContainerAsync(member.ContainerId, deadline.Token).ConfigureAwait(false);
                     if (state.State is not { Running: true })
                     {
-                        throw new K3dEtcdException("MemberExited", FailureKind.InvalidResult,
+                        throw new K3dEtcdException(ErrorCatalog.MemberExited,
                             $"Member {member.Name} stopped while the cluster was starting (exit code {state.State?.ExitCode}).", member.ContainerName);
                     }
                 }
@@ -473,7 +472,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            throw new K3dEtcdException("ClusterStartTimeout", FailureKind.OperationTimeout,
+            throw new K3dEtcdException(ErrorCatalog.ClusterStartTimeout,
                 $"Cluster '{cluster.Name}' did not reach a healthy quorum with one leader within {timeout.TotalSeconds:0} s.", members[0].ContainerName);
         }
     }
@@ -488,7 +487,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
         }
         catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
         {
-            throw new K3dEtcdException("TlsMaterialInvalid", FailureKind.InvalidResult,
+            throw new K3dEtcdException(ErrorCatalog.TlsMaterialInvalid,
                 $"The TLS material of cluster '{cluster.Name}' in {tls.Directory} could not be loaded: {ex.Message}", tls.Directory, ex);
         }
     }
@@ -604,7 +603,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             }
             catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.Forbidden || (ex.ResponseBody ?? "").Contains("active endpoints", StringComparison.OrdinalIgnoreCase))
             {
-                throw new K3dEtcdException("NetworkInUse", FailureKind.ResourceUnavailable,
+                throw new K3dEtcdException(ErrorCatalog.NetworkInUse,
                     $"Network {n.Name} of cluster '{name}' still has other containers attached (a k3d cluster?); its etcd members were removed, the network was kept. {DockerMessage(ex)}", n.Name, ex);
             }
         }

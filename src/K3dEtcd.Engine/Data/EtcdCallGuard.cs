@@ -19,7 +19,7 @@ internal static class EtcdCallGuard
         }
         catch (OperationCanceledException ex) when (mapDeadline && !ct.IsCancellationRequested)
         {
-            throw new K3dEtcdException("EtcdTimeout", FailureKind.OperationTimeout,
+            throw new K3dEtcdException(ErrorCatalog.EtcdTimeout,
                 $"etcd {operation}: {string.Join(',', connection.Endpoints)} did not answer within {(timeout ?? connection.Options.Timeout).TotalSeconds:0.#} s.", target, ex);
         }
     }

@@ -138,7 +138,7 @@ public sealed class EtcdClusterStatusService(EtcdConnection connection)
                 await member.CallAsync("health read", o => member.Grpc.KVClient.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("health") }, o), ct, m.Endpoint).ConfigureAwait(false);
                 return new EtcdHealth { Name = m.Name, Id = m.Id, Endpoint = m.Endpoint, Healthy = true, IsLeader = m.IsLeader, Took = sw.Elapsed };
             }
-            catch (K3dEtcdException ex) when (ex.Kind == FailureKind.SecurityError && ex.ErrorId == "EtcdAccessDenied")
+            catch (K3dEtcdException ex) when (ex.Kind == FailureKind.SecurityError && ex.ErrorId == ErrorCatalog.EtcdAccessDenied.Id)
             {
                 // Like etcdctl: a permission error still proves the member answered with consensus.
                 return new EtcdHealth { Name = m.Name, Id = m.Id, Endpoint = m.Endpoint, Healthy = true, IsLeader = m.IsLeader, Took = sw.Elapsed };
@@ -167,11 +167,11 @@ public sealed class EtcdClusterStatusService(EtcdConnection connection)
     {
         var members = await GetMembersAsync(hostEndpoints, ct).ConfigureAwait(false);
         var leader = members.FirstOrDefault(m => m.IsLeader)
-            ?? throw new K3dEtcdException("EtcdNoLeader", FailureKind.ResourceUnavailable,
+            ?? throw new K3dEtcdException(ErrorCatalog.EtcdNoLeader,
                 "No member reports a leader: the cluster has lost quorum or is still electing one.", string.Join(',', connection.Endpoints));
         if (leader.Endpoint is null)
         {
-            throw new K3dEtcdException("EtcdLeaderUnreachable", FailureKind.ConnectionError,
+            throw new K3dEtcdException(ErrorCatalog.EtcdLeaderUnreachable,
                 $"The leader {leader.Name} ({leader.Id}) cannot be reached from here: {leader.Error}", leader.Name);
         }
         var followers = members.Where(m => m.Id != leader.Id).ToList();
@@ -182,7 +182,7 @@ public sealed class EtcdClusterStatusService(EtcdConnection connection)
         var (metricsStatus, metrics) = await connection.GetHttpAsync(leader.Endpoint, "/metrics", ct).ConfigureAwait(false);
         if (metricsStatus != HttpStatusCode.OK)
         {
-            throw new K3dEtcdException("EtcdMetricsUnavailable", FailureKind.ResourceUnavailable,
+            throw new K3dEtcdException(ErrorCatalog.EtcdMetricsUnavailable,
                 $"The leader serves neither /v2/stats/leader nor /metrics ({(int)metricsStatus}).", leader.Endpoint);
         }
         return FromMetrics(metrics, leader, followers);

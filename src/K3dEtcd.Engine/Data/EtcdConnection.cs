@@ -75,7 +75,7 @@ public sealed class EtcdConnection : IDisposable
             catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException) { roots.Clear(); }
             if (roots.Count == 0)
             {
-                throw new K3dEtcdException("EtcdCaFileInvalid", FailureKind.InvalidArgument,
+                throw new K3dEtcdException(ErrorCatalog.EtcdCaFileInvalid,
                     $"CA file '{options.CaFile}' holds no PEM certificate.", options.CaFile);
             }
         }
@@ -89,7 +89,7 @@ public sealed class EtcdConnection : IDisposable
             }
             catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
             {
-                throw new K3dEtcdException("EtcdClientCertificateInvalid", FailureKind.InvalidArgument,
+                throw new K3dEtcdException(ErrorCatalog.EtcdClientCertificateInvalid,
                     $"Client certificate '{options.CertFile}' with key '{options.KeyFile}' could not be loaded: {ex.Message}", options.CertFile, ex);
             }
         }
@@ -143,15 +143,15 @@ public sealed class EtcdConnection : IDisposable
         }
         catch (TaskCanceledException ex) when (!ct.IsCancellationRequested)
         {
-            throw new K3dEtcdException("EtcdTimeout", FailureKind.OperationTimeout, $"GET {url} did not answer within {Options.Timeout.TotalSeconds:0.#} s.", endpoint, ex);
+            throw new K3dEtcdException(ErrorCatalog.EtcdTimeout, $"GET {url} did not answer within {Options.Timeout.TotalSeconds:0.#} s.", endpoint, ex);
         }
         catch (HttpRequestException ex)
         {
             if (FindInner<AuthenticationException>(ex) is { } auth)
             {
-                throw new K3dEtcdException("EtcdTlsHandshakeFailed", FailureKind.SecurityError, $"TLS with {endpoint} failed: {auth.Message}", endpoint, ex);
+                throw new K3dEtcdException(ErrorCatalog.EtcdTlsHandshakeFailed, $"TLS with {endpoint} failed: {auth.Message}", endpoint, ex);
             }
-            throw new K3dEtcdException("EtcdUnreachable", FailureKind.ConnectionError, $"GET {url} failed: {ex.Message}", endpoint, ex);
+            throw new K3dEtcdException(ErrorCatalog.EtcdUnreachable, $"GET {url} failed: {ex.Message}", endpoint, ex);
         }
     }
 
@@ -162,7 +162,7 @@ public sealed class EtcdConnection : IDisposable
         var detail = string.IsNullOrWhiteSpace(ex.Status.Detail) ? ex.StatusCode.ToString() : ex.Status.Detail;
         if (FindInner<AuthenticationException>(ex) is { } auth)
         {
-            return new K3dEtcdException("EtcdTlsHandshakeFailed", FailureKind.SecurityError,
+            return new K3dEtcdException(ErrorCatalog.EtcdTlsHandshakeFailed,
                 $"etcd {operation}: TLS with {where} failed ({auth.Message}). Check -CaFile, -CertFile and -KeyFile.", target ?? where, ex);
         }
         // etcd reports a missing user or a failed login as InvalidArgument, not as an auth status.
@@ -170,7 +170,7 @@ public sealed class EtcdConnection : IDisposable
             && (detail.Contains("user name is empty", StringComparison.Ordinal) || detail.Contains("authentication failed", StringComparison.Ordinal));
         if (authFailure)
         {
-            return new K3dEtcdException("EtcdAccessDenied", FailureKind.SecurityError,
+            return new K3dEtcdException(ErrorCatalog.EtcdAccessDenied,
                 $"etcd {operation}: access denied ({detail}). Check -Credential or the client certificate.", target, ex);
         }
         // The transport broke under the call (reset, EOF, a TLS alert after the handshake): gRPC
@@ -179,26 +179,26 @@ public sealed class EtcdConnection : IDisposable
         if (ex.StatusCode is StatusCode.Internal or StatusCode.Unknown
             && (FindInner<IOException>(ex) ?? FindInner<HttpRequestException>(ex) ?? (Exception?)FindInner<System.Net.Sockets.SocketException>(ex)) is { } transport)
         {
-            return new K3dEtcdException("EtcdConnectionBroken", FailureKind.ConnectionError,
+            return new K3dEtcdException(ErrorCatalog.EtcdConnectionBroken,
                 $"etcd {operation}: the connection to {where} broke ({transport.Message}).{(Options.UsesTls ? " With client-certificate TLS, check -CertFile and -KeyFile: etcd drops clients it does not accept." : "")}",
                 target ?? where, ex);
         }
         return ex.StatusCode switch
         {
-            StatusCode.NotFound => new K3dEtcdException("EtcdNotFound", FailureKind.ObjectNotFound, $"etcd {operation}: {detail}", target, ex),
-            StatusCode.Unavailable => new K3dEtcdException("EtcdUnreachable", FailureKind.ConnectionError,
+            StatusCode.NotFound => new K3dEtcdException(ErrorCatalog.EtcdNotFound, $"etcd {operation}: {detail}", target, ex),
+            StatusCode.Unavailable => new K3dEtcdException(ErrorCatalog.EtcdUnreachable,
                 $"etcd {operation}: no endpoint of {where} answered ({detail}).", target ?? where, ex),
-            StatusCode.DeadlineExceeded => new K3dEtcdException("EtcdTimeout", FailureKind.OperationTimeout,
+            StatusCode.DeadlineExceeded => new K3dEtcdException(ErrorCatalog.EtcdTimeout,
                 $"etcd {operation}: {where} did not answer within {Options.Timeout.TotalSeconds:0.#} s.", target ?? where, ex),
-            StatusCode.PermissionDenied or StatusCode.Unauthenticated => new K3dEtcdException("EtcdAccessDenied", FailureKind.SecurityError,
+            StatusCode.PermissionDenied or StatusCode.Unauthenticated => new K3dEtcdException(ErrorCatalog.EtcdAccessDenied,
                 $"etcd {operation}: access denied ({detail}). Check -Credential or the client certificate.", target, ex),
-            StatusCode.InvalidArgument or StatusCode.OutOfRange => new K3dEtcdException("EtcdRequestInvalid", FailureKind.InvalidArgument,
+            StatusCode.InvalidArgument or StatusCode.OutOfRange => new K3dEtcdException(ErrorCatalog.EtcdRequestInvalid,
                 $"etcd {operation}: {detail}", target, ex),
-            StatusCode.FailedPrecondition => new K3dEtcdException("EtcdRequestRejected", FailureKind.InvalidOperation,
+            StatusCode.FailedPrecondition => new K3dEtcdException(ErrorCatalog.EtcdRequestRejected,
                 $"etcd {operation}: {detail}", target, ex),
-            StatusCode.Unimplemented => new K3dEtcdException("EtcdNotImplemented", FailureKind.NotImplemented,
+            StatusCode.Unimplemented => new K3dEtcdException(ErrorCatalog.EtcdNotImplemented,
                 $"etcd {operation} is not supported by this etcd version ({detail}).", target, ex),
-            _ => new K3dEtcdException("EtcdOperationFailed", FailureKind.InvalidResult, $"etcd {operation} failed: {ex.StatusCode} {detail}", target, ex),
+            _ => new K3dEtcdException(ErrorCatalog.EtcdOperationFailed, $"etcd {operation} failed: {ex.StatusCode} {detail}", target, ex),
         };
     }
 

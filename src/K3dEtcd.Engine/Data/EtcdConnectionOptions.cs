@@ -43,7 +43,7 @@ public sealed record EtcdConnectionOptions
         var endpoints = cluster.Endpoints;
         if (endpoints.Length == 0)
         {
-            throw new K3dEtcdException("EtcdClusterNotRunning", FailureKind.ResourceUnavailable,
+            throw new K3dEtcdException(ErrorCatalog.EtcdClusterNotRunning,
                 $"etcd cluster '{cluster.Name}' has no running member with a published client port; start its containers first.", cluster.Name);
         }
         return new EtcdConnectionOptions
@@ -70,35 +70,35 @@ public sealed record EtcdConnectionOptions
     {
         if (Endpoints.Length == 0)
         {
-            throw new K3dEtcdException("EtcdEndpointMissing", FailureKind.InvalidArgument, "No etcd endpoint was given.");
+            throw new K3dEtcdException(ErrorCatalog.EtcdEndpointMissing, "No etcd endpoint was given.");
         }
         foreach (var endpoint in Endpoints)
         {
             if (!TryParseEndpoint(endpoint, out _))
             {
-                throw new K3dEtcdException("EtcdEndpointInvalid", FailureKind.InvalidArgument,
+                throw new K3dEtcdException(ErrorCatalog.EtcdEndpointInvalid,
                     $"'{endpoint}' is not an etcd client URL; expected http://host:port or https://host:port.", endpoint);
             }
         }
         if (Timeout <= TimeSpan.Zero)
         {
-            throw new K3dEtcdException("EtcdTimeoutInvalid", FailureKind.InvalidArgument, "The timeout must be positive.", Timeout);
+            throw new K3dEtcdException(ErrorCatalog.EtcdTimeoutInvalid, "The timeout must be positive.", Timeout);
         }
         if ((CertFile is null) != (KeyFile is null))
         {
-            throw new K3dEtcdException("EtcdClientCertificateIncomplete", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.EtcdClientCertificateIncomplete,
                 "A client certificate needs both -CertFile and -KeyFile.", CertFile ?? KeyFile);
         }
         foreach (var file in new[] { CaFile, CertFile, KeyFile })
         {
             if (file is not null && !File.Exists(file))
             {
-                throw new K3dEtcdException("EtcdTlsFileNotFound", FailureKind.ObjectNotFound, $"TLS file '{file}' does not exist.", file);
+                throw new K3dEtcdException(ErrorCatalog.EtcdTlsFileNotFound, $"TLS file '{file}' does not exist.", file);
             }
         }
         if ((Username is null) != (Password is null))
         {
-            throw new K3dEtcdException("EtcdCredentialIncomplete", FailureKind.InvalidArgument, "etcd authentication needs a user name and a password.", Username);
+            throw new K3dEtcdException(ErrorCatalog.EtcdCredentialIncomplete, "etcd authentication needs a user name and a password.", Username);
         }
     }
 

@@ -53,17 +53,17 @@ public sealed class EtcdKeyService(EtcdConnection connection)
     {
         if (string.IsNullOrEmpty(key))
         {
-            throw new K3dEtcdException("EtcdKeyEmpty", FailureKind.InvalidArgument, $"The {what} must not be empty; etcd keys are at least one byte.", key);
+            throw new K3dEtcdException(ErrorCatalog.EtcdKeyEmpty, $"The {what} must not be empty; etcd keys are at least one byte.", key);
         }
     }
 
     public static void ValidateQuery(EtcdKeyQuery q)
     {
         if (q.Key is not null) ValidateKey(q.Key);
-        if (q.Limit < 0) throw new K3dEtcdException("EtcdLimitInvalid", FailureKind.InvalidArgument, $"The limit must be 0 (no limit) or more, not {q.Limit}.", q.Limit);
-        if (q.Revision < 0) throw new K3dEtcdException("EtcdRevisionInvalid", FailureKind.InvalidArgument, $"The revision must be 0 (now) or more, not {q.Revision}.", q.Revision);
-        if (q.Prefix && q.FromKey) throw new K3dEtcdException("EtcdRangeConflict", FailureKind.InvalidArgument, "-Prefix and -FromKey cannot be used together.");
-        if (q.PageSize <= 0) throw new K3dEtcdException("EtcdPageSizeInvalid", FailureKind.InvalidArgument, "The page size must be positive.", q.PageSize);
+        if (q.Limit < 0) throw new K3dEtcdException(ErrorCatalog.EtcdLimitInvalid, $"The limit must be 0 (no limit) or more, not {q.Limit}.", q.Limit);
+        if (q.Revision < 0) throw new K3dEtcdException(ErrorCatalog.EtcdRevisionInvalid, $"The revision must be 0 (now) or more, not {q.Revision}.", q.Revision);
+        if (q.Prefix && q.FromKey) throw new K3dEtcdException(ErrorCatalog.EtcdRangeConflict, "-Prefix and -FromKey cannot be used together.");
+        if (q.PageSize <= 0) throw new K3dEtcdException(ErrorCatalog.EtcdPageSizeInvalid, "The page size must be positive.", q.PageSize);
     }
 
     /// <summary>The first key after every key that starts with <paramref name="prefix"/> ("\0" = to the end).</summary>
@@ -231,9 +231,9 @@ public sealed class EtcdKeyService(EtcdConnection connection)
     /// <summary>A lease with the given TTL, for -TtlSeconds.</summary>
     public async Task<long> GrantLeaseAsync(int ttlSeconds, CancellationToken ct)
     {
-        if (ttlSeconds <= 0) throw new K3dEtcdException("EtcdTtlInvalid", FailureKind.InvalidArgument, "The TTL must be at least one second.", ttlSeconds);
+        if (ttlSeconds <= 0) throw new K3dEtcdException(ErrorCatalog.EtcdTtlInvalid, "The TTL must be at least one second.", ttlSeconds);
         var response = await connection.CallAsync("lease grant", o => connection.Grpc.LeaseClient.LeaseGrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, o), ct).ConfigureAwait(false);
-        if (!string.IsNullOrEmpty(response.Error)) throw new K3dEtcdException("EtcdLeaseFailed", FailureKind.InvalidResult, $"etcd refused the lease: {response.Error}");
+        if (!string.IsNullOrEmpty(response.Error)) throw new K3dEtcdException(ErrorCatalog.EtcdLeaseFailed, $"etcd refused the lease: {response.Error}");
         Log.Verbose($"etcd: granted lease {response.ID:x} with a TTL of {response.TTL} s.");
         return response.ID;
     }

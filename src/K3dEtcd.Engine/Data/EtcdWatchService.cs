@@ -47,7 +47,7 @@ public sealed class EtcdWatchService(EtcdConnection connection)
         EtcdKeyService.ValidateKey(request.Key);
         if (request.StartRevision < 0)
         {
-            throw new K3dEtcdException("EtcdRevisionInvalid", FailureKind.InvalidArgument, $"The start revision must be 0 (now) or more, not {request.StartRevision}.", request.StartRevision);
+            throw new K3dEtcdException(ErrorCatalog.EtcdRevisionInvalid, $"The start revision must be 0 (now) or more, not {request.StartRevision}.", request.StartRevision);
         }
         var key = Encoding.UTF8.GetBytes(request.Key);
         var rangeEnd = request.Prefix ? EtcdKeyService.PrefixEnd(key) : [];
@@ -86,12 +86,12 @@ public sealed class EtcdWatchService(EtcdConnection connection)
                     }
                     if (response.CompactRevision > 0)
                     {
-                        throw new K3dEtcdException("EtcdWatchCompacted", FailureKind.InvalidOperation,
+                        throw new K3dEtcdException(ErrorCatalog.EtcdWatchCompacted,
                             $"Revision {next} has been compacted (oldest available: {response.CompactRevision}); start the watch at {response.CompactRevision} or later.", next);
                     }
                     if (response.Canceled)
                     {
-                        throw new K3dEtcdException("EtcdWatchCanceled", FailureKind.InvalidResult,
+                        throw new K3dEtcdException(ErrorCatalog.EtcdWatchCanceled,
                             $"etcd cancelled the watch: {(string.IsNullOrEmpty(response.CancelReason) ? "no reason given" : response.CancelReason)}.", request.Key);
                     }
                     foreach (var ev in response.Events)

@@ -22,7 +22,7 @@ public static class DockerClientFactory
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            throw new K3dEtcdException("DockerUnreachable", FailureKind.ConnectionError,
+            throw new K3dEtcdException(ErrorCatalog.DockerUnreachable,
                 $"Cannot configure a Docker client for {endpoint.Uri} ({endpoint.Source}): {ex.Message}", endpoint.Uri.ToString(), ex);
         }
 
@@ -37,7 +37,7 @@ public static class DockerClientFactory
         {
             client.Dispose();
             var reason = ex is OperationCanceledException ? $"no answer within {PingTimeout.TotalSeconds:0} s" : ex.GetBaseException().Message;
-            throw new K3dEtcdException("DockerUnreachable", FailureKind.ConnectionError,
+            throw new K3dEtcdException(ErrorCatalog.DockerUnreachable,
                 $"The Docker engine at {endpoint.Uri} ({endpoint.Source}) does not answer ({reason}). Start Docker, or point DOCKER_HOST (or Set-K3dEtcdOption -DockerHost) at a running engine.",
                 endpoint.Uri.ToString(), ex);
         }

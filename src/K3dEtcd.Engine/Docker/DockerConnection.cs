@@ -46,15 +46,9 @@ public static class EngineErrors
         DockerApiException d => new K3dEtcdException(
             d.StatusCode switch
             {
-                HttpStatusCode.NotFound => "DockerObjectNotFound",
-                HttpStatusCode.Conflict => "DockerConflict",
-                _ => "DockerOperationFailed",
-            },
-            d.StatusCode switch
-            {
-                HttpStatusCode.NotFound => FailureKind.ObjectNotFound,
-                HttpStatusCode.Conflict => FailureKind.ResourceExists,
-                _ => FailureKind.InvalidResult,
+                HttpStatusCode.NotFound => ErrorCatalog.DockerObjectNotFound,
+                HttpStatusCode.Conflict => ErrorCatalog.DockerConflict,
+                _ => ErrorCatalog.DockerOperationFailed,
             },
             $"Docker: {EtcdClusterService.DockerMessage(d)}", target, d),
         _ => null,

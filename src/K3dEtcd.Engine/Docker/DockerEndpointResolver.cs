@@ -29,7 +29,7 @@ public static class DockerEndpointResolver
         if (!string.IsNullOrEmpty(context) && context != "default")
         {
             var endpoint = ReadContextEndpoint(configDir, context)
-                ?? throw new Common.K3dEtcdException("DockerContextNotFound", Common.FailureKind.ObjectNotFound,
+                ?? throw new Common.K3dEtcdException(Common.ErrorCatalog.DockerContextNotFound,
                     $"The Docker context '{context}' has no endpoint in {Path.Combine(configDir, "contexts", "meta")}.", context);
             return new(Parse(endpoint, $"Docker context '{context}'"), $"Docker context '{context}'");
         }
@@ -46,7 +46,7 @@ public static class DockerEndpointResolver
     private static Uri Parse(string value, string source) =>
         Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "unix" or "npipe" or "tcp" or "http" or "https"
             ? uri
-            : throw new Common.K3dEtcdException("InvalidDockerHost", Common.FailureKind.InvalidArgument,
+            : throw new Common.K3dEtcdException(Common.ErrorCatalog.InvalidDockerHost,
                 $"'{value}' (from {source}) is not a Docker endpoint: use unix:///path, npipe://./pipe/name or tcp://host:port.", value);
 
     private static string? ReadCurrentContext(string configDir)

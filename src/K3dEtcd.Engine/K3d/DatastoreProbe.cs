@@ -67,7 +67,7 @@ public sealed class DatastoreProbe(IDockerClient docker, IOperationLog log)
         }
         catch (DockerImageNotFoundException ex)
         {
-            throw new K3dEtcdException("ProbeImageNotFound", FailureKind.ObjectNotFound,
+            throw new K3dEtcdException(ErrorCatalog.ProbeImageNotFound,
                 $"The probe image '{image}' (an etcd image, for its etcdctl) is not present; pull it or pass -Image.", image, ex);
         }
         catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound && EtcdClusterService.DockerMessage(ex).Contains("network", StringComparison.OrdinalIgnoreCase))
@@ -77,7 +77,7 @@ public sealed class DatastoreProbe(IDockerClient docker, IOperationLog log)
         catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound && id is null)
         {
             var msg = EtcdClusterService.DockerMessage(ex);
-            throw new K3dEtcdException("ProbeImageNotFound", FailureKind.ObjectNotFound,
+            throw new K3dEtcdException(ErrorCatalog.ProbeImageNotFound,
                 $"The probe container could not be created: {msg}. Is the etcd image '{image}' present? Pass -Image with an image that has /usr/local/bin/etcdctl.", image, ex);
         }
         finally
@@ -97,7 +97,7 @@ public sealed class DatastoreProbe(IDockerClient docker, IOperationLog log)
         K3dDatastoreCheck Check(string name, bool passed, string detail) => new() { Name = name, Passed = passed, Detail = detail, Datastore = shown };
         if (ds.Kind != DatastoreKind.Etcd)
         {
-            throw new K3dEtcdException("DatastoreProbeNotSupported", FailureKind.NotImplemented,
+            throw new K3dEtcdException(ErrorCatalog.DatastoreProbeNotSupported,
                 $"Test-K3dDatastore probes etcd datastores (with etcdctl); '{shown}' is {ds.Kind}. Check it with that database's own client.", shown);
         }
         var results = new List<K3dDatastoreCheck>();

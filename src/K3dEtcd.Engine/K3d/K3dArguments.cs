@@ -101,22 +101,22 @@ public static class K3dArguments
     {
         if (string.IsNullOrEmpty(spec.Name) || spec.Name.Length > 32 || !System.Text.RegularExpressions.Regex.IsMatch(spec.Name, "^[a-zA-Z0-9][a-zA-Z0-9-]*$"))
         {
-            throw new K3dEtcdException("InvalidK3dClusterName", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.InvalidK3dClusterName,
                 $"'{spec.Name}' is not a valid k3d cluster name: k3d wants at most 32 letters, digits or '-', starting with a letter or digit (it becomes part of host names like k3d-NAME-server-0).", spec.Name);
         }
         if (spec.Servers < 1)
         {
-            throw new K3dEtcdException("InvalidServerCount", FailureKind.InvalidArgument, "A k3d cluster needs at least one server.", spec.Servers);
+            throw new K3dEtcdException(ErrorCatalog.InvalidServerCount, "A k3d cluster needs at least one server.", spec.Servers);
         }
         if (spec.ApiPort is { Length: > 0 } api && !System.Text.RegularExpressions.Regex.IsMatch(api, @"^(?:[^:\s]+:)?\d{1,5}$"))
         {
-            throw new K3dEtcdException("InvalidApiPort", FailureKind.InvalidArgument, $"'{api}' is not an API port: use PORT or HOST:PORT (for example 6550 or 127.0.0.1:6550).", api);
+            throw new K3dEtcdException(ErrorCatalog.InvalidApiPort, $"'{api}' is not an API port: use PORT or HOST:PORT (for example 6550 or 127.0.0.1:6550).", api);
         }
         foreach (var san in spec.TlsSan)
         {
             if (string.IsNullOrWhiteSpace(san) || san.Any(char.IsWhiteSpace) || san.Contains(','))
             {
-                throw new K3dEtcdException("InvalidTlsSan", FailureKind.InvalidArgument, $"'{san}' is not a host name or IP address for the API server certificate.", san);
+                throw new K3dEtcdException(ErrorCatalog.InvalidTlsSan, $"'{san}' is not a host name or IP address for the API server certificate.", san);
             }
         }
     }

@@ -62,7 +62,7 @@ public sealed class K3dCli(string path, IOperationLog log, IReadOnlyDictionary<s
         {
             var full = System.IO.Path.GetFullPath(explicitPath);
             if (File.Exists(full)) return full;
-            throw new K3dEtcdException("K3dNotFound", FailureKind.ObjectNotFound, $"k3d was not found at '{explicitPath}'.", explicitPath);
+            throw new K3dEtcdException(ErrorCatalog.K3dNotFound, $"k3d was not found at '{explicitPath}'.", explicitPath);
         }
         if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env && File.Exists(env)) return System.IO.Path.GetFullPath(env);
         var names = OperatingSystem.IsWindows() ? new[] { "k3d.exe", "k3d" } : ["k3d"];
@@ -74,7 +74,7 @@ public sealed class K3dCli(string path, IOperationLog log, IReadOnlyDictionary<s
                 if (File.Exists(candidate)) return candidate;
             }
         }
-        throw new K3dEtcdException("K3dNotFound", FailureKind.ObjectNotFound,
+        throw new K3dEtcdException(ErrorCatalog.K3dNotFound,
             "k3d was not found on PATH. Install it (https://k3d.io/#installation) or pass -K3dPath.", "k3d");
     }
 
@@ -97,7 +97,7 @@ public sealed class K3dCli(string path, IOperationLog log, IReadOnlyDictionary<s
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            throw new K3dEtcdException("K3dNotRunnable", FailureKind.ResourceUnavailable, $"k3d at '{Path}' could not be started: {ex.Message}", Path, ex);
+            throw new K3dEtcdException(ErrorCatalog.K3dNotRunnable, $"k3d at '{Path}' could not be started: {ex.Message}", Path, ex);
         }
     }
 
@@ -107,7 +107,7 @@ public sealed class K3dCli(string path, IOperationLog log, IReadOnlyDictionary<s
         var result = await RunAsync(args, ct).ConfigureAwait(false);
         if (result.ExitCode != 0)
         {
-            throw new K3dEtcdException("K3dCommandFailed", FailureKind.InvalidResult,
+            throw new K3dEtcdException(ErrorCatalog.K3dCommandFailed,
                 $"`k3d {string.Join(' ', args.Take(2))}` failed (exit code {result.ExitCode}): {result.ErrorText}", target ?? string.Join(' ', args));
         }
         return result;
@@ -118,7 +118,7 @@ public sealed class K3dCli(string path, IOperationLog log, IReadOnlyDictionary<s
         var text = await RunAsync(["version"], ct).ConfigureAwait(false);
         if (text.ExitCode != 0)
         {
-            throw new K3dEtcdException("K3dVersionUnknown", FailureKind.InvalidResult, $"`{Path} version` failed (exit code {text.ExitCode}): {text.ErrorText}", Path);
+            throw new K3dEtcdException(ErrorCatalog.K3dVersionUnknown, $"`{Path} version` failed (exit code {text.ExitCode}): {text.ErrorText}", Path);
         }
         var version = K3dVersion.ParseText(text.StandardOutput + text.StandardError);
         if (version.SupportsJsonVersion)

@@ -39,14 +39,14 @@ public static class K3dClusterList
         }
         catch (JsonException ex)
         {
-            throw new K3dEtcdException("K3dOutputUnreadable", FailureKind.InvalidResult, $"`k3d cluster list -o json` printed something that is not JSON: {json[..Math.Min(200, json.Length)]}", json, ex);
+            throw new K3dEtcdException(ErrorCatalog.K3dOutputUnreadable, $"`k3d cluster list -o json` printed something that is not JSON: {json[..Math.Min(200, json.Length)]}", json, ex);
         }
         using (doc)
         {
             if (doc.RootElement.ValueKind == JsonValueKind.Null) return [];
             if (doc.RootElement.ValueKind != JsonValueKind.Array)
             {
-                throw new K3dEtcdException("K3dOutputUnreadable", FailureKind.InvalidResult, "`k3d cluster list -o json` did not print a JSON array.", json);
+                throw new K3dEtcdException(ErrorCatalog.K3dOutputUnreadable, "`k3d cluster list -o json` did not print a JSON array.", json);
             }
             return doc.RootElement.EnumerateArray().Select(ParseCluster).ToList();
         }

@@ -23,7 +23,7 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
     {
         if (!version.SupportsJsonList)
         {
-            throw new K3dEtcdException("K3dFeatureUnsupported", FailureKind.NotImplemented,
+            throw new K3dEtcdException(ErrorCatalog.K3dFeatureUnsupported,
                 $"k3d {version} cannot list clusters as JSON (`k3d cluster list -o json` came in v3.4.0); upgrade k3d.", version.Text);
         }
         var result = await cli.RunCheckedAsync(["cluster", "list", "-o", "json"], ct).ConfigureAwait(false);
@@ -57,7 +57,7 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
         var built = BuildCreate(spec);
         if (version.SupportsJsonList && await GetAsync(spec.Name, ct).ConfigureAwait(false) is not null)
         {
-            throw new K3dEtcdException("K3dClusterExists", FailureKind.ResourceExists,
+            throw new K3dEtcdException(ErrorCatalog.K3dClusterExists,
                 $"A k3d cluster named '{spec.Name}' already exists. Remove it first (Remove-K3dCluster {spec.Name}) or choose another name.", spec.Name);
         }
         if (!options.SkipPreflight) await PreflightAsync(spec, ct).ConfigureAwait(false);
@@ -82,7 +82,7 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
             result = await cli.RunAsync(built.Arguments, ct, OnLine, string.Join(' ', built.Display)).ConfigureAwait(false);
             if (result.ExitCode != 0)
             {
-                throw new K3dEtcdException("K3dCreateFailed", FailureKind.InvalidResult,
+                throw new K3dEtcdException(ErrorCatalog.K3dCreateFailed,
                     $"k3d could not create cluster '{spec.Name}' (exit code {result.ExitCode}); it was rolled back and the datastore was not touched. k3d said:{Environment.NewLine}{result.ErrorText}", spec.Name);
             }
             log.Progress(new OperationProgress(activity, "Checking that k3s uses the datastore", 96));
@@ -120,14 +120,14 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
         var bootstrap = checks.FirstOrDefault(c => c.Name == "Bootstrap");
         if (bootstrap is { Passed: false } && bootstrap.Detail.Contains("/bootstrap/", StringComparison.Ordinal))
         {
-            throw new K3dEtcdException("DatastoreTokenMismatch", FailureKind.InvalidOperation,
+            throw new K3dEtcdException(ErrorCatalog.DatastoreTokenMismatch,
                 $"The datastore '{spec.Datastore.Masked}' already holds k3s bootstrap data made with another token: {bootstrap.Detail}. " +
                 "Two ways out: pass -Token with the token of the k3s cluster that wrote it (to re-create that cluster on its data), " +
                 "or start from an empty datastore (a new etcd cluster, or delete the old cluster's keys: /bootstrap/ and /registry/). Nothing was created.", spec.Name);
         }
         if (failed.Count > 0 || health.Detail.StartsWith("0/", StringComparison.Ordinal))
         {
-            throw new K3dEtcdException("DatastorePreflightFailed", FailureKind.ConnectionError,
+            throw new K3dEtcdException(ErrorCatalog.DatastorePreflightFailed,
                 $"The pre-flight probe of '{spec.Datastore.Masked}' failed, so k3s servers could not use it; nothing was created. " +
                 string.Join(" ", checks.Where(c => !c.Passed).Select(c => $"[{c.Name}] {c.Detail}")) + " (Test-K3dDatastore shows the same checks; -SkipPreflight skips them.)", spec.Name);
         }
@@ -155,7 +155,7 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            throw new K3dEtcdException("DatastoreNotUsed", FailureKind.OperationTimeout,
+            throw new K3dEtcdException(ErrorCatalog.DatastoreNotUsed,
                 $"k3d created cluster '{spec.Name}', but no key appeared under /registry/ in '{spec.Datastore.Masked}' within {spec.Timeout.TotalSeconds:0} s ({detail}): " +
                 "the k3s servers are not using this datastore (wrong endpoint, or k3s fell back to its embedded store). The cluster was rolled back.", spec.Name);
         }

@@ -121,5 +121,5 @@ public static partial class K3dDatastore
     public static string Mask(string endpoint) => UserPassword().Replace(endpoint, m => m.Groups["head"].Value + "***@");
 
     private static K3dEtcdException Invalid(string value, string why) =>
-        new("InvalidDatastore", FailureKind.InvalidArgument, $"Invalid datastore '{Mask(value)}': {why}", Mask(value));
+        new(ErrorCatalog.InvalidDatastore, $"Invalid datastore '{Mask(value)}': {why}", Mask(value));
 }

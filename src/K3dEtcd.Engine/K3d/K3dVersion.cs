@@ -48,7 +48,7 @@ public sealed partial record K3dVersion(string Text, Version Number, string? K3s
         var m = VersionLine().Match(output);
         if (!m.Success)
         {
-            throw new K3dEtcdException("K3dVersionUnknown", FailureKind.InvalidResult,
+            throw new K3dEtcdException(ErrorCatalog.K3dVersionUnknown,
                 $"Cannot read the k3d version from `k3d version`: {Trim(output)}", output);
         }
         var k3s = K3sLine().Match(output);
@@ -72,7 +72,7 @@ public sealed partial record K3dVersion(string Text, Version Number, string? K3s
         }
         catch (JsonException ex)
         {
-            throw new K3dEtcdException("K3dVersionUnknown", FailureKind.InvalidResult, $"`k3d version -o json` printed no JSON: {Trim(json)}", json, ex);
+            throw new K3dEtcdException(ErrorCatalog.K3dVersionUnknown, $"`k3d version -o json` printed no JSON: {Trim(json)}", json, ex);
         }
     }
 
@@ -87,7 +87,7 @@ public sealed partial record K3dVersion(string Text, Version Number, string? K3s
         var prerelease = Text.Contains('-') && Number == Minimum;
         if (Number < Minimum || prerelease)
         {
-            throw new K3dEtcdException("UnsupportedK3dVersion", FailureKind.NotImplemented,
+            throw new K3dEtcdException(ErrorCatalog.UnsupportedK3dVersion,
                 $"Unsupported k3d version {Text} ({path}): K3dEtcd needs k3d v3.0.0 or later (v5 recommended). k3d before v3.0.0 used `k3d create cluster --masters/--workers` and cannot pass a datastore to k3s servers. Install a current k3d (https://k3d.io) or pass -K3dPath.", Text);
         }
     }

@@ -84,12 +84,12 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
     {
         if (cluster.Size < 3)
         {
-            throw new K3dEtcdException("FailoverNeedsThreeMembers", FailureKind.InvalidOperation,
+            throw new K3dEtcdException(ErrorCatalog.FailoverNeedsThreeMembers,
                 $"Cluster '{cluster.Name}' has {cluster.Size} member{(cluster.Size == 1 ? "" : "s")}; without its leader it would have no quorum. Failover needs 3 or more (Add-EtcdMember).", cluster.Name);
         }
         if (cluster.Members.Where(m => m.State != "running").Select(m => m.Name).ToList() is { Count: > 0 } stopped)
         {
-            throw new K3dEtcdException("EtcdClusterDegraded", FailureKind.InvalidOperation,
+            throw new K3dEtcdException(ErrorCatalog.EtcdClusterDegraded,
                 $"Member(s) {string.Join(", ", stopped)} of '{cluster.Name}' are not running; start them first (Start-EtcdMember -Cluster {cluster.Name} -All).", cluster.Name);
         }
     }
@@ -114,7 +114,7 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
             await Task.Delay(options.WarmUp, ct).ConfigureAwait(false);
             if (writer.Acknowledged == 0)
             {
-                throw new K3dEtcdException("FailoverWriterFailed", FailureKind.InvalidResult,
+                throw new K3dEtcdException(ErrorCatalog.FailoverWriterFailed,
                     $"No write to '{cluster.Name}' succeeded within {options.WarmUp.TotalSeconds:0.#} s before the kill: {writer.LastError}", cluster.Name);
             }
 
@@ -132,14 +132,14 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
 
             var rest = cluster.Members.Where(m => m.Name != leader.Name && m.ClientUrl is not null).ToList();
             var newLeader = await members.WaitForLeaderAsync(cluster, rest, leader.Id, options.Timeout, $"{Activity}: {status}", ct).ConfigureAwait(false)
-                ?? throw new K3dEtcdException("EtcdNoLeader", FailureKind.OperationTimeout,
+                ?? throw new K3dEtcdException(ErrorCatalog.EtcdNoLeader,
                     $"After leader {leader.Name} was killed, no new leader of '{cluster.Name}' within {options.Timeout.TotalSeconds:0} s.", cluster.Name);
             var electedAt = clock.Elapsed;
             log.Verbose($"New leader {newLeader.Name} after {(electedAt - killedAt).TotalMilliseconds:0} ms.");
 
             log.Progress(new OperationProgress(Activity, $"{status}: waiting for writes to resume", percent));
             var resumedAt = await writer.WaitForAckIssuedAfterAsync(killReturnedAt, options.Timeout, ct).ConfigureAwait(false)
-                ?? throw new K3dEtcdException("FailoverWritesDidNotResume", FailureKind.OperationTimeout,
+                ?? throw new K3dEtcdException(ErrorCatalog.FailoverWritesDidNotResume,
                     $"Writes to '{cluster.Name}' did not succeed again within {options.Timeout.TotalSeconds:0} s of the leader kill: {writer.LastError}", cluster.Name);
             await Task.Delay(options.AfterResume, ct).ConfigureAwait(false);
             stopWriter.Cancel();

@@ -25,17 +25,17 @@ public sealed partial class EtcdMemberService
         var cluster = await GetClusterAsync(clusterName, ct).ConfigureAwait(false);
         if (cluster.Members.All(m => m.State != Running))
         {
-            throw new K3dEtcdException("EtcdClusterNotRunning", FailureKind.ResourceUnavailable,
+            throw new K3dEtcdException(ErrorCatalog.EtcdClusterNotRunning,
                 $"No member of cluster '{cluster.Name}' is running, so none can accept a new member; nothing was changed. Start the cluster first (Start-EtcdMember -Cluster {cluster.Name} -All).", cluster.Name);
         }
         if (cluster.Members.Where(m => m.State != Running).Select(m => m.Name).ToList() is { Count: > 0 } stopped)
         {
-            throw new K3dEtcdException("EtcdClusterDegraded", FailureKind.InvalidOperation,
+            throw new K3dEtcdException(ErrorCatalog.EtcdClusterDegraded,
                 $"Member{(stopped.Count == 1 ? "" : "s")} {string.Join(", ", stopped)} of '{cluster.Name}' {(stopped.Count == 1 ? "is" : "are")} not running; etcd refuses membership changes until every member is connected. Nothing was changed; start {(stopped.Count == 1 ? "it" : "them")} (Start-EtcdMember) or remove {(stopped.Count == 1 ? "it" : "them")} (Remove-EtcdMember) first.", cluster.Name);
         }
         if (cluster.Size >= EtcdClusterSpec.MaxSize)
         {
-            throw new K3dEtcdException("ClusterSizeLimit", FailureKind.InvalidOperation,
+            throw new K3dEtcdException(ErrorCatalog.ClusterSizeLimit,
                 $"Cluster '{cluster.Name}' already has {cluster.Size} members, the most this module runs.", cluster.Name);
         }
         var leader = await FindLeaderAsync(cluster, ct).ConfigureAwait(false);
@@ -102,11 +102,11 @@ public sealed partial class EtcdMemberService
             await _clusters.RollbackAsync(created).ConfigureAwait(false);
             if (ex is DockerApiException dex)
             {
-                throw new K3dEtcdException("DockerOperationFailed", FailureKind.InvalidResult, $"Docker refused an operation while adding {container}: {EtcdClusterService.DockerMessage(dex)}", container, dex);
+                throw new K3dEtcdException(ErrorCatalog.DockerOperationFailed, $"Docker refused an operation while adding {container}: {EtcdClusterService.DockerMessage(dex)}", container, dex);
             }
             if (ex is K3dEtcdException kex && logs.Length > 0)
             {
-                throw new K3dEtcdException(kex.ErrorId, kex.Kind, $"{kex.Message}{Environment.NewLine}Last log lines of {container}:{Environment.NewLine}{logs}", kex.Target, kex.InnerException);
+                throw new K3dEtcdException(kex, $"{kex.Message}{Environment.NewLine}Last log lines of {container}:{Environment.NewLine}{logs}");
             }
             throw;
         }
@@ -138,7 +138,7 @@ public sealed partial class EtcdMemberService
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                throw new K3dEtcdException("MembershipChangeRefused", FailureKind.ResourceUnavailable,
+                throw new K3dEtcdException(ErrorCatalog.MembershipChangeRefused,
                     $"etcd kept refusing {operation} for {target} for {Timeout.TotalSeconds:0} s (unhealthy cluster: not every member has been connected to the leader for the last 5 s). Nothing was changed.", target);
             }
             try { await Task.Delay(PromoteRetry, deadline.Token).ConfigureAwait(false); }
@@ -170,7 +170,7 @@ public sealed partial class EtcdMemberService
             try { await Task.Delay(PromoteRetry, deadline.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested) { break; }
         }
-        throw new K3dEtcdException("MemberPromoteTimeout", FailureKind.OperationTimeout,
+        throw new K3dEtcdException(ErrorCatalog.MemberPromoteTimeout,
             $"Learner {container} was not in sync with the leader within {Timeout.TotalSeconds:0} s, so it could not be promoted.", container);
     }
 
@@ -179,14 +179,14 @@ public sealed partial class EtcdMemberService
     {
         if (cluster.Size == 1)
         {
-            throw new K3dEtcdException("LastMember", FailureKind.InvalidOperation,
+            throw new K3dEtcdException(ErrorCatalog.LastMember,
                 $"{member.Name} is the last member of '{cluster.Name}'; removing it removes the cluster's data. Nothing was changed; use -Force, or Remove-EtcdCluster.", member.Name);
         }
         var runningAfter = cluster.Members.Count(m => m.State == Running && m.Name != member.Name);
         var quorum = Quorum(cluster.Size - 1);
         if (runningAfter < quorum)
         {
-            throw new K3dEtcdException("QuorumLoss", FailureKind.InvalidOperation,
+            throw new K3dEtcdException(ErrorCatalog.QuorumLoss,
                 $"Removing {member.Name} would leave {runningAfter} running of {cluster.Size - 1} members of '{cluster.Name}'; etcd needs {quorum} for a quorum. Nothing was changed; start the stopped members first, or use -Force.", member.Name);
         }
     }
@@ -252,7 +252,7 @@ public sealed partial class EtcdMemberService
         if (running.Count >= Quorum(after.Size))
         {
             _ = await WaitForLeaderAsync(after, running, member.Id, Timeout, activity, ct).ConfigureAwait(false)
-                ?? throw new K3dEtcdException("EtcdNoLeader", FailureKind.OperationTimeout,
+                ?? throw new K3dEtcdException(ErrorCatalog.EtcdNoLeader,
                     $"After {member.Name} was removed, '{cluster.Name}' had no leader within {Timeout.TotalSeconds:0} s.", cluster.Name);
         }
         _log.Progress(new OperationProgress(activity, "Removed", 100, Completed: true));
@@ -270,12 +270,12 @@ public sealed partial class EtcdMemberService
         var all = await _docker.Containers.ListContainersAsync(new ContainersListParameters { All = true }, ct).ConfigureAwait(false);
         if (all.SelectMany(c => c.Names).Any(n => n.TrimStart('/') == container))
         {
-            throw new K3dEtcdException("ContainerNameInUse", FailureKind.ResourceExists, $"A container named '{container}' already exists; nothing was changed.", container);
+            throw new K3dEtcdException(ErrorCatalog.ContainerNameInUse, $"A container named '{container}' already exists; nothing was changed.", container);
         }
         var volumes = await _docker.Volumes.ListAsync(new VolumesListParameters(), ct).ConfigureAwait(false);
         if ((volumes.Volumes ?? []).Any(v => v.Name == volume))
         {
-            throw new K3dEtcdException("VolumeNameInUse", FailureKind.ResourceExists,
+            throw new K3dEtcdException(ErrorCatalog.VolumeNameInUse,
                 $"A volume named '{volume}' already exists (left by an earlier member?); remove it with 'docker volume rm {volume}'. Nothing was changed.", volume);
         }
     }

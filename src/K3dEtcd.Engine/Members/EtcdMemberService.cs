@@ -48,7 +48,7 @@ public sealed partial class EtcdMemberService
 
     public async Task<EtcdCluster> GetClusterAsync(string name, CancellationToken ct) =>
         await _clusters.GetAsync(name, ct).ConfigureAwait(false)
-        ?? throw new K3dEtcdException("EtcdClusterNotFound", FailureKind.ObjectNotFound,
+        ?? throw new K3dEtcdException(ErrorCatalog.EtcdClusterNotFound,
             $"No etcd cluster named '{name}' was found (clusters are found by the Docker label io.k3detcd.cluster).", name);
 
     /// <summary>Finds a member by name (= container name) or by its hex ID.</summary>
@@ -56,7 +56,7 @@ public sealed partial class EtcdMemberService
         cluster.Members.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase)
             || string.Equals(m.ContainerName, name, StringComparison.OrdinalIgnoreCase)
             || (m.Id.Length > 0 && string.Equals(m.Id, name, StringComparison.OrdinalIgnoreCase)))
-        ?? throw new K3dEtcdException("EtcdMemberNotFound", FailureKind.ObjectNotFound,
+        ?? throw new K3dEtcdException(ErrorCatalog.EtcdMemberNotFound,
             $"Cluster '{cluster.Name}' has no member named '{name}'; its members are {string.Join(", ", cluster.Members.Select(m => m.Name))}.", name);
 
     /// <summary>
@@ -68,12 +68,12 @@ public sealed partial class EtcdMemberService
         var running = cluster.Members.Where(m => m.State == Running && m.ClientUrl is not null).ToList();
         if (running.Count == 0)
         {
-            throw new K3dEtcdException("EtcdClusterStopped", FailureKind.ResourceUnavailable,
+            throw new K3dEtcdException(ErrorCatalog.EtcdClusterStopped,
                 $"No member of cluster '{cluster.Name}' is running, so it has no leader. Start its members first (Start-EtcdMember -Cluster {cluster.Name} -All).", cluster.Name);
         }
         var wait = Timeout < TimeSpan.FromSeconds(15) ? Timeout : TimeSpan.FromSeconds(15);
         var leader = await WaitForLeaderAsync(cluster, running, excludedId: null, wait, $"Finding the leader of '{cluster.Name}'", ct).ConfigureAwait(false);
-        return leader ?? throw new K3dEtcdException("EtcdNoLeader", FailureKind.ResourceUnavailable,
+        return leader ?? throw new K3dEtcdException(ErrorCatalog.EtcdNoLeader,
             $"Cluster '{cluster.Name}' has no leader: {running.Count} of {cluster.Size} members are running and {Quorum(cluster.Size)} are needed for a quorum.", cluster.Name);
     }
 
@@ -85,7 +85,7 @@ public sealed partial class EtcdMemberService
         var quorum = Quorum(cluster.Size);
         if (runningAfter < quorum)
         {
-            throw new K3dEtcdException("QuorumLoss", FailureKind.InvalidOperation,
+            throw new K3dEtcdException(ErrorCatalog.QuorumLoss,
                 $"{action} {string.Join(", ", names)} would leave {runningAfter} of {cluster.Size} members of '{cluster.Name}' running; " +
                 $"etcd needs {quorum} for a quorum, so the cluster would stop serving. Nothing was changed; use -Force to do it anyway.", cluster.Name);
         }
@@ -129,7 +129,7 @@ public sealed partial class EtcdMemberService
             _log.Verbose($"Member {member.Name}: {EtcdClusterService.DockerMessage(ex)}");
         }
         await WaitUntilAsync(async t => (await _docker.Containers.InspectContainerAsync(current.ContainerId, t).ConfigureAwait(false)).State?.Running != true,
-            "MemberStopTimeout", $"Member {member.Name} did not stop", activity, "Waiting for the container to stop", ct).ConfigureAwait(false);
+            ErrorCatalog.MemberStopTimeout, $"Member {member.Name} did not stop", activity, "Waiting for the container to stop", ct).ConfigureAwait(false);
         var stoppedAfter = clock.Elapsed;
         _log.Verbose($"Member {member.Name} stopped after {stoppedAfter.TotalMilliseconds:0} ms{(wasLeader ? " (it was the leader)" : "")}.");
 
@@ -141,7 +141,7 @@ public sealed partial class EtcdMemberService
         if (rest.Count >= Quorum(after.Size))
         {
             var leader = await WaitForLeaderAsync(after, rest, current.Id, Timeout, activity, ct).ConfigureAwait(false)
-                ?? throw new K3dEtcdException("EtcdNoLeader", FailureKind.OperationTimeout,
+                ?? throw new K3dEtcdException(ErrorCatalog.EtcdNoLeader,
                     $"After {member.Name} stopped, the other {rest.Count} members of '{cluster.Name}' elected no leader within {Timeout.TotalSeconds:0} s.", cluster.Name);
             newLeader = leader.Id;
             leaderAfter = clock.Elapsed;
@@ -181,7 +181,7 @@ public sealed partial class EtcdMemberService
             }
             catch (DockerApiException ex)
             {
-                throw new K3dEtcdException("MemberStartFailed", FailureKind.InvalidResult,
+                throw new K3dEtcdException(ErrorCatalog.MemberStartFailed,
                     $"Member {member.Name} could not start: {EtcdClusterService.DockerMessage(ex)}", member.Name, ex);
             }
         }
@@ -213,7 +213,7 @@ public sealed partial class EtcdMemberService
     {
         if (member.ClientUrl is null)
         {
-            throw new K3dEtcdException("MemberNotRunning", FailureKind.InvalidOperation, $"Member {member.Name} is not running.", member.Name);
+            throw new K3dEtcdException(ErrorCatalog.MemberNotRunning, $"Member {member.Name} is not running.", member.Name);
         }
         using var http = ProbeHttp.For(cluster);
         var probe = http.Probe;
@@ -225,7 +225,7 @@ public sealed partial class EtcdMemberService
             if (inspect.State?.Running != true)
             {
                 var logs = await _clusters.TailLogsAsync(member.ContainerName, 12).ConfigureAwait(false);
-                throw new K3dEtcdException("MemberExited", FailureKind.InvalidResult,
+                throw new K3dEtcdException(ErrorCatalog.MemberExited,
                     $"Member {member.Name} exited (code {inspect.State?.ExitCode}) while rejoining the cluster.{(logs.Length > 0 ? $"{Environment.NewLine}Last log lines:{Environment.NewLine}{logs}" : "")}", member.Name);
             }
             var own = await probe.GetStatusAsync(member.ClientUrl, t).ConfigureAwait(false);
@@ -241,7 +241,7 @@ public sealed partial class EtcdMemberService
             if (!requireHealth) return true;
             status = "Waiting for /health";
             return await probe.IsHealthyAsync(member.ClientUrl, t).ConfigureAwait(false);
-        }, "MemberCatchUpTimeout", $"Member {member.Name} did not become healthy and caught up", activity, () => status, ct).ConfigureAwait(false);
+        }, ErrorCatalog.MemberCatchUpTimeout, $"Member {member.Name} did not become healthy and caught up", activity, () => status, ct).ConfigureAwait(false);
         _log.Verbose($"Member {member.Name} is healthy and at revision {target} or later.");
     }
 
@@ -319,10 +319,10 @@ public sealed partial class EtcdMemberService
         }
     }
 
-    private Task WaitUntilAsync(Func<CancellationToken, Task<bool>> condition, string errorId, string what, string activity, string status, CancellationToken ct) =>
-        WaitUntilAsync(condition, errorId, what, activity, () => status, ct);
+    private Task WaitUntilAsync(Func<CancellationToken, Task<bool>> condition, ErrorDefinition error, string what, string activity, string status, CancellationToken ct) =>
+        WaitUntilAsync(condition, error, what, activity, () => status, ct);
 
-    private async Task WaitUntilAsync(Func<CancellationToken, Task<bool>> condition, string errorId, string what, string activity, Func<string> status, CancellationToken ct)
+    private async Task WaitUntilAsync(Func<CancellationToken, Task<bool>> condition, ErrorDefinition error, string what, string activity, Func<string> status, CancellationToken ct)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(Timeout);
@@ -338,7 +338,7 @@ public sealed partial class EtcdMemberService
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            throw new K3dEtcdException(errorId, FailureKind.OperationTimeout, $"{what} within {Timeout.TotalSeconds:0} s ({status()}).", activity);
+            throw new K3dEtcdException(error, $"{what} within {Timeout.TotalSeconds:0} s ({status()}).", activity);
         }
     }
 }

@@ -119,7 +119,7 @@ public static class ClusterTlsStore
         var sourceServer = Path.Combine(MemberDirectory(directory, sourceContainer), ServerCertFileName);
         if (!File.Exists(Path.Combine(directory, CaFileName)) || !File.Exists(caKey) || !File.Exists(sourceServer))
         {
-            throw new K3dEtcdException("TlsMaterialMissing", FailureKind.ObjectNotFound,
+            throw new K3dEtcdException(ErrorCatalog.TlsMaterialMissing,
                 $"The CA or the certificates of {sourceContainer} are missing from {directory}; no certificate can be issued for {container}.", directory);
         }
         var sans = new List<string>();
@@ -176,7 +176,7 @@ public static class ClusterTlsStore
             && l.All(c => char.IsAsciiLetterOrDigit(c) || c == '-') && l[0] != '-' && l[^1] != '-');
         if (!ok)
         {
-            throw new K3dEtcdException("InvalidTlsSan", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.InvalidTlsSan,
                 $"'{san}' is not a valid subject alternative name: give an IP address or a DNS name such as etcd.example.test.", san);
         }
     }
@@ -212,7 +212,7 @@ public static class ClusterTlsStore
         var caKey = Path.Combine(tls.Directory, CaKeyFileName);
         if (!File.Exists(tls.CaFile) || !File.Exists(caKey))
         {
-            throw new K3dEtcdException("TlsMaterialMissing", FailureKind.ObjectNotFound,
+            throw new K3dEtcdException(ErrorCatalog.TlsMaterialMissing,
                 $"The CA of cluster '{cluster}' is not in {tls.Directory} (was the directory deleted?); no client certificate can be issued.", tls.Directory);
         }
         var stem = commonName.Replace(':', '_');
@@ -227,7 +227,7 @@ public static class ClusterTlsStore
         var targets = new[] { result.CertFile, result.KeyFile, result.CaFile };
         if (!overwrite && targets.FirstOrDefault(File.Exists) is { } existing)
         {
-            throw new K3dEtcdException("ClientCertificateFileExists", FailureKind.ResourceExists,
+            throw new K3dEtcdException(ErrorCatalog.ClientCertificateFileExists,
                 $"{existing} already exists; use -Force to replace it or choose another -OutputDirectory.", existing);
         }
 
@@ -238,7 +238,7 @@ public static class ClusterTlsStore
         }
         catch (Exception ex) when (ex is CryptographicException or ArgumentException or IOException)
         {
-            throw new K3dEtcdException("TlsMaterialInvalid", FailureKind.InvalidResult,
+            throw new K3dEtcdException(ErrorCatalog.TlsMaterialInvalid,
                 $"The CA of cluster '{cluster}' in {tls.Directory} could not be loaded: {ex.Message}", tls.Directory, ex);
         }
         using (ca)
@@ -269,7 +269,7 @@ public static class ClusterTlsStore
             || !char.IsAsciiLetterOrDigit(commonName[0])
             || !commonName.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or ':' or '@'))
         {
-            throw new K3dEtcdException("InvalidCommonName", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.InvalidCommonName,
                 $"'{commonName}' is not a usable common name: use 1 to 64 letters, digits, '.', '_', '-', ':' or '@', starting with a letter or digit (it also names the files).", commonName);
         }
     }
@@ -294,6 +294,6 @@ public static class ClusterTlsStore
     }
 
     internal static K3dEtcdException TlsDirectoryExists(string directory, string cluster) =>
-        new("TlsDirectoryExists", FailureKind.ResourceExists,
+        new(ErrorCatalog.TlsDirectoryExists,
             $"TLS material for a cluster named '{cluster}' already exists in {directory} (left by a cluster removed with -KeepData?). Nothing reuses it silently: delete that directory, or choose another cluster name.", directory);
 }

@@ -18,10 +18,19 @@ public enum FailureKind
     SecurityError,
 }
 
-/// <summary>A failure with a stable error id that users and tests can rely on.</summary>
+/// <summary>A failure with a stable error id (one of <see cref="ErrorCatalog"/>) that users and tests can rely on.</summary>
 public class K3dEtcdException : Exception
 {
-    public K3dEtcdException(string errorId, FailureKind kind, string message, object? target = null, Exception? inner = null)
+    /// <summary>The way to throw: an entry of the catalogue gives the id and the kind.</summary>
+    public K3dEtcdException(ErrorDefinition error, string message, object? target = null, Exception? inner = null)
+        : this(error.Id, error.Kind, message, target, inner) { }
+
+    /// <summary>The same failure with a longer message (for example a member's last log lines).</summary>
+    public K3dEtcdException(K3dEtcdException original, string message)
+        : this(original.ErrorId, original.Kind, message, original.Target, original.InnerException) { }
+
+    // Kept private so every id goes through the catalogue (a test also scans the sources for literals).
+    private K3dEtcdException(string errorId, FailureKind kind, string message, object? target = null, Exception? inner = null)
         : base(message, inner)
     {
         ErrorId = errorId;
@@ -31,5 +40,8 @@ public class K3dEtcdException : Exception
 
     public string ErrorId { get; }
     public FailureKind Kind { get; }
+
+    /// <summary>The catalogue entry of <see cref="ErrorId"/>.</summary>
+    public ErrorDefinition? Definition => ErrorCatalog.Find(ErrorId);
     public object? Target { get; }
 }

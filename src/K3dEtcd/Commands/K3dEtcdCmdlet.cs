@@ -118,12 +118,20 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         EtcdClusterService.ValidateName(cluster.Name);
         var service = await GetClusterServiceAsync(ct);
         return await service.GetAsync(cluster.Name, ct)
-            ?? throw new K3dEtcdException("EtcdClusterNotFound", FailureKind.ObjectNotFound,
+            ?? throw new K3dEtcdException(ErrorCatalog.EtcdClusterNotFound,
                 $"No etcd cluster named '{cluster.Name}' was found (clusters are found by the Docker label io.k3detcd.cluster).", cluster.Name);
     }
 
     protected static ErrorRecord ToErrorRecord(K3dEtcdException ex) =>
         new(ex, ex.ErrorId, ToCategory(ex.Kind), ex.Target);
+
+    /// <summary>
+    /// Whether a failure that happened while processing one input is reported for that input and
+    /// the command goes on (the catalogue's <see cref="ErrorScope.Item"/>), or ends the command
+    /// because every later input would fail the same way (<see cref="ErrorScope.Session"/>: the
+    /// Docker engine or the k3d CLI). Cmdlets filter with it: <c>catch (K3dEtcdException ex) when (IsPerItem(ex))</c>.
+    /// </summary>
+    protected static bool IsPerItem(K3dEtcdException ex) => ex.Definition?.Scope != ErrorScope.Session;
 
     /// <summary>Reports a per-item failure and lets the pipeline go on.</summary>
     protected void WriteFailure(K3dEtcdException ex) => WriteError(ToErrorRecord(ex));

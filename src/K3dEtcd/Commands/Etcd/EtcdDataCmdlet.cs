@@ -119,7 +119,7 @@ public abstract class EtcdDataCmdlet : K3dEtcdCmdlet
         var service = await GetClusterServiceAsync(ct);
         WriteVerbose($"Docker: looking up etcd cluster '{cluster.Name}' by label.");
         var found = await service.GetAsync(cluster.Name, ct)
-            ?? throw new K3dEtcdException("EtcdClusterNotFound", FailureKind.ObjectNotFound,
+            ?? throw new K3dEtcdException(ErrorCatalog.EtcdClusterNotFound,
                 $"No etcd cluster named '{cluster.Name}' was found (clusters are found by the Docker label io.k3detcd.cluster).", cluster.Name);
         _resolvedByName[cluster.Name] = found;
         return found;
