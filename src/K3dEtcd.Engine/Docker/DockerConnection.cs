@@ -50,7 +50,7 @@ public static class EngineErrors
                 HttpStatusCode.Conflict => ErrorCatalog.DockerConflict,
                 _ => ErrorCatalog.DockerOperationFailed,
             },
-            $"Docker: {EtcdClusterService.DockerMessage(d)}", target, d),
+            $"Docker: {DockerAdapter.DockerMessage(d)}", target, d),
         _ => null,
     };
 }

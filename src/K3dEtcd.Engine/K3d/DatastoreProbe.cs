@@ -14,9 +14,11 @@ namespace K3dEtcd.K3d;
 /// datastore's Docker network, with the same endpoint, the same TLS files mounted read-only at the
 /// same in-container paths, hence the same client identity.
 /// </summary>
-public sealed class DatastoreProbe(IDockerClient docker, IOperationLog log)
+public sealed class DatastoreProbe(DockerAdapter docker, IOperationLog log)
 {
-    public DatastoreProbe(DockerConnection docker, IOperationLog log) : this(docker.Client, log) { }
+    public DatastoreProbe(DockerConnection docker, IOperationLog log) : this(new DockerAdapter(docker, log), log) { }
+
+    public DatastoreProbe(IDockerClient docker, IOperationLog log) : this(new DockerAdapter(docker, log), log) { }
 
     public const string ProbeLabel = Labels.Prefix + "probe";
     public const string ScratchPrefix = "/k3detcd/probe/";
@@ -48,35 +50,33 @@ public sealed class DatastoreProbe(IDockerClient docker, IOperationLog log)
         string? id = null;
         try
         {
-            id = (await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+            id = await docker.CreateContainerAsync(new CreateContainerParameters
             {
                 Image = image,
                 Cmd = cmd,
                 Env = ["ETCDCTL_API=3"],
                 Labels = new Dictionary<string, string> { [ProbeLabel] = "datastore" },
                 HostConfig = new HostConfig { NetworkMode = network, Binds = binds },
-            }, ct).ConfigureAwait(false)).ID;
-            await docker.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct).ConfigureAwait(false);
+            }, ct).ConfigureAwait(false);
+            await docker.StartContainerAsync(id, ct).ConfigureAwait(false);
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
             wait.CancelAfter(TimeSpan.FromSeconds(30));
-            var exit = await docker.Containers.WaitContainerAsync(id, wait.Token).ConfigureAwait(false);
-            var lines = new List<string>();
-            await docker.Containers.GetContainerLogsAsync(id, new ContainerLogsParameters { ShowStdout = true, ShowStderr = true, Tail = "all" },
-                new SynchronousProgress<string>(l => { lock (lines) lines.Add(l.TrimEnd('\n', '\r')); }), ct).ConfigureAwait(false);
-            lock (lines) return (exit.StatusCode, string.Join("\n", lines).Trim());
+            var exit = await docker.WaitContainerAsync(id, wait.Token).ConfigureAwait(false);
+            var output = await docker.ReadLogsAsync(id, null, ct).ConfigureAwait(false);
+            return (exit, output.Replace(Environment.NewLine, "\n").Trim());
         }
         catch (DockerImageNotFoundException ex)
         {
             throw new K3dEtcdException(ErrorCatalog.ProbeImageNotFound,
                 $"The probe image '{image}' (an etcd image, for its etcdctl) is not present; pull it or pass -Image.", image, ex);
         }
-        catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound && EtcdClusterService.DockerMessage(ex).Contains("network", StringComparison.OrdinalIgnoreCase))
+        catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound && DockerAdapter.DockerMessage(ex).Contains("network", StringComparison.OrdinalIgnoreCase))
         {
-            return (-1, $"the probe could not join Docker network '{network}': {EtcdClusterService.DockerMessage(ex)}");
+            return (-1, $"the probe could not join Docker network '{network}': {DockerAdapter.DockerMessage(ex)}");
         }
         catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound && id is null)
         {
-            var msg = EtcdClusterService.DockerMessage(ex);
+            var msg = DockerAdapter.DockerMessage(ex);
             throw new K3dEtcdException(ErrorCatalog.ProbeImageNotFound,
                 $"The probe container could not be created: {msg}. Is the etcd image '{image}' present? Pass -Image with an image that has /usr/local/bin/etcdctl.", image, ex);
         }
@@ -84,7 +84,7 @@ public sealed class DatastoreProbe(IDockerClient docker, IOperationLog log)
         {
             if (id is not null)
             {
-                try { await docker.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, CancellationToken.None).ConfigureAwait(false); }
+                try { await docker.RemoveContainerAsync(id, CancellationToken.None).ConfigureAwait(false); }
                 catch (DockerApiException) { }
             }
         }

@@ -6,10 +6,12 @@ using Docker.DotNet.Models;
 using Etcdserverpb;
 using Google.Protobuf;
 using K3dEtcd.Common;
-using K3dEtcd.Docker;
+using K3dEtcd.Etcd;
 using K3dEtcd.Model;
 
-namespace K3dEtcd.Etcd;
+// In K3dEtcd.Docker with the member service it drives (it kills and restarts members), so the data
+// plane (K3dEtcd.Etcd) never refers back to Docker: no namespace cycle.
+namespace K3dEtcd.Docker;
 
 /// <summary>How Measure-EtcdFailover runs.</summary>
 public sealed record EtcdFailoverOptions
@@ -32,15 +34,15 @@ public sealed record EtcdFailoverOptions
 /// outage, restarts the old leader, and reads every member's own store to prove that no
 /// acknowledged write was lost.
 /// </summary>
-public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
+public sealed class EtcdFailoverService(EtcdMemberService memberService, IOperationLog log)
 {
-    public EtcdFailoverService(Docker.DockerConnection docker, IOperationLog log) : this(docker.Client, log) { }
+    private readonly DockerAdapter docker = memberService.Docker;
 
     private const string Activity = "Measuring etcd failover";
 
     public async IAsyncEnumerable<EtcdFailoverIteration> RunAsync(string clusterName, EtcdFailoverOptions options, [EnumeratorCancellation] CancellationToken ct)
     {
-        var members = new EtcdMemberService(docker, log) { Timeout = options.Timeout, PollInterval = TimeSpan.FromMilliseconds(20) };
+        var members = memberService.With(options.Timeout, TimeSpan.FromMilliseconds(20));
         var cluster = await members.GetClusterAsync(clusterName, ct).ConfigureAwait(false);
         EnsureMeasurable(cluster);
         try
@@ -126,7 +128,7 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
             // The signal lands somewhere inside the API call: timing from before it never flatters the election.
             var killedAt = clock.Elapsed;
             killed = leader;
-            await docker.Containers.KillContainerAsync(leader.ContainerId, new ContainerKillParameters { Signal = "KILL" }, ct).ConfigureAwait(false);
+            await docker.KillContainerAsync(leader.ContainerId, ct).ConfigureAwait(false);
             var killReturnedAt = clock.Elapsed;
             log.Verbose($"Killed {leader.Name} (the kill took {(killReturnedAt - killedAt).TotalMilliseconds:0} ms); acknowledged so far: {writer.Acknowledged}.");
 
@@ -189,7 +191,7 @@ public sealed class EtcdFailoverService(IDockerClient docker, IOperationLog log)
         {
             log.Verbose($"docker start {member.ContainerName} (the iteration did not finish)");
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            await docker.Containers.StartContainerAsync(member.ContainerId, new ContainerStartParameters(), cts.Token).ConfigureAwait(false);
+            await docker.StartContainerAsync(member.ContainerId, cts.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is DockerApiException or OperationCanceledException or HttpRequestException)
         {

@@ -49,7 +49,7 @@ public sealed partial class EtcdMemberService
         var activity = $"Adding etcd member {container} to '{cluster.Name}'";
         var useLearner = SupportsLearners(cluster.Version);
         using var connection = EtcdConnection.Open(EtcdConnectionOptions.FromCluster(cluster, TimeSpan.FromSeconds(10)), _log);
-        var created = new EtcdClusterService.CreatedResources();
+        var created = new CreatedResources();
         ulong? addedId = null;
         try
         {
@@ -73,7 +73,7 @@ public sealed partial class EtcdMemberService
             var createdAt = cluster.Created is { } c ? new DateTimeOffset(c, TimeSpan.Zero).ToString("o", CultureInfo.InvariantCulture) : DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
             var id = await _clusters.CreateMemberContainerAsync(spec, index, initialCluster, "existing", hexId, cluster.Version, createdAt, created, ct).ConfigureAwait(false);
             _log.Verbose($"docker start {container}");
-            await _docker.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct).ConfigureAwait(false);
+            await _docker.StartContainerAsync(id, ct).ConfigureAwait(false);
 
             var withNew = await GetClusterAsync(cluster.Name, ct).ConfigureAwait(false);
             var member = ResolveMember(withNew, container);
@@ -88,7 +88,7 @@ public sealed partial class EtcdMemberService
         }
         catch (Exception ex) when (ex is K3dEtcdException or DockerApiException or OperationCanceledException)
         {
-            var logs = created.Containers.Count > 0 ? await _clusters.TailLogsAsync(container, 12).ConfigureAwait(false) : "";
+            var logs = created.Containers.Count > 0 ? await _docker.TailLogsAsync(container, 12).ConfigureAwait(false) : "";
             if (addedId is { } undo)
             {
                 _log.Verbose($"etcd: member remove {EtcdMemberIdentity.ToHex(undo)} (roll-back)");
@@ -102,7 +102,7 @@ public sealed partial class EtcdMemberService
             await _clusters.RollbackAsync(created).ConfigureAwait(false);
             if (ex is DockerApiException dex)
             {
-                throw new K3dEtcdException(ErrorCatalog.DockerOperationFailed, $"Docker refused an operation while adding {container}: {EtcdClusterService.DockerMessage(dex)}", container, dex);
+                throw new K3dEtcdException(ErrorCatalog.DockerOperationFailed, $"Docker refused an operation while adding {container}: {DockerAdapter.DockerMessage(dex)}", container, dex);
             }
             if (ex is K3dEtcdException kex && logs.Length > 0)
             {
@@ -234,11 +234,11 @@ public sealed partial class EtcdMemberService
 
         _log.Progress(new OperationProgress(activity, "Removing the container and its volume", 60));
         _log.Verbose($"docker rm -f {member.ContainerName}");
-        await _docker.Containers.RemoveContainerAsync(member.ContainerId, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
+        await _docker.RemoveContainerAsync(member.ContainerId, ct).ConfigureAwait(false);
         if (!string.IsNullOrEmpty(member.Volume))
         {
             _log.Verbose($"docker volume rm {member.Volume}");
-            await _docker.Volumes.RemoveAsync(member.Volume, true, ct).ConfigureAwait(false);
+            await _docker.RemoveVolumeAsync(member.Volume, ct).ConfigureAwait(false);
         }
         // A removed member's certificates go with it; a member with its name added later gets new ones.
         if (cluster.Tls is { Directory.Length: > 0 } tls && Directory.Exists(ClusterTlsStore.MemberDirectory(tls.Directory, member.ContainerName)))
@@ -267,20 +267,18 @@ public sealed partial class EtcdMemberService
 
     private async Task EnsureFreeAsync(string container, string volume, CancellationToken ct)
     {
-        var all = await _docker.Containers.ListContainersAsync(new ContainersListParameters { All = true }, ct).ConfigureAwait(false);
-        if (all.SelectMany(c => c.Names).Any(n => n.TrimStart('/') == container))
+        if ((await _docker.ContainerNamesAsync(ct).ConfigureAwait(false)).Contains(container))
         {
             throw new K3dEtcdException(ErrorCatalog.ContainerNameInUse, $"A container named '{container}' already exists; nothing was changed.", container);
         }
-        var volumes = await _docker.Volumes.ListAsync(new VolumesListParameters(), ct).ConfigureAwait(false);
-        if ((volumes.Volumes ?? []).Any(v => v.Name == volume))
+        if ((await _docker.VolumeNamesAsync(ct).ConfigureAwait(false)).Contains(volume))
         {
             throw new K3dEtcdException(ErrorCatalog.VolumeNameInUse,
                 $"A volume named '{volume}' already exists (left by an earlier member?); remove it with 'docker volume rm {volume}'. Nothing was changed.", volume);
         }
     }
 
-    // Flags BuildEtcdCommand sets per member; everything else on a member's command line was the user's -ExtraArgument.
+    // Flags EtcdCommandLine.Build sets per member; everything else on a member's command line was the user's -ExtraArgument.
     private static readonly HashSet<string> MemberFlags = new(StringComparer.Ordinal)
     {
         "--name", "--data-dir", "--listen-client-urls", "--advertise-client-urls", "--listen-peer-urls",
@@ -294,7 +292,7 @@ public sealed partial class EtcdMemberService
     /// <summary>The creation spec of a cluster, read back from one of its member containers.</summary>
     internal async Task<EtcdClusterSpec> SpecFromMemberAsync(EtcdCluster cluster, EtcdClusterMember member, CancellationToken ct)
     {
-        var inspect = await _docker.Containers.InspectContainerAsync(member.ContainerId, ct).ConfigureAwait(false);
+        var inspect = await _docker.InspectContainerAsync(member.ContainerId, ct).ConfigureAwait(false);
         var config = inspect.Config ?? new ContainerConfig();
         var labels = config.Labels ?? new Dictionary<string, string>();
         var binding = inspect.HostConfig?.PortBindings is { } pb && pb.TryGetValue("2379/tcp", out var b) ? b?.FirstOrDefault() : null;

@@ -18,18 +18,23 @@ public sealed record MemberStopResult(EtcdClusterMember Member, bool WasLeader, 
 public sealed partial class EtcdMemberService
 {
     private const string Running = "running";
-    private readonly IDockerClient _docker;
+    private readonly DockerAdapter _docker;
     private readonly IOperationLog _log;
     private readonly EtcdClusterService _clusters;
 
-    public EtcdMemberService(DockerConnection docker, IOperationLog log) : this(docker.Client, log, docker.EngineIsLocal) { }
-
-    public EtcdMemberService(IDockerClient docker, IOperationLog log, bool pinHostPorts = true)
+    /// <summary>
+    /// Gets what it works with: the cluster service (reading clusters, creating member containers,
+    /// roll-back) and its Docker adapter. <see cref="EtcdServices"/> wires them for a Docker engine.
+    /// </summary>
+    public EtcdMemberService(EtcdClusterService clusters, IOperationLog log)
     {
-        _docker = docker;
+        _clusters = clusters;
+        _docker = clusters.Docker;
         _log = log;
-        _clusters = new EtcdClusterService(docker, log) { PinHostPorts = pinHostPorts };
     }
+
+    /// <summary>The same service with other waits (Measure-EtcdFailover polls faster).</summary>
+    public EtcdMemberService With(TimeSpan timeout, TimeSpan pollInterval) => new(_clusters, _log) { Timeout = timeout, PollInterval = pollInterval };
 
     /// <summary>How long a wait (container stopped, leader elected, member caught up) may take.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
@@ -44,12 +49,11 @@ public sealed partial class EtcdMemberService
 
     internal EtcdClusterService Clusters => _clusters;
 
+    internal DockerAdapter Docker => _docker;
+
     // ---------------------------------------------------------------- lookups
 
-    public async Task<EtcdCluster> GetClusterAsync(string name, CancellationToken ct) =>
-        await _clusters.GetAsync(name, ct).ConfigureAwait(false)
-        ?? throw new K3dEtcdException(ErrorCatalog.EtcdClusterNotFound,
-            $"No etcd cluster named '{name}' was found (clusters are found by the Docker label io.k3detcd.cluster).", name);
+    public Task<EtcdCluster> GetClusterAsync(string name, CancellationToken ct) => _clusters.ResolveAsync(name, ct);
 
     /// <summary>Finds a member by name (= container name) or by its hex ID.</summary>
     public static EtcdClusterMember ResolveMember(EtcdCluster cluster, string name) =>
@@ -115,20 +119,20 @@ public sealed partial class EtcdMemberService
             if (kill)
             {
                 _log.Verbose($"docker kill --signal KILL {current.ContainerName}");
-                await _docker.Containers.KillContainerAsync(current.ContainerId, new ContainerKillParameters { Signal = "KILL" }, ct).ConfigureAwait(false);
+                await _docker.KillContainerAsync(current.ContainerId, ct).ConfigureAwait(false);
             }
             else
             {
                 _log.Verbose($"docker stop --time {StopGrace.TotalSeconds:0} {current.ContainerName}");
-                await _docker.Containers.StopContainerAsync(current.ContainerId, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)StopGrace.TotalSeconds }, ct).ConfigureAwait(false);
+                await _docker.StopContainerAsync(current.ContainerId, StopGrace, ct).ConfigureAwait(false);
             }
         }
         catch (DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Conflict)
         {
             // "is not running": it stopped on its own in the meantime; the wait below confirms it.
-            _log.Verbose($"Member {member.Name}: {EtcdClusterService.DockerMessage(ex)}");
+            _log.Verbose($"Member {member.Name}: {DockerAdapter.DockerMessage(ex)}");
         }
-        await WaitUntilAsync(async t => (await _docker.Containers.InspectContainerAsync(current.ContainerId, t).ConfigureAwait(false)).State?.Running != true,
+        await WaitUntilAsync(async t => (await _docker.InspectContainerAsync(current.ContainerId, t).ConfigureAwait(false)).State?.Running != true,
             ErrorCatalog.MemberStopTimeout, $"Member {member.Name} did not stop", activity, "Waiting for the container to stop", ct).ConfigureAwait(false);
         var stoppedAfter = clock.Elapsed;
         _log.Verbose($"Member {member.Name} stopped after {stoppedAfter.TotalMilliseconds:0} ms{(wasLeader ? " (it was the leader)" : "")}.");
@@ -177,12 +181,12 @@ public sealed partial class EtcdMemberService
             _log.Verbose($"docker start {current.ContainerName}");
             try
             {
-                await _docker.Containers.StartContainerAsync(current.ContainerId, new ContainerStartParameters(), ct).ConfigureAwait(false);
+                await _docker.StartContainerAsync(current.ContainerId, ct).ConfigureAwait(false);
             }
             catch (DockerApiException ex)
             {
                 throw new K3dEtcdException(ErrorCatalog.MemberStartFailed,
-                    $"Member {member.Name} could not start: {EtcdClusterService.DockerMessage(ex)}", member.Name, ex);
+                    $"Member {member.Name} could not start: {DockerAdapter.DockerMessage(ex)}", member.Name, ex);
             }
         }
 
@@ -221,10 +225,10 @@ public sealed partial class EtcdMemberService
         var status = "Waiting for the member to answer";
         await WaitUntilAsync(async t =>
         {
-            var inspect = await _docker.Containers.InspectContainerAsync(member.ContainerId, t).ConfigureAwait(false);
+            var inspect = await _docker.InspectContainerAsync(member.ContainerId, t).ConfigureAwait(false);
             if (inspect.State?.Running != true)
             {
-                var logs = await _clusters.TailLogsAsync(member.ContainerName, 12).ConfigureAwait(false);
+                var logs = await _docker.TailLogsAsync(member.ContainerName, 12).ConfigureAwait(false);
                 throw new K3dEtcdException(ErrorCatalog.MemberExited,
                     $"Member {member.Name} exited (code {inspect.State?.ExitCode}) while rejoining the cluster.{(logs.Length > 0 ? $"{Environment.NewLine}Last log lines:{Environment.NewLine}{logs}" : "")}", member.Name);
             }

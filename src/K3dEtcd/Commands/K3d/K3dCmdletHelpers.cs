@@ -39,8 +39,7 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
         else if (cluster is not null)
         {
             // The object may be old: take the cluster's current state from Docker.
-            cluster = await (await GetClusterServiceAsync(ct)).GetAsync(cluster.Name, ct)
-                ?? throw new K3dEtcdException(ErrorCatalog.EtcdClusterNotFound, $"The etcd cluster '{cluster.Name}' no longer exists.", cluster.Name);
+            cluster = await FindClusterAsync(cluster, ct, refresh: true);
         }
 
         if (cluster is not null)
