@@ -96,7 +96,7 @@ public sealed class DockerEndpointResolverTests : IDisposable
     public void Chosen_host_ports_are_free_and_never_handed_out_twice()
     {
         var taken = new HashSet<int>();
-        var ports = Enumerable.Range(0, 5).Select(_ => EtcdClusterService.PickHostPort("127.0.0.1", taken)).ToList();
+        var ports = Enumerable.Range(0, 5).Select(_ => DockerAdapter.PickHostPort("127.0.0.1", taken)).ToList();
         Assert.All(ports, p => Assert.NotNull(p));
         Assert.Equal(5, ports.Distinct().Count());
         foreach (var p in ports)
@@ -109,7 +109,7 @@ public sealed class DockerEndpointResolverTests : IDisposable
 
     [Fact]
     public void No_host_port_is_chosen_for_an_address_this_machine_does_not_have() =>
-        Assert.Null(EtcdClusterService.PickHostPort("192.0.2.1", new HashSet<int>()));   // TEST-NET-1
+        Assert.Null(DockerAdapter.PickHostPort("192.0.2.1", new HashSet<int>()));   // TEST-NET-1
 
     public void Dispose() => Directory.Delete(_home, recursive: true);
 }

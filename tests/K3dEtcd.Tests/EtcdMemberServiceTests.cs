@@ -13,7 +13,7 @@ namespace K3dEtcd.Tests;
 [Collection(DockerCollection.Name)]
 public sealed class EtcdMemberServiceTests(DockerFixture fx)
 {
-    private EtcdMemberService Members(TimeSpan? timeout = null) => new(fx.Docker, NullOperationLog.Instance) { Timeout = timeout ?? TimeSpan.FromSeconds(60) };
+    private EtcdMemberService Members(TimeSpan? timeout = null) => new(fx.Service(), NullOperationLog.Instance) { Timeout = timeout ?? TimeSpan.FromSeconds(60) };
 
     [Fact]
     public async Task Leader_kill_elects_a_new_leader_in_time_and_no_key_is_lost_then_a_stopped_follower_catches_up()
@@ -138,7 +138,7 @@ public sealed class EtcdMemberServiceTests(DockerFixture fx)
     public async Task Host_ports_survive_a_stop_and_start_and_a_cluster_made_with_ClientPort_grows_on_the_next_port()
     {
         // Two consecutive free ports for a one-member cluster and the member added to it.
-        var first = Enumerable.Range(0, 50).Select(_ => EtcdClusterService.PickHostPort("127.0.0.1", new HashSet<int>())!.Value)
+        var first = Enumerable.Range(0, 50).Select(_ => DockerAdapter.PickHostPort("127.0.0.1", new HashSet<int>())!.Value)
             .First(p => p < 65535 && IsFree(p + 1));
         var spec = fx.Spec("ports", size: 1) with { ClientPort = first };
         var cluster = await fx.Service().CreateAsync(spec, CancellationToken.None);
@@ -210,7 +210,7 @@ public sealed class EtcdMemberServiceTests(DockerFixture fx)
         await fx.Service().CreateAsync(spec, CancellationToken.None);
         using var cts = new CancellationTokenSource();
         var log = new CancelOnStatus(cts, "waiting for writes to resume");
-        var service = new EtcdFailoverService(fx.Docker, log);
+        var service = new EtcdFailoverService(new EtcdMemberService(fx.Service(log), log), log);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
             await foreach (var _ in service.RunAsync(spec.Name, new EtcdFailoverOptions { Iterations = 1 }, cts.Token)) { }

@@ -106,7 +106,7 @@ public sealed class TlsClusterTests(DockerFixture fx)
             Assert.Equal(3, fromNetwork.Output.Split('\n').Count(l => l.Contains("is healthy")));
 
             // Our own https probe validates the server against the cluster CA, and fails against another CA.
-            using (var http = new HttpClient(EtcdClusterService.CreateProbeHandler(cluster)) { Timeout = TimeSpan.FromSeconds(5) })
+            using (var http = new HttpClient(QuorumWait.CreateProbeHandler(cluster)) { Timeout = TimeSpan.FromSeconds(5) })
             {
                 Assert.True(await new EtcdHttpProbe(http).IsHealthyAsync(cluster.Members[0].ClientUrl!, CancellationToken.None));
             }
@@ -171,7 +171,7 @@ public sealed class TlsClusterTests(DockerFixture fx)
         var cluster = await fx.Service().CreateAsync(spec, CancellationToken.None);
         try
         {
-            var members = new EtcdMemberService(fx.Docker, NullOperationLog.Instance) { Timeout = TimeSpan.FromSeconds(60) };
+            var members = new EtcdMemberService(fx.Service(), NullOperationLog.Instance) { Timeout = TimeSpan.FromSeconds(60) };
             var added = await members.AddMemberAsync(spec.Name, CancellationToken.None);
             var tls = cluster.Tls!;
             Assert.Equal($"https://{added.ContainerName}:2380", added.PeerUrl);
@@ -225,7 +225,7 @@ public sealed class TlsClusterTests(DockerFixture fx)
     public void The_etcd_command_of_a_tls_member_uses_https_and_client_certificate_auth()
     {
         var spec = fx.Spec("cmd") with { Tls = true };
-        var command = EtcdClusterService.BuildEtcdCommand("m0", "m0=https://m0:2380", "new", spec);
+        var command = EtcdCommandLine.Build("m0", "m0=https://m0:2380", "new", spec);
         var joined = string.Join(' ', command);
         Assert.Contains("--listen-client-urls https://0.0.0.0:2379 --advertise-client-urls https://m0:2379 --listen-peer-urls https://0.0.0.0:2380 --initial-advertise-peer-urls https://m0:2380", joined);
         Assert.Contains("--client-cert-auth --trusted-ca-file /etc/etcd/pki/ca.pem --cert-file /etc/etcd/pki/server.pem --key-file /etc/etcd/pki/server-key.pem", joined);

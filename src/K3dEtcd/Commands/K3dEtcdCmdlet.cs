@@ -106,24 +106,34 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         _docker ??= await DockerConnection.ConnectAsync(ModuleSession.Current.DockerHost, ct);
 
     protected async Task<EtcdClusterService> GetClusterServiceAsync(CancellationToken ct) =>
-        new(await GetDockerAsync(ct), this);
+        EtcdServices.Clusters(await GetDockerAsync(ct), this);
 
     /// <summary>
-    /// A cluster given by name (a placeholder from <see cref="Etcd.EtcdClusterTransformationAttribute"/>)
-    /// read from Docker; a full cluster object is used as it is.
+    /// The cmdlets' one way to a cluster given by object or name: a name (a placeholder from
+    /// <see cref="Etcd.EtcdClusterTransformationAttribute"/>) is read from Docker through
+    /// <see cref="EtcdClusterService.ResolveAsync"/>; an object is used as it is, or read again
+    /// with <paramref name="refresh"/> (it may be old). A cluster given by endpoints is no cluster
+    /// object at all: the data cmdlets connect to those endpoints directly.
     /// </summary>
-    protected async Task<Model.EtcdCluster> FindClusterAsync(Model.EtcdCluster cluster, CancellationToken ct)
+    protected async Task<Model.EtcdCluster> FindClusterAsync(Model.EtcdCluster cluster, CancellationToken ct, bool refresh = false)
     {
-        if (!Etcd.EtcdClusterTransformationAttribute.IsUnresolved(cluster)) return cluster;
-        EtcdClusterService.ValidateName(cluster.Name);
-        var service = await GetClusterServiceAsync(ct);
-        return await service.GetAsync(cluster.Name, ct)
-            ?? throw new K3dEtcdException("EtcdClusterNotFound", FailureKind.ObjectNotFound,
-                $"No etcd cluster named '{cluster.Name}' was found (clusters are found by the Docker label io.k3detcd.cluster).", cluster.Name);
+        var byName = Etcd.EtcdClusterTransformationAttribute.IsUnresolved(cluster);
+        if (!byName && !refresh) return cluster;
+        if (byName) EtcdClusterService.ValidateName(cluster.Name);
+        if (byName) WriteVerbose($"Docker: looking up etcd cluster '{cluster.Name}' by label.");
+        return await (await GetClusterServiceAsync(ct)).ResolveAsync(cluster.Name, ct);
     }
 
     protected static ErrorRecord ToErrorRecord(K3dEtcdException ex) =>
         new(ex, ex.ErrorId, ToCategory(ex.Kind), ex.Target);
+
+    /// <summary>
+    /// Whether a failure that happened while processing one input is reported for that input and
+    /// the command goes on (the catalogue's <see cref="ErrorScope.Item"/>), or ends the command
+    /// because every later input would fail the same way (<see cref="ErrorScope.Session"/>: the
+    /// Docker engine or the k3d CLI). Cmdlets filter with it: <c>catch (K3dEtcdException ex) when (IsPerItem(ex))</c>.
+    /// </summary>
+    protected static bool IsPerItem(K3dEtcdException ex) => ex.Definition?.Scope != ErrorScope.Session;
 
     /// <summary>Reports a per-item failure and lets the pipeline go on.</summary>
     protected void WriteFailure(K3dEtcdException ex) => WriteError(ToErrorRecord(ex));

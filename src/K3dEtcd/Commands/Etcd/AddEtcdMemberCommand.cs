@@ -38,7 +38,7 @@ public sealed class AddEtcdMemberCommand : K3dEtcdCmdlet
 
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
-        var service = new EtcdMemberService(await GetDockerAsync(ct), Log) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds) };
+        var service = new EtcdMemberService(await GetClusterServiceAsync(ct), Log) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds) };
         try
         {
             if (!ShouldProcess($"etcd cluster '{Cluster.Name}'", "Add a member")) return;

@@ -115,12 +115,9 @@ public abstract class EtcdDataCmdlet : K3dEtcdCmdlet
     private async Task<EtcdCluster> ResolveClusterAsync(EtcdCluster cluster, CancellationToken ct)
     {
         if (!EtcdClusterTransformationAttribute.IsUnresolved(cluster)) return cluster;
+        // One Docker look-up per name for the whole pipeline (piped keys name the same cluster).
         if (_resolvedByName.TryGetValue(cluster.Name, out var known)) return known;
-        var service = await GetClusterServiceAsync(ct);
-        WriteVerbose($"Docker: looking up etcd cluster '{cluster.Name}' by label.");
-        var found = await service.GetAsync(cluster.Name, ct)
-            ?? throw new K3dEtcdException("EtcdClusterNotFound", FailureKind.ObjectNotFound,
-                $"No etcd cluster named '{cluster.Name}' was found (clusters are found by the Docker label io.k3detcd.cluster).", cluster.Name);
+        var found = await FindClusterAsync(cluster, ct);
         _resolvedByName[cluster.Name] = found;
         return found;
     }

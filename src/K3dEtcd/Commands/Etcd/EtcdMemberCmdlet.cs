@@ -51,7 +51,7 @@ public abstract class EtcdMemberCmdlet : K3dEtcdCmdlet
     public int TimeoutSeconds { get; set; } = 60;
 
     protected async Task<EtcdMemberService> GetMemberServiceAsync(CancellationToken ct) =>
-        new(await GetDockerAsync(ct), Log) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds) };
+        new(await GetClusterServiceAsync(ct), Log) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds) };
 
     /// <summary>The targets of this record, grouped by cluster, read back from Docker.</summary>
     protected async Task<IReadOnlyList<(EtcdCluster Cluster, IReadOnlyList<EtcdClusterMember> Members)>> ResolveTargetsAsync(EtcdMemberService service, CancellationToken ct)

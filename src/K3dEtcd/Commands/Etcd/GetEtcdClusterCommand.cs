@@ -49,7 +49,7 @@ public sealed class GetEtcdClusterCommand : K3dEtcdCmdlet
             var matches = clusters.Where(c => pattern.IsMatch(c.Name)).ToList();
             if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
             {
-                WriteFailure(new K3dEtcdException("EtcdClusterNotFound", FailureKind.ObjectNotFound,
+                WriteFailure(new K3dEtcdException(ErrorCatalog.EtcdClusterNotFound,
                     $"No etcd cluster named '{name}' was found (clusters are found by the Docker label io.k3detcd.cluster).", name));
             }
             foreach (var cluster in matches.Where(c => written.Add(c.Name)))

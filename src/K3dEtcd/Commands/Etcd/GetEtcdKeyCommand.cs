@@ -74,7 +74,7 @@ public sealed class GetEtcdKeyCommand : EtcdDataCmdlet
             EtcdKeyService.ValidateQuery(query);
             if (Key is null && (Prefix || FromKey))
             {
-                throw new K3dEtcdException("EtcdKeyMissing", FailureKind.InvalidArgument, "-Prefix and -FromKey need -Key (use -Key / -Prefix for everything under /).");
+                throw new K3dEtcdException(ErrorCatalog.EtcdKeyMissing, "-Prefix and -FromKey need -Key (use -Key / -Prefix for everything under /).");
             }
         }
         catch (K3dEtcdException ex)
@@ -96,7 +96,7 @@ public sealed class GetEtcdKeyCommand : EtcdDataCmdlet
         }
         if (!any && Key is not null && !Prefix && !FromKey)
         {
-            WriteFailure(new K3dEtcdException("EtcdKeyNotFound", FailureKind.ObjectNotFound, $"Key '{Key}' does not exist in {TargetDescription}.", Key));
+            WriteFailure(new K3dEtcdException(ErrorCatalog.EtcdKeyNotFound, $"Key '{Key}' does not exist in {TargetDescription}.", Key));
         }
     }
 }

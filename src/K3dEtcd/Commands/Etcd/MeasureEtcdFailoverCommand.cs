@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using K3dEtcd.Common;
+using K3dEtcd.Docker;
 using K3dEtcd.Etcd;
 using K3dEtcd.Model;
 
@@ -56,7 +57,7 @@ public sealed class MeasureEtcdFailoverCommand : K3dEtcdCmdlet
             Timeout = TimeSpan.FromSeconds(TimeoutSeconds),
         };
         if (!ShouldProcess($"etcd cluster '{Cluster.Name}'", $"Kill the leader {Iterations} time(s) while writing")) return;
-        var service = new EtcdFailoverService(await GetDockerAsync(ct), Log);
+        var service = EtcdServices.Failover(await GetDockerAsync(ct), Log);
         var runs = new List<EtcdFailoverIteration>();
         try
         {

@@ -60,20 +60,20 @@ public sealed class NewEtcdClientCertificateCommand : K3dEtcdCmdlet
             var cluster = Cluster.Tls is null ? await FindClusterAsync(Cluster, ct) : Cluster;
             if (cluster.Tls is not { } tls)
             {
-                throw new K3dEtcdException("ClusterNotTls", FailureKind.InvalidOperation,
+                throw new K3dEtcdException(ErrorCatalog.ClusterNotTls,
                     $"Cluster '{cluster.Name}' serves plain HTTP and has no CA; create it with New-EtcdCluster -Tls to use client certificates.", cluster.Name);
             }
             var directory = SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutputDirectory);
             if (!ShouldProcess($"client certificate CN={CommonName} of etcd cluster '{cluster.Name}' in {directory}", "Create")) return;
             WriteObject(ClusterTlsStore.IssueClient(tls, cluster.Name, CommonName, directory, CertificateValidityDays, Force, Log));
         }
-        catch (K3dEtcdException ex) when (ex.ErrorId != "DockerUnreachable")
+        catch (K3dEtcdException ex) when (IsPerItem(ex))
         {
             WriteFailure(ex);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            WriteFailure(new K3dEtcdException("ClientCertificateWriteFailed", FailureKind.ResourceUnavailable,
+            WriteFailure(new K3dEtcdException(ErrorCatalog.ClientCertificateWriteFailed,
                 $"The client certificate could not be written to {OutputDirectory}: {ex.Message}", OutputDirectory, ex));
         }
     }

@@ -125,14 +125,14 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
             EtcdClusterService.ValidateSpec(spec);
             if (!Tls && MyInvocation.BoundParameters.ContainsKey(nameof(CertificateValidityDays)))
             {
-                throw new K3dEtcdException("CertificateValidityWithoutTls", FailureKind.InvalidArgument,
+                throw new K3dEtcdException(ErrorCatalog.CertificateValidityWithoutTls,
                     "-CertificateValidityDays applies to the certificates of a TLS cluster; add -Tls.", CertificateValidityDays);
             }
             if (!ShouldProcess($"etcd cluster '{Name}' ({Size} members, image {Image}{(Tls ? ", TLS" : "")})", "Create")) return;
             var service = await GetClusterServiceAsync(ct);
             WriteObject(await service.CreateAsync(spec, ct));
         }
-        catch (K3dEtcdException ex) when (ex.ErrorId != "DockerUnreachable")
+        catch (K3dEtcdException ex) when (IsPerItem(ex))
         {
             WriteFailure(ex);
         }

@@ -53,7 +53,7 @@ public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
             var cluster = await service.GetAsync(name, ct);
             if (cluster is null)
             {
-                WriteFailure(new K3dEtcdException("EtcdClusterNotFound", FailureKind.ObjectNotFound,
+                WriteFailure(new K3dEtcdException(ErrorCatalog.EtcdClusterNotFound,
                     $"No etcd cluster named '{name}' was found; nothing was removed.", name));
                 continue;
             }

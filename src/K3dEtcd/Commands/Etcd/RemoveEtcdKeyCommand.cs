@@ -90,7 +90,7 @@ public sealed class RemoveEtcdKeyCommand : EtcdDataCmdlet
         {
             if (removed[i].Count == 0 && !batch[i].Prefix)
             {
-                WriteFailure(new K3dEtcdException("EtcdKeyNotFound", FailureKind.ObjectNotFound, $"Key '{batch[i].Key}' does not exist; nothing was removed.", batch[i].Key));
+                WriteFailure(new K3dEtcdException(ErrorCatalog.EtcdKeyNotFound, $"Key '{batch[i].Key}' does not exist; nothing was removed.", batch[i].Key));
             }
             else if (batch[i].Prefix)
             {

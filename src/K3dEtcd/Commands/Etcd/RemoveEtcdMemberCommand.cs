@@ -56,7 +56,7 @@ public sealed class RemoveEtcdMemberCommand : K3dEtcdCmdlet
 
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
-        var service = new EtcdMemberService(await GetDockerAsync(ct), Log) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds) };
+        var service = new EtcdMemberService(await GetClusterServiceAsync(ct), Log) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds) };
         var targets = ParameterSetName == ByMember
             ? Member.Select(m => (Cluster: m.ClusterName, Name: m.Name)).ToList()
             : Name.Select(n => (Cluster: Cluster.Name, Name: n)).ToList();

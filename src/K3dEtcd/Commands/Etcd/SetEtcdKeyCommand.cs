@@ -60,7 +60,7 @@ public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
     {
         if (MyInvocation.BoundParameters.ContainsKey(nameof(Lease)) && MyInvocation.BoundParameters.ContainsKey(nameof(TtlSeconds)))
         {
-            throw new K3dEtcdException("EtcdLeaseConflict", FailureKind.InvalidArgument, "Use either -Lease or -TtlSeconds, not both.");
+            throw new K3dEtcdException(ErrorCatalog.EtcdLeaseConflict, "Use either -Lease or -TtlSeconds, not both.");
         }
         return Task.CompletedTask;
     }

@@ -46,7 +46,7 @@ public sealed class GetK3dClusterCommand : K3dCmdletBase
                 var matches = clusters.Where(c => pattern.IsMatch(c.Name)).ToList();
                 if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
                 {
-                    WriteFailure(new K3dEtcdException("K3dClusterNotFound", FailureKind.ObjectNotFound, $"No k3d cluster named '{name}' was found (`k3d cluster list`).", name));
+                    WriteFailure(new K3dEtcdException(ErrorCatalog.K3dClusterNotFound, $"No k3d cluster named '{name}' was found (`k3d cluster list`).", name));
                 }
                 selected.AddRange(matches.Where(m => !selected.Contains(m)));
             }

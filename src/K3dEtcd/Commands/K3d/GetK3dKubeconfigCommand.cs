@@ -74,7 +74,7 @@ public sealed partial class GetK3dKubeconfigCommand : K3dCmdletBase
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             WriteObject(new FileInfo(file));
         }
-        catch (K3dEtcdException ex) when (ex.ErrorId is not ("K3dNotFound" or "UnsupportedK3dVersion"))
+        catch (K3dEtcdException ex) when (IsPerItem(ex))
         {
             WriteFailure(ex);
         }

@@ -50,8 +50,7 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
         else if (cluster is not null)
         {
             // The object may be old: take the cluster's current state from Docker.
-            cluster = await (await GetClusterServiceAsync(ct)).GetAsync(cluster.Name, ct)
-                ?? throw new K3dEtcdException("EtcdClusterNotFound", FailureKind.ObjectNotFound, $"The etcd cluster '{cluster.Name}' no longer exists.", cluster.Name);
+            cluster = await FindClusterAsync(cluster, ct, refresh: true);
         }
 
         if (cluster is not null)
@@ -71,7 +70,7 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
         }
         if (value is not string endpoint)
         {
-            throw new K3dEtcdException("InvalidDatastore", FailureKind.InvalidArgument,
+            throw new K3dEtcdException(ErrorCatalog.InvalidDatastore,
                 $"-Datastore takes an EtcdCluster (from New-EtcdCluster or Get-EtcdCluster), its name, or a k3s datastore string; got {value?.GetType().Name ?? "null"}.", value);
         }
         var kind = K3dDatastore.Validate(endpoint);
@@ -79,7 +78,7 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
         {
             if (file is not null && !File.Exists(file))
             {
-                throw new K3dEtcdException("DatastoreFileNotFound", FailureKind.ObjectNotFound, $"-{param} '{file}' does not exist.", file);
+                throw new K3dEtcdException(ErrorCatalog.DatastoreFileNotFound, $"-{param} '{file}' does not exist.", file);
             }
         }
         return (new DatastoreTarget

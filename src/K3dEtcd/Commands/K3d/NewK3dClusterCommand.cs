@@ -185,7 +185,7 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
             }
             WriteObject(await ToK3dClusterAsync(info, service.Version, datastore, ToSecureString(token), verified, ct));
         }
-        catch (K3dEtcdException ex) when (ex.ErrorId is not ("DockerUnreachable" or "K3dNotFound" or "UnsupportedK3dVersion"))
+        catch (K3dEtcdException ex) when (IsPerItem(ex))
         {
             WriteFailure(ex);
         }

@@ -56,7 +56,7 @@ public sealed class RemoveK3dClusterCommand : K3dCmdletBase
             var info = clusters.FirstOrDefault(c => c.Name == name);
             if (info is null)
             {
-                WriteFailure(new K3dEtcdException("K3dClusterNotFound", FailureKind.ObjectNotFound, $"No k3d cluster named '{name}' was found; nothing was removed.", name));
+                WriteFailure(new K3dEtcdException(ErrorCatalog.K3dClusterNotFound, $"No k3d cluster named '{name}' was found; nothing was removed.", name));
                 continue;
             }
             var etcd = info.EtcdClusterLabel;

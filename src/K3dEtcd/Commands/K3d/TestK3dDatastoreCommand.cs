@@ -62,7 +62,7 @@ public sealed class TestK3dDatastoreCommand : K3dCmdletBase
             var probe = new DatastoreProbe(await GetDockerAsync(ct), this);
             WriteObject(await probe.TestAsync(target, Token, ct), enumerateCollection: true);
         }
-        catch (K3dEtcdException ex) when (ex.ErrorId != "DockerUnreachable")
+        catch (K3dEtcdException ex) when (IsPerItem(ex))
         {
             WriteFailure(ex);
         }

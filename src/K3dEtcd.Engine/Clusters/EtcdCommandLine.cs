@@ -1,0 +1,42 @@
+using K3dEtcd.Pki;
+
+namespace K3dEtcd.Docker;
+
+/// <summary>The etcd command line of a member container: URLs, initial cluster, TLS files, extra flags.</summary>
+public static class EtcdCommandLine
+{
+    public static List<string> Build(string container, string initialCluster, string initialClusterState, EtcdClusterSpec spec)
+    {
+        var scheme = EtcdClusterSpec.Scheme(spec.Tls);
+        var command = new List<string>
+        {
+            "/usr/local/bin/etcd",
+            "--name", container,
+            "--data-dir", "/var/lib/etcd/data",
+            "--listen-client-urls", $"{scheme}://0.0.0.0:2379",
+            "--advertise-client-urls", EtcdClusterSpec.NetworkClientUrl(container, spec.Tls),
+            "--listen-peer-urls", $"{scheme}://0.0.0.0:2380",
+            "--initial-advertise-peer-urls", EtcdClusterSpec.PeerUrl(container, spec.Tls),
+            "--initial-cluster", initialCluster,
+            "--initial-cluster-token", spec.ClusterToken,
+            "--initial-cluster-state", initialClusterState,
+        };
+        if (spec.Tls)
+        {
+            const string pki = ClusterTlsStore.ContainerPkiDirectory;
+            command.AddRange([
+                "--client-cert-auth",
+                "--trusted-ca-file", $"{pki}/{ClusterTlsStore.CaFileName}",
+                "--cert-file", $"{pki}/{ClusterTlsStore.ServerCertFileName}",
+                "--key-file", $"{pki}/{ClusterTlsStore.ServerKeyFileName}",
+                "--peer-client-cert-auth",
+                "--peer-trusted-ca-file", $"{pki}/{ClusterTlsStore.CaFileName}",
+                "--peer-cert-file", $"{pki}/{ClusterTlsStore.PeerCertFileName}",
+                "--peer-key-file", $"{pki}/{ClusterTlsStore.PeerKeyFileName}",
+            ]);
+        }
+        if (spec.EnableV2) command.Add("--enable-v2=true");
+        command.AddRange(spec.ExtraArguments);
+        return command;
+    }
+}

@@ -1,0 +1,228 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using K3dEtcd.Common;
+
+namespace K3dEtcd.Docker;
+
+/// <summary>
+/// The engine's only door to Docker: containers, volumes, networks and images, as thin calls.
+/// It knows nothing about etcd (no labels, names, flags or URLs of ours): orchestration in
+/// Clusters/ and Members/ decides what to create and passes it in, so a reader sees every Docker
+/// call in one file and every etcd decision elsewhere.
+/// </summary>
+public sealed partial class DockerAdapter(IDockerClient client, IOperationLog log)
+{
+    public DockerAdapter(DockerConnection docker, IOperationLog log) : this(docker.Client, log) => EngineIsLocal = docker.EngineIsLocal;
+
+    /// <summary>True when the engine runs on this machine, so a port free here is free for its bindings.</summary>
+    public bool EngineIsLocal { get; } = true;
+
+    // ---------------------------------------------------------------- containers
+
+    public async Task<IList<ContainerListResponse>> ListContainersAsync(IDictionary<string, IDictionary<string, bool>>? filters, CancellationToken ct) =>
+        await client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filters }, ct).ConfigureAwait(false);
+
+    /// <summary>The names of every container, running or not.</summary>
+    public async Task<HashSet<string>> ContainerNamesAsync(CancellationToken ct) =>
+        (await ListContainersAsync(null, ct).ConfigureAwait(false)).SelectMany(c => c.Names).Select(n => n.TrimStart('/')).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Creates a container (not started); returns its id.</summary>
+    public async Task<string> CreateContainerAsync(CreateContainerParameters parameters, CancellationToken ct) =>
+        (await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false)).ID;
+
+    public Task StartContainerAsync(string id, CancellationToken ct) =>
+        client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct);
+
+    /// <summary>SIGTERM, then SIGKILL after <paramref name="grace"/>.</summary>
+    public Task StopContainerAsync(string id, TimeSpan grace, CancellationToken ct) =>
+        client.Containers.StopContainerAsync(id, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)grace.TotalSeconds }, ct);
+
+    public Task KillContainerAsync(string id, CancellationToken ct) =>
+        client.Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, ct);
+
+    /// <summary>Waits for a container to exit; returns its exit code.</summary>
+    public async Task<long> WaitContainerAsync(string id, CancellationToken ct) =>
+        (await client.Containers.WaitContainerAsync(id, ct).ConfigureAwait(false)).StatusCode;
+
+    public Task<ContainerInspectResponse> InspectContainerAsync(string id, CancellationToken ct) =>
+        client.Containers.InspectContainerAsync(id, ct);
+
+    /// <summary>docker rm -f.</summary>
+    public Task RemoveContainerAsync(string id, CancellationToken ct) =>
+        client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, ct);
+
+    /// <summary>
+    /// Runs a throwaway container to its end and returns its output (docker run --rm); the
+    /// container is removed even when the wait times out or the caller cancels.
+    /// </summary>
+    public async Task<string> RunToCompletionAsync(CreateContainerParameters parameters, TimeSpan timeout, CancellationToken ct)
+    {
+        string? id = null;
+        try
+        {
+            id = await CreateContainerAsync(parameters, ct).ConfigureAwait(false);
+            await StartContainerAsync(id, ct).ConfigureAwait(false);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            wait.CancelAfter(timeout);
+            await WaitContainerAsync(id, wait.Token).ConfigureAwait(false);
+            return await ReadLogsAsync(id, null, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (id is not null)
+            {
+                try { await RemoveContainerAsync(id, CancellationToken.None).ConfigureAwait(false); }
+                catch (DockerApiException) { }
+            }
+        }
+    }
+
+    public async Task<string> ReadLogsAsync(string container, int? tail, CancellationToken ct)
+    {
+        var lines = new List<string>();
+        await client.Containers.GetContainerLogsAsync(container, new ContainerLogsParameters
+        {
+            ShowStdout = true,
+            ShowStderr = true,
+            Follow = false,
+            Tail = tail?.ToString(CultureInfo.InvariantCulture) ?? "all",
+        }, new SynchronousProgress<string>(line => { lock (lines) lines.Add(line.TrimEnd('\n', '\r')); }), ct).ConfigureAwait(false);
+        lock (lines) return string.Join(Environment.NewLine, lines);
+    }
+
+    /// <summary>
+    /// The log lines that explain a failure: error-looking lines (a program often prints a bad flag
+    /// before pages of usage) and then the last few lines; empty when the logs cannot be read.
+    /// </summary>
+    public async Task<string> TailLogsAsync(string container, int lines)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            var all = (await ReadLogsAsync(container, 200, cts.Token).ConfigureAwait(false)).Split(Environment.NewLine);
+            var errors = all.Where(l => ErrorLine().IsMatch(l)).Take(lines);
+            var tail = all.Where(l => l.Trim().Length > 0).TakeLast(Math.Max(3, lines / 3));
+            return string.Join(Environment.NewLine, errors.Concat(tail).Distinct()).TrimEnd();
+        }
+        catch (Exception ex) when (ex is DockerApiException or OperationCanceledException)
+        {
+            return "";
+        }
+    }
+
+    [GeneratedRegex(@"error|fatal|panic|flag provided|invalid|cannot|failed", RegexOptions.IgnoreCase)]
+    private static partial Regex ErrorLine();
+
+    // ---------------------------------------------------------------- volumes
+
+    public Task CreateVolumeAsync(string name, IDictionary<string, string> labels, CancellationToken ct) =>
+        client.Volumes.CreateAsync(new VolumesCreateParameters { Name = name, Labels = labels }, ct);
+
+    public async Task<IList<VolumeResponse>> ListVolumesAsync(IDictionary<string, IDictionary<string, bool>>? filters, CancellationToken ct) =>
+        (await client.Volumes.ListAsync(new VolumesListParameters { Filters = filters }, ct).ConfigureAwait(false)).Volumes ?? [];
+
+    public async Task<HashSet<string>> VolumeNamesAsync(CancellationToken ct) =>
+        (await ListVolumesAsync(null, ct).ConfigureAwait(false)).Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>docker volume rm -f.</summary>
+    public Task RemoveVolumeAsync(string name, CancellationToken ct) => client.Volumes.RemoveAsync(name, true, ct);
+
+    // ---------------------------------------------------------------- networks
+
+    public Task<IList<NetworkResponse>> ListNetworksAsync(IDictionary<string, IDictionary<string, bool>>? filters, CancellationToken ct) =>
+        client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filters }, ct);
+
+    /// <summary>A bridge network; returns its id.</summary>
+    public async Task<string> CreateNetworkAsync(string name, IDictionary<string, string> labels, CancellationToken ct) =>
+        (await client.Networks.CreateNetworkAsync(new NetworksCreateParameters { Name = name, Driver = "bridge", Labels = labels }, ct).ConfigureAwait(false)).ID;
+
+    public Task DeleteNetworkAsync(string id, CancellationToken ct) => client.Networks.DeleteNetworkAsync(id, ct);
+
+    /// <summary>Docker refuses to delete a network that still has containers attached.</summary>
+    public static bool IsNetworkInUse(DockerApiException ex) =>
+        ex.StatusCode == HttpStatusCode.Forbidden || (ex.ResponseBody ?? "").Contains("active endpoints", StringComparison.OrdinalIgnoreCase);
+
+    // ---------------------------------------------------------------- images
+
+    public async Task<bool> ImageExistsAsync(string image, CancellationToken ct)
+    {
+        try
+        {
+            await client.Images.InspectImageAsync(image, ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (DockerImageNotFoundException) { return false; }
+        catch (DockerApiException ex) when (ex.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest) { return false; }
+    }
+
+    /// <summary>docker pull, reporting the layers' progress under <paramref name="activity"/>; then checks the image is there.</summary>
+    public async Task PullImageAsync(string image, string activity, CancellationToken ct)
+    {
+        var (repository, tag) = SplitImage(image);
+        await client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null,
+            new Progress<JSONMessage>(m => { if (!string.IsNullOrEmpty(m.Status)) log.Progress(new OperationProgress(activity, $"{m.ID} {m.Status}".Trim(), -1, ActivityId: 2)); }),
+            ct).ConfigureAwait(false);
+        log.Progress(new OperationProgress(activity, "Done", 100, ActivityId: 2, Completed: true));
+        await client.Images.InspectImageAsync(image, ct).ConfigureAwait(false);
+    }
+
+    internal static (string Repository, string Tag) SplitImage(string image)
+    {
+        var at = image.IndexOf('@');
+        if (at > 0) return (image[..at], image[(at + 1)..]);
+        var slash = image.LastIndexOf('/');
+        var colon = image.LastIndexOf(':');
+        return colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
+    }
+
+    // ---------------------------------------------------------------- errors and ports
+
+    public static bool IsPortConflict(DockerApiException ex) =>
+        (ex.ResponseBody ?? "").Contains("port is already allocated", StringComparison.OrdinalIgnoreCase)
+        || (ex.ResponseBody ?? "").Contains("address already in use", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Docker's own sentence from an error response (its JSON "message"), else the raw body.</summary>
+    public static string DockerMessage(DockerApiException ex)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(ex.ResponseBody ?? "");
+            if (doc.RootElement.TryGetProperty("message", out var m)) return m.GetString() ?? ex.Message;
+        }
+        catch (System.Text.Json.JsonException) { }
+        return string.IsNullOrWhiteSpace(ex.ResponseBody) ? ex.Message : ex.ResponseBody.Trim();
+    }
+
+    /// <summary>
+    /// A port that is free on <paramref name="hostAddress"/> now and not handed out yet in this
+    /// operation; null when this machine cannot bind that address (Docker then picks).
+    /// </summary>
+    public static int? PickHostPort(string hostAddress, ISet<int> taken)
+    {
+        if (!IPAddress.TryParse(hostAddress, out var address)) return null;
+        for (var attempt = 0; attempt < 16; attempt++)
+        {
+            try
+            {
+                using var probe = new System.Net.Sockets.Socket(address.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                probe.Bind(new IPEndPoint(address, 0));
+                var port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+                if (taken.Add(port)) return port;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                return null;
+            }
+        }
+        return null;
+    }
+}
+
+/// <summary>An IProgress that runs its callback inline, so nothing arrives after the call returns.</summary>
+internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

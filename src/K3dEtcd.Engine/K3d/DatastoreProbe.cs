@@ -1,0 +1,185 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using K3dEtcd.Common;
+using K3dEtcd.Docker;
+using K3dEtcd.Model;
+
+namespace K3dEtcd.K3d;
+
+/// <summary>
+/// Probes a datastore the way a k3s server will use it: etcdctl in a short-lived container on the
+/// datastore's Docker network, with the same endpoint, the same TLS files mounted read-only at the
+/// same in-container paths, hence the same client identity.
+/// </summary>
+public sealed class DatastoreProbe(DockerAdapter docker, IOperationLog log)
+{
+    public DatastoreProbe(DockerConnection docker, IOperationLog log) : this(new DockerAdapter(docker, log), log) { }
+
+    public DatastoreProbe(IDockerClient docker, IOperationLog log) : this(new DockerAdapter(docker, log), log) { }
+
+    public const string ProbeLabel = Labels.Prefix + "probe";
+    public const string ScratchPrefix = "/k3detcd/probe/";
+
+    /// <summary>The key k3s keeps its bootstrap data under for a token: /bootstrap/ + 12 hex of sha256(token).</summary>
+    public static string BootstrapKey(string token) =>
+        "/bootstrap/" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token)))[..12].ToLowerInvariant();
+
+    public static string ImageFor(DatastoreTarget ds) => ds.ProbeImage is { Length: > 0 } i ? i : EtcdClusterSpec.DefaultImage();
+
+    /// <summary>The etcdctl command line the probe runs (also what a user can paste to debug by hand).</summary>
+    public static List<string> EtcdctlCommand(DatastoreTarget ds, IEnumerable<string> args)
+    {
+        var cmd = new List<string> { "/usr/local/bin/etcdctl", "--endpoints", string.Join(",", ds.EtcdEndpoints), "--dial-timeout=3s", "--command-timeout=5s" };
+        if (ds.CaFile is not null) cmd.AddRange(["--cacert", DatastoreTarget.ContainerCaFile]);
+        if (ds.CertFile is not null) cmd.AddRange(["--cert", DatastoreTarget.ContainerCertFile]);
+        if (ds.KeyFile is not null) cmd.AddRange(["--key", DatastoreTarget.ContainerKeyFile]);
+        cmd.AddRange(args);
+        return cmd;
+    }
+
+    public async Task<(long ExitCode, string Output)> RunEtcdctlAsync(DatastoreTarget ds, IReadOnlyList<string> args, CancellationToken ct)
+    {
+        var image = ImageFor(ds);
+        var network = string.IsNullOrEmpty(ds.Network) ? "bridge" : ds.Network;
+        var cmd = EtcdctlCommand(ds, args);
+        var binds = ds.Mounts().Select(m => $"{Path.GetFullPath(m.Host)}:{m.Container}:ro").ToList();
+        log.Verbose($"docker run --rm --network {network} {string.Join(' ', binds.Select(b => "-v " + b))} {image} {string.Join(' ', cmd.Select(c => c.StartsWith("--endpoints", StringComparison.Ordinal) ? c : K3dDatastore.Mask(c)))}");
+        string? id = null;
+        try
+        {
+            id = await docker.CreateContainerAsync(new CreateContainerParameters
+            {
+                Image = image,
+                Cmd = cmd,
+                Env = ["ETCDCTL_API=3"],
+                Labels = new Dictionary<string, string> { [ProbeLabel] = "datastore" },
+                HostConfig = new HostConfig { NetworkMode = network, Binds = binds },
+            }, ct).ConfigureAwait(false);
+            await docker.StartContainerAsync(id, ct).ConfigureAwait(false);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            wait.CancelAfter(TimeSpan.FromSeconds(30));
+            var exit = await docker.WaitContainerAsync(id, wait.Token).ConfigureAwait(false);
+            var output = await docker.ReadLogsAsync(id, null, ct).ConfigureAwait(false);
+            return (exit, output.Replace(Environment.NewLine, "\n").Trim());
+        }
+        catch (DockerImageNotFoundException ex)
+        {
+            throw new K3dEtcdException(ErrorCatalog.ProbeImageNotFound,
+                $"The probe image '{image}' (an etcd image, for its etcdctl) is not present; pull it or pass -Image.", image, ex);
+        }
+        catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound && DockerAdapter.DockerMessage(ex).Contains("network", StringComparison.OrdinalIgnoreCase))
+        {
+            return (-1, $"the probe could not join Docker network '{network}': {DockerAdapter.DockerMessage(ex)}");
+        }
+        catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound && id is null)
+        {
+            var msg = DockerAdapter.DockerMessage(ex);
+            throw new K3dEtcdException(ErrorCatalog.ProbeImageNotFound,
+                $"The probe container could not be created: {msg}. Is the etcd image '{image}' present? Pass -Image with an image that has /usr/local/bin/etcdctl.", image, ex);
+        }
+        finally
+        {
+            if (id is not null)
+            {
+                try { await docker.RemoveContainerAsync(id, CancellationToken.None).ConfigureAwait(false); }
+                catch (DockerApiException) { }
+            }
+        }
+    }
+
+    /// <summary>Health, write, read-back and the /bootstrap token question; one result per check.</summary>
+    public async Task<IReadOnlyList<K3dDatastoreCheck>> TestAsync(DatastoreTarget ds, string? token, CancellationToken ct)
+    {
+        var shown = ds.Masked;
+        K3dDatastoreCheck Check(string name, bool passed, string detail) => new() { Name = name, Passed = passed, Detail = detail, Datastore = shown };
+        if (ds.Kind != DatastoreKind.Etcd)
+        {
+            throw new K3dEtcdException(ErrorCatalog.DatastoreProbeNotSupported,
+                $"Test-K3dDatastore probes etcd datastores (with etcdctl); '{shown}' is {ds.Kind}. Check it with that database's own client.", shown);
+        }
+        var results = new List<K3dDatastoreCheck>();
+        const string activity = "Probing the datastore from inside Docker";
+        void Step(string s, int pct) => log.Progress(new OperationProgress(activity, s, pct, ActivityId: 3));
+
+        Step("endpoint health", 0);
+        var (healthExit, healthOut) = await RunEtcdctlAsync(ds, ["endpoint", "health"], ct).ConfigureAwait(false);
+        var endpoints = ds.EtcdEndpoints;
+        var healthy = endpoints.Where(e => healthOut.Contains($"{e} is healthy", StringComparison.Ordinal)).ToList();
+        var unhealthy = healthOut.Split('\n').Where(l => l.Contains(" is unhealthy", StringComparison.Ordinal)).Select(l => l.Trim()).ToList();
+        var healthDetail = healthExit == -1 ? healthOut
+            : $"{healthy.Count}/{endpoints.Length} endpoints healthy from network '{ds.Network ?? "bridge"}'"
+              + (unhealthy.Count > 0 ? "; " + string.Join("; ", unhealthy) : healthy.Count < endpoints.Length ? "; " + Short(healthOut) : "");
+        results.Add(Check("Health", healthExit == 0 && healthy.Count == endpoints.Length, healthDetail));
+
+        if (healthy.Count == 0)
+        {
+            foreach (var name in new[] { "Write", "ReadBack", "Bootstrap" }) results.Add(Check(name, false, "not tried: no endpoint is healthy"));
+            log.Progress(new OperationProgress(activity, "Done", 100, ActivityId: 3, Completed: true));
+            return results;
+        }
+
+        var key = ScratchPrefix + Guid.NewGuid().ToString("N");
+        var value = $"k3detcd probe {DateTime.UtcNow:o}";
+        Step("write", 25);
+        var (putExit, putOut) = await RunEtcdctlAsync(ds, ["put", key, value], ct).ConfigureAwait(false);
+        var wrote = putExit == 0 && putOut.Contains("OK", StringComparison.Ordinal);
+        results.Add(Check("Write", wrote, wrote ? $"put {key}" : $"put {key} failed: {Short(putOut)}"));
+
+        Step("read back", 50);
+        var (getExit, getOut) = await RunEtcdctlAsync(ds, ["get", key, "--print-value-only"], ct).ConfigureAwait(false);
+        var readBack = getExit == 0 && getOut.Trim() == value;
+        var cleanup = "";
+        if (wrote)
+        {
+            var (delExit, delOut) = await RunEtcdctlAsync(ds, ["del", key], ct).ConfigureAwait(false);
+            cleanup = delExit == 0 ? "; scratch key deleted" : $"; could not delete the scratch key: {Short(delOut)}";
+        }
+        results.Add(Check("ReadBack", readBack, (readBack ? $"read the same value back from {key}" : $"get {key} returned {(getExit == 0 ? $"'{Short(getOut)}'" : Short(getOut))}") + cleanup));
+
+        Step("bootstrap data", 75);
+        var (bootExit, bootOut) = await RunEtcdctlAsync(ds, ["get", "/bootstrap/", "--prefix", "--keys-only"], ct).ConfigureAwait(false);
+        if (bootExit != 0)
+        {
+            results.Add(Check("Bootstrap", false, $"could not list /bootstrap/: {Short(bootOut)}"));
+        }
+        else
+        {
+            var keys = bootOut.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("/bootstrap/", StringComparison.Ordinal)).ToList();
+            results.Add(EvaluateBootstrap(keys, token, shown));
+        }
+        log.Progress(new OperationProgress(activity, "Done", 100, ActivityId: 3, Completed: true));
+        return results;
+    }
+
+    public static K3dDatastoreCheck EvaluateBootstrap(IReadOnlyList<string> keys, string? token, string shown)
+    {
+        K3dDatastoreCheck Check(bool passed, string detail) => new() { Name = "Bootstrap", Passed = passed, Detail = detail, Datastore = shown };
+        if (keys.Count == 0) return Check(true, "no k3s bootstrap data yet: a new k3s cluster will create it");
+        if (token is null)
+        {
+            return Check(false, $"holds k3s bootstrap data ({string.Join(", ", keys)}) from an existing k3s cluster; a new cluster needs that cluster's token (-Token)");
+        }
+        var mine = BootstrapKey(token);
+        return keys.Contains(mine)
+            ? Check(true, $"holds bootstrap data for this token ({mine}): k3s servers will join the existing k3s cluster state")
+            : Check(false, $"holds bootstrap data made with a different token ({string.Join(", ", keys)}; this token's key would be {mine}): k3s would fail with \"bootstrap data already found and encrypted with different token\"");
+    }
+
+    /// <summary>Whether any key exists under /registry/ (what kube-apiserver writes once k3s really uses the datastore).</summary>
+    public async Task<(bool Found, string Detail)> HasRegistryKeysAsync(DatastoreTarget ds, CancellationToken ct)
+    {
+        var (exit, output) = await RunEtcdctlAsync(ds, ["get", "/registry/", "--prefix", "--keys-only", "--limit", "3"], ct).ConfigureAwait(false);
+        if (exit != 0) return (false, Short(output));
+        var keys = output.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("/registry/", StringComparison.Ordinal)).ToList();
+        return (keys.Count > 0, keys.Count > 0 ? string.Join(", ", keys) : "no keys under /registry/");
+    }
+
+    private static string Short(string s)
+    {
+        var t = s.Replace('\n', ' ').Trim();
+        return t.Length > 400 ? t[..400] + "..." : t;
+    }
+}

@@ -1,0 +1,180 @@
+using System.Reflection;
+
+namespace K3dEtcd.Common;
+
+/// <summary>
+/// How far a failure reaches. <see cref="Item"/>: it concerns one input (a cluster, a member, a
+/// key); a cmdlet that processes several reports it as a non-terminating error and goes on with
+/// the next. <see cref="Session"/>: it concerns the environment (the Docker engine, the k3d CLI);
+/// every later input would fail the same way, so the command ends with a terminating error.
+/// </summary>
+public enum ErrorScope
+{
+    Item,
+    Session,
+}
+
+/// <summary>One ErrorId: its kind (named as the PowerShell ErrorCategory it becomes), scope and meaning.</summary>
+public sealed class ErrorDefinition
+{
+    internal ErrorDefinition(string id, FailureKind kind, ErrorScope scope, string meaning)
+    {
+        Id = id;
+        Kind = kind;
+        Scope = scope;
+        Meaning = meaning;
+    }
+
+    public string Id { get; }
+    public FailureKind Kind { get; }
+    public ErrorScope Scope { get; }
+    public string Meaning { get; }
+
+    public override string ToString() => Id;
+}
+
+/// <summary>
+/// Every ErrorId the module reports, declared once. Users script on these ids
+/// (<c>$_.FullyQualifiedErrorId -like 'ClusterExists,*'</c>), so an id never changes once shipped.
+/// Throw sites pass an entry (<c>new K3dEtcdException(ErrorCatalog.ClusterExists, message)</c>); a
+/// test fails when code uses an id that is not declared here, and another keeps the list in
+/// about_K3dEtcd equal to this one.
+/// </summary>
+public static class ErrorCatalog
+{
+    // Docker engine
+    public static readonly ErrorDefinition DockerUnreachable = Session(nameof(DockerUnreachable), FailureKind.ConnectionError, "The Docker engine cannot be reached (not running, wrong endpoint, no permission on its socket).");
+    public static readonly ErrorDefinition DockerContextNotFound = Item(nameof(DockerContextNotFound), FailureKind.ObjectNotFound, "The Docker context named by DOCKER_CONTEXT or ~/.docker/config.json has no endpoint.");
+    public static readonly ErrorDefinition InvalidDockerHost = Item(nameof(InvalidDockerHost), FailureKind.InvalidArgument, "A Docker endpoint (-DockerHost, DOCKER_HOST) is not unix://, npipe:// or tcp://.");
+    public static readonly ErrorDefinition DockerObjectNotFound = Item(nameof(DockerObjectNotFound), FailureKind.ObjectNotFound, "Docker reported that a container, volume, network or image does not exist.");
+    public static readonly ErrorDefinition DockerConflict = Item(nameof(DockerConflict), FailureKind.ResourceExists, "Docker refused a change because it conflicts with an existing object.");
+    public static readonly ErrorDefinition DockerOperationFailed = Item(nameof(DockerOperationFailed), FailureKind.InvalidResult, "Docker refused or failed an operation (the message carries Docker's reason).");
+    public static readonly ErrorDefinition ImageNotFound = Item(nameof(ImageNotFound), FailureKind.ObjectNotFound, "The etcd image is not present locally and pulling is disabled (-PullPolicy Never).");
+    public static readonly ErrorDefinition ImagePullFailed = Item(nameof(ImagePullFailed), FailureKind.ObjectNotFound, "The etcd image is not present locally and could not be pulled.");
+    public static readonly ErrorDefinition ContainerNameInUse = Item(nameof(ContainerNameInUse), FailureKind.ResourceExists, "A container with a member's name exists and was not made by K3dEtcd.");
+    public static readonly ErrorDefinition VolumeNameInUse = Item(nameof(VolumeNameInUse), FailureKind.ResourceExists, "A data volume with a member's name exists (left by a cluster removed with -KeepData?).");
+    public static readonly ErrorDefinition NetworkNameInUse = Item(nameof(NetworkNameInUse), FailureKind.ResourceExists, "A Docker network with the cluster's network name already exists.");
+    public static readonly ErrorDefinition NetworkInUse = Item(nameof(NetworkInUse), FailureKind.ResourceUnavailable, "The cluster's network still has other containers attached (a k3d cluster?), so it was kept.");
+
+    // etcd clusters in Docker
+    public static readonly ErrorDefinition InvalidClusterName = Item(nameof(InvalidClusterName), FailureKind.InvalidArgument, "The cluster name is not 1 to 63 letters, digits, '_', '.' or '-' starting with a letter or digit.");
+    public static readonly ErrorDefinition InvalidClusterSize = Item(nameof(InvalidClusterSize), FailureKind.InvalidArgument, "-Size is outside the supported number of members.");
+    public static readonly ErrorDefinition InvalidClientPort = Item(nameof(InvalidClientPort), FailureKind.InvalidArgument, "The client ports -ClientPort .. -ClientPort+Size-1 are not all valid TCP ports.");
+    public static readonly ErrorDefinition InvalidHostAddress = Item(nameof(InvalidHostAddress), FailureKind.InvalidArgument, "-HostAddress is not an IP address to publish client ports on.");
+    public static readonly ErrorDefinition InvalidTimeout = Item(nameof(InvalidTimeout), FailureKind.InvalidArgument, "A timeout is zero or negative.");
+    public static readonly ErrorDefinition EnableV2NotSupported = Item(nameof(EnableV2NotSupported), FailureKind.InvalidArgument, "-EnableV2 was given for an etcd version that has no v2 API.");
+    public static readonly ErrorDefinition TlsSanWithoutTls = Item(nameof(TlsSanWithoutTls), FailureKind.InvalidArgument, "-TlsSan was given without -Tls.");
+    public static readonly ErrorDefinition CertificateValidityWithoutTls = Item(nameof(CertificateValidityWithoutTls), FailureKind.InvalidArgument, "-CertificateValidityDays was given without -Tls.");
+    public static readonly ErrorDefinition InvalidCertificateValidity = Item(nameof(InvalidCertificateValidity), FailureKind.InvalidArgument, "-CertificateValidityDays is out of range.");
+    public static readonly ErrorDefinition ClusterExists = Item(nameof(ClusterExists), FailureKind.ResourceExists, "An etcd cluster with that name already exists.");
+    public static readonly ErrorDefinition ClientPortInUse = Item(nameof(ClientPortInUse), FailureKind.ResourceUnavailable, "A member's client port is already taken on the host.");
+    public static readonly ErrorDefinition MemberStartFailed = Item(nameof(MemberStartFailed), FailureKind.InvalidResult, "Docker could not start a member's container.");
+    public static readonly ErrorDefinition MemberExited = Item(nameof(MemberExited), FailureKind.InvalidResult, "A member's container stopped while the cluster was starting (its log is in the message).");
+    public static readonly ErrorDefinition ClusterVanished = Item(nameof(ClusterVanished), FailureKind.InvalidResult, "The cluster's containers disappeared while it was being created.");
+    public static readonly ErrorDefinition ClusterStartTimeout = Item(nameof(ClusterStartTimeout), FailureKind.OperationTimeout, "The cluster did not reach a healthy quorum with one leader in time.");
+    public static readonly ErrorDefinition EtcdClusterNotFound = Item(nameof(EtcdClusterNotFound), FailureKind.ObjectNotFound, "No etcd cluster with that name carries the Docker label io.k3detcd.cluster.");
+
+    // members
+    public static readonly ErrorDefinition EtcdMemberNotFound = Item(nameof(EtcdMemberNotFound), FailureKind.ObjectNotFound, "The cluster has no member with that name.");
+    public static readonly ErrorDefinition MemberNotRunning = Item(nameof(MemberNotRunning), FailureKind.InvalidOperation, "The member's container is not running.");
+    public static readonly ErrorDefinition MemberStopTimeout = Item(nameof(MemberStopTimeout), FailureKind.OperationTimeout, "A member's container did not stop in time.");
+    public static readonly ErrorDefinition MemberCatchUpTimeout = Item(nameof(MemberCatchUpTimeout), FailureKind.OperationTimeout, "A started member did not become healthy and catch up with the leader in time.");
+    public static readonly ErrorDefinition MemberPromoteTimeout = Item(nameof(MemberPromoteTimeout), FailureKind.OperationTimeout, "A new learner did not catch up with the leader in time, so it was not promoted.");
+    public static readonly ErrorDefinition MembershipChangeRefused = Item(nameof(MembershipChangeRefused), FailureKind.ResourceUnavailable, "etcd kept refusing a membership change (the cluster is unhealthy).");
+    public static readonly ErrorDefinition ClusterSizeLimit = Item(nameof(ClusterSizeLimit), FailureKind.InvalidOperation, "The cluster already has the most members this module runs.");
+    public static readonly ErrorDefinition LastMember = Item(nameof(LastMember), FailureKind.InvalidOperation, "Removing the last member would remove the cluster's data; nothing was changed.");
+    public static readonly ErrorDefinition QuorumLoss = Item(nameof(QuorumLoss), FailureKind.InvalidOperation, "The change would leave fewer running members than a quorum (use -Force to do it anyway).");
+    public static readonly ErrorDefinition EtcdClusterDegraded = Item(nameof(EtcdClusterDegraded), FailureKind.InvalidOperation, "Members are stopped, so the membership change could break the quorum.");
+    public static readonly ErrorDefinition EtcdClusterStopped = Item(nameof(EtcdClusterStopped), FailureKind.ResourceUnavailable, "No member of the cluster is running, so it has no leader.");
+    public static readonly ErrorDefinition EtcdNoLeader = Item(nameof(EtcdNoLeader), FailureKind.ResourceUnavailable, "No member reports a leader: the cluster has lost quorum or is still electing.");
+    public static readonly ErrorDefinition FailoverNeedsThreeMembers = Item(nameof(FailoverNeedsThreeMembers), FailureKind.InvalidOperation, "Measure-EtcdFailover needs a cluster of at least three members.");
+    public static readonly ErrorDefinition FailoverWriterFailed = Item(nameof(FailoverWriterFailed), FailureKind.InvalidResult, "No write succeeded before the leader was killed.");
+    public static readonly ErrorDefinition FailoverWritesDidNotResume = Item(nameof(FailoverWritesDidNotResume), FailureKind.OperationTimeout, "Writes did not succeed again in time after the leader was killed.");
+
+    // the data plane
+    public static readonly ErrorDefinition EtcdEndpointMissing = Item(nameof(EtcdEndpointMissing), FailureKind.InvalidArgument, "No etcd endpoint was given.");
+    public static readonly ErrorDefinition EtcdEndpointInvalid = Item(nameof(EtcdEndpointInvalid), FailureKind.InvalidArgument, "An endpoint is not an http:// or https:// etcd client URL.");
+    public static readonly ErrorDefinition EtcdTimeoutInvalid = Item(nameof(EtcdTimeoutInvalid), FailureKind.InvalidArgument, "The etcd call timeout is zero or negative.");
+    public static readonly ErrorDefinition EtcdCredentialIncomplete = Item(nameof(EtcdCredentialIncomplete), FailureKind.InvalidArgument, "-Credential lacks a user name or a password.");
+    public static readonly ErrorDefinition EtcdClientCertificateIncomplete = Item(nameof(EtcdClientCertificateIncomplete), FailureKind.InvalidArgument, "Only one of -CertFile and -KeyFile was given.");
+    public static readonly ErrorDefinition EtcdTlsFileNotFound = Item(nameof(EtcdTlsFileNotFound), FailureKind.ObjectNotFound, "A -CaFile, -CertFile or -KeyFile does not exist.");
+    public static readonly ErrorDefinition EtcdCaFileInvalid = Item(nameof(EtcdCaFileInvalid), FailureKind.InvalidArgument, "The -CaFile holds no PEM certificate.");
+    public static readonly ErrorDefinition EtcdClientCertificateInvalid = Item(nameof(EtcdClientCertificateInvalid), FailureKind.InvalidArgument, "The client certificate and key could not be loaded.");
+    public static readonly ErrorDefinition EtcdClusterNotRunning = Item(nameof(EtcdClusterNotRunning), FailureKind.ResourceUnavailable, "The cluster has no running member with a published client port.");
+    public static readonly ErrorDefinition EtcdUnreachable = Item(nameof(EtcdUnreachable), FailureKind.ConnectionError, "No etcd endpoint answered.");
+    public static readonly ErrorDefinition EtcdConnectionBroken = Item(nameof(EtcdConnectionBroken), FailureKind.ConnectionError, "The connection to etcd broke during a call (reset, end of stream, TLS alert).");
+    public static readonly ErrorDefinition EtcdTlsHandshakeFailed = Item(nameof(EtcdTlsHandshakeFailed), FailureKind.SecurityError, "The TLS handshake with etcd failed (wrong CA, name or client certificate).");
+    public static readonly ErrorDefinition EtcdAccessDenied = Item(nameof(EtcdAccessDenied), FailureKind.SecurityError, "etcd refused the credentials or the client certificate.");
+    public static readonly ErrorDefinition EtcdTimeout = Item(nameof(EtcdTimeout), FailureKind.OperationTimeout, "etcd did not answer within the timeout.");
+    public static readonly ErrorDefinition EtcdNotFound = Item(nameof(EtcdNotFound), FailureKind.ObjectNotFound, "etcd reported that something asked for does not exist.");
+    public static readonly ErrorDefinition EtcdRequestInvalid = Item(nameof(EtcdRequestInvalid), FailureKind.InvalidArgument, "etcd rejected the request as invalid.");
+    public static readonly ErrorDefinition EtcdRequestRejected = Item(nameof(EtcdRequestRejected), FailureKind.InvalidOperation, "etcd rejected the request in its current state (a failed precondition).");
+    public static readonly ErrorDefinition EtcdNotImplemented = Item(nameof(EtcdNotImplemented), FailureKind.NotImplemented, "This etcd version does not support the call.");
+    public static readonly ErrorDefinition EtcdOperationFailed = Item(nameof(EtcdOperationFailed), FailureKind.InvalidResult, "An etcd call failed for another reason (the message carries etcd's status).");
+    public static readonly ErrorDefinition EtcdKeyEmpty = Item(nameof(EtcdKeyEmpty), FailureKind.InvalidArgument, "A key or prefix is empty.");
+    public static readonly ErrorDefinition EtcdKeyMissing = Item(nameof(EtcdKeyMissing), FailureKind.InvalidArgument, "-Prefix or -FromKey was given without -Key.");
+    public static readonly ErrorDefinition EtcdKeyNotFound = Item(nameof(EtcdKeyNotFound), FailureKind.ObjectNotFound, "The key does not exist.");
+    public static readonly ErrorDefinition EtcdRangeConflict = Item(nameof(EtcdRangeConflict), FailureKind.InvalidArgument, "-Prefix and -FromKey were given together.");
+    public static readonly ErrorDefinition EtcdLimitInvalid = Item(nameof(EtcdLimitInvalid), FailureKind.InvalidArgument, "-Limit is negative.");
+    public static readonly ErrorDefinition EtcdPageSizeInvalid = Item(nameof(EtcdPageSizeInvalid), FailureKind.InvalidArgument, "The page size is zero or negative.");
+    public static readonly ErrorDefinition EtcdRevisionInvalid = Item(nameof(EtcdRevisionInvalid), FailureKind.InvalidArgument, "A revision is negative.");
+    public static readonly ErrorDefinition EtcdTtlInvalid = Item(nameof(EtcdTtlInvalid), FailureKind.InvalidArgument, "-TtlSeconds is less than one second.");
+    public static readonly ErrorDefinition EtcdLeaseConflict = Item(nameof(EtcdLeaseConflict), FailureKind.InvalidArgument, "-Lease and -TtlSeconds were given together.");
+    public static readonly ErrorDefinition EtcdLeaseFailed = Item(nameof(EtcdLeaseFailed), FailureKind.InvalidResult, "etcd refused to grant the lease.");
+    public static readonly ErrorDefinition EtcdWatchCanceled = Item(nameof(EtcdWatchCanceled), FailureKind.InvalidResult, "etcd cancelled the watch.");
+    public static readonly ErrorDefinition EtcdWatchCompacted = Item(nameof(EtcdWatchCompacted), FailureKind.InvalidOperation, "The watch's start revision has been compacted away.");
+    public static readonly ErrorDefinition EtcdLeaderUnreachable = Item(nameof(EtcdLeaderUnreachable), FailureKind.ConnectionError, "The leader cannot be reached from this host.");
+    public static readonly ErrorDefinition EtcdMetricsUnavailable = Item(nameof(EtcdMetricsUnavailable), FailureKind.ResourceUnavailable, "The leader serves neither /v2/stats/leader nor /metrics.");
+
+    // TLS material
+    public static readonly ErrorDefinition TlsDirectoryExists = Item(nameof(TlsDirectoryExists), FailureKind.ResourceExists, "The directory for a cluster's or member's TLS material already exists.");
+    public static readonly ErrorDefinition TlsMaterialFailed = Item(nameof(TlsMaterialFailed), FailureKind.ResourceUnavailable, "The cluster's TLS material could not be written.");
+    public static readonly ErrorDefinition TlsMaterialInvalid = Item(nameof(TlsMaterialInvalid), FailureKind.InvalidResult, "The cluster's CA or certificates could not be loaded.");
+    public static readonly ErrorDefinition TlsMaterialMissing = Item(nameof(TlsMaterialMissing), FailureKind.ObjectNotFound, "The cluster's CA or certificates are missing from its TLS directory.");
+    public static readonly ErrorDefinition InvalidTlsSan = Item(nameof(InvalidTlsSan), FailureKind.InvalidArgument, "A -TlsSan is neither an IP address nor a DNS name.");
+    public static readonly ErrorDefinition InvalidCommonName = Item(nameof(InvalidCommonName), FailureKind.InvalidArgument, "-CommonName is not a usable certificate common name.");
+    public static readonly ErrorDefinition ClusterNotTls = Item(nameof(ClusterNotTls), FailureKind.InvalidOperation, "The cluster serves plain HTTP and has no CA to issue client certificates.");
+    public static readonly ErrorDefinition ClientCertificateFileExists = Item(nameof(ClientCertificateFileExists), FailureKind.ResourceExists, "The client certificate files exist already (use -Force to replace them).");
+    public static readonly ErrorDefinition ClientCertificateWriteFailed = Item(nameof(ClientCertificateWriteFailed), FailureKind.ResourceUnavailable, "The client certificate could not be written to -OutputDirectory.");
+
+    // k3d
+    public static readonly ErrorDefinition K3dNotFound = Session(nameof(K3dNotFound), FailureKind.ObjectNotFound, "The k3d CLI was not found (on PATH, K3DETCD_K3D_PATH or -K3dPath).");
+    public static readonly ErrorDefinition K3dNotRunnable = Item(nameof(K3dNotRunnable), FailureKind.ResourceUnavailable, "The k3d CLI could not be started.");
+    public static readonly ErrorDefinition K3dVersionUnknown = Item(nameof(K3dVersionUnknown), FailureKind.InvalidResult, "The k3d version could not be read from `k3d version`.");
+    public static readonly ErrorDefinition UnsupportedK3dVersion = Session(nameof(UnsupportedK3dVersion), FailureKind.NotImplemented, "The k3d version is older than this module supports.");
+    public static readonly ErrorDefinition K3dFeatureUnsupported = Item(nameof(K3dFeatureUnsupported), FailureKind.NotImplemented, "This k3d version lacks a feature the command needs.");
+    public static readonly ErrorDefinition K3dCommandFailed = Item(nameof(K3dCommandFailed), FailureKind.InvalidResult, "A k3d command failed (the message carries its exit code and error text).");
+    public static readonly ErrorDefinition K3dOutputUnreadable = Item(nameof(K3dOutputUnreadable), FailureKind.InvalidResult, "k3d printed output that is not the expected JSON.");
+    public static readonly ErrorDefinition InvalidK3dClusterName = Item(nameof(InvalidK3dClusterName), FailureKind.InvalidArgument, "The k3d cluster name is not at most 32 letters, digits or '-'.");
+    public static readonly ErrorDefinition InvalidServerCount = Item(nameof(InvalidServerCount), FailureKind.InvalidArgument, "-Servers is less than one.");
+    public static readonly ErrorDefinition InvalidApiPort = Item(nameof(InvalidApiPort), FailureKind.InvalidArgument, "-ApiPort is not PORT or HOST:PORT.");
+    public static readonly ErrorDefinition K3dClusterExists = Item(nameof(K3dClusterExists), FailureKind.ResourceExists, "A k3d cluster with that name already exists.");
+    public static readonly ErrorDefinition K3dClusterNotFound = Item(nameof(K3dClusterNotFound), FailureKind.ObjectNotFound, "No k3d cluster with that name exists.");
+    public static readonly ErrorDefinition K3dCreateFailed = Item(nameof(K3dCreateFailed), FailureKind.InvalidResult, "k3d could not create the cluster; it was rolled back and the datastore left as it was.");
+    public static readonly ErrorDefinition InvalidDatastore = Item(nameof(InvalidDatastore), FailureKind.InvalidArgument, "-Datastore is not an EtcdCluster, a cluster name or a k3s datastore string.");
+    public static readonly ErrorDefinition DatastoreFileNotFound = Item(nameof(DatastoreFileNotFound), FailureKind.ObjectNotFound, "A -CaFile, -CertFile or -KeyFile for the datastore does not exist.");
+    public static readonly ErrorDefinition DatastorePreflightFailed = Item(nameof(DatastorePreflightFailed), FailureKind.ConnectionError, "The datastore did not pass the pre-flight probe, so nothing was created.");
+    public static readonly ErrorDefinition DatastoreNotUsed = Item(nameof(DatastoreNotUsed), FailureKind.OperationTimeout, "k3s wrote no key to the datastore in time after k3d created the cluster.");
+    public static readonly ErrorDefinition DatastoreTokenMismatch = Item(nameof(DatastoreTokenMismatch), FailureKind.InvalidOperation, "The datastore holds k3s bootstrap data made with another token.");
+    public static readonly ErrorDefinition DatastoreProbeNotSupported = Item(nameof(DatastoreProbeNotSupported), FailureKind.NotImplemented, "Test-K3dDatastore probes etcd datastores only.");
+    public static readonly ErrorDefinition ProbeImageNotFound = Item(nameof(ProbeImageNotFound), FailureKind.ObjectNotFound, "The image the datastore probe runs (for its etcdctl) is not present.");
+
+    private static ErrorDefinition Item(string id, FailureKind kind, string meaning) => new(id, kind, ErrorScope.Item, meaning);
+    private static ErrorDefinition Session(string id, FailureKind kind, string meaning) => new(id, kind, ErrorScope.Session, meaning);
+
+    private static readonly Lazy<IReadOnlyDictionary<string, ErrorDefinition>> ById = new(() =>
+        typeof(ErrorCatalog).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(ErrorDefinition))
+            .Select(f => (ErrorDefinition)f.GetValue(null)!)
+            .ToDictionary(d => d.Id, StringComparer.Ordinal));
+
+    /// <summary>All entries, in declaration order.</summary>
+    public static IReadOnlyList<ErrorDefinition> All =>
+        typeof(ErrorCatalog).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(ErrorDefinition))
+            .OrderBy(f => f.MetadataToken)
+            .Select(f => (ErrorDefinition)f.GetValue(null)!)
+            .ToList();
+
+    public static ErrorDefinition? Find(string id) => ById.Value.TryGetValue(id, out var d) ? d : null;
+}

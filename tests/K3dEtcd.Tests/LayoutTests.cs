@@ -1,0 +1,103 @@
+using System.Text.RegularExpressions;
+
+namespace K3dEtcd.Tests;
+
+/// <summary>
+/// The tree says which assembly (and so which load context) a file ships in: each project compiles
+/// only its own folder; Docker calls live in the engine's Docker adapter; the namespaces of the
+/// sources do not use each other in a circle; long files say why at their top.
+/// </summary>
+public sealed class LayoutTests
+{
+    private static readonly string Root = FindRoot();
+
+    private static string FindRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "K3dEtcd.sln"))) dir = dir.Parent;
+        Assert.True(dir is not null, $"No K3dEtcd.sln above {AppContext.BaseDirectory}.");
+        return dir!.FullName;
+    }
+
+    private static IEnumerable<string> Sources(string folder) =>
+        Directory.EnumerateFiles(Path.Combine(Root, folder), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !Regex.IsMatch(f, @"[\\/](obj|bin)[\\/]"));
+
+    private static string Rel(string path) => Path.GetRelativePath(Root, path).Replace('\\', '/');
+
+    [Theory]
+    [InlineData("src/K3dEtcd/K3dEtcd.csproj")]
+    [InlineData("src/K3dEtcd.Model/K3dEtcd.Model.csproj")]
+    [InlineData("src/K3dEtcd.Engine/K3dEtcd.Engine.csproj")]
+    public void Each_project_compiles_exactly_its_own_folder(string project)
+    {
+        var text = File.ReadAllText(Path.Combine(Root, project));
+        Assert.DoesNotContain("<Compile ", text);
+        Assert.DoesNotContain("EnableDefaultCompileItems", text);
+    }
+
+    [Fact]
+    public void Only_the_Docker_adapter_calls_Docker()
+    {
+        var call = new Regex(@"\.(Containers|Volumes|Networks|Images|System)\.[A-Z]\w*Async\(");
+        var files = Sources("src").Where(f => !Rel(f).StartsWith("src/K3dEtcd.Engine/Docker/", StringComparison.Ordinal));
+        var offenders = files.Where(f => call.IsMatch(File.ReadAllText(f))).Select(Rel).ToList();
+        Assert.True(offenders.Count == 0, "Docker.DotNet calls outside src/K3dEtcd.Engine/Docker/: " + string.Join(", ", offenders));
+        Assert.Contains("client.Containers.CreateContainerAsync", File.ReadAllText(Path.Combine(Root, "src/K3dEtcd.Engine/Docker/DockerAdapter.cs")));
+    }
+
+    [Fact]
+    public void The_Docker_adapter_knows_nothing_about_etcd()
+    {
+        // Code only: doc comments may say what it does not do, and the root namespace is K3dEtcd.
+        var text = string.Join('\n', File.ReadAllLines(Path.Combine(Root, "src/K3dEtcd.Engine/Docker/DockerAdapter.cs"))
+            .Where(l => !l.TrimStart().StartsWith("//", StringComparison.Ordinal))).Replace("K3dEtcd", "");
+        foreach (var word in new[] { "Etcd", "etcd", "Labels.", "2379", "EtcdCluster" })
+            Assert.False(text.Contains(word, StringComparison.Ordinal), $"DockerAdapter.cs mentions '{word}'.");
+    }
+
+    [Fact]
+    public void Namespaces_do_not_use_each_other_in_a_circle()
+    {
+        var edges = new Dictionary<string, HashSet<string>>();
+        foreach (var file in Sources("src"))
+        {
+            var text = File.ReadAllText(file);
+            var ns = Regex.Match(text, @"^namespace\s+([\w.]+)\s*;", RegexOptions.Multiline).Groups[1].Value;
+            if (ns.Length == 0) continue;
+            var set = edges.TryGetValue(ns, out var s) ? s : edges[ns] = [];
+            foreach (Match u in Regex.Matches(text, @"^using\s+(K3dEtcd[\w.]*)\s*;", RegexOptions.Multiline))
+                if (u.Groups[1].Value != ns) set.Add(u.Groups[1].Value);
+        }
+        Assert.Contains("K3dEtcd.Docker", edges.Keys);
+        Assert.Contains("K3dEtcd.Etcd", edges["K3dEtcd.Docker"]);   // the check sees real edges
+
+        // Depth-first search for a back edge.
+        var state = new Dictionary<string, int>();
+        var path = new Stack<string>();
+        string? cycle = null;
+        void Visit(string n)
+        {
+            if (cycle is not null) return;
+            state[n] = 1; path.Push(n);
+            foreach (var m in edges.TryGetValue(n, out var next) ? next : [])
+            {
+                if (state.GetValueOrDefault(m) == 1) { cycle = string.Join(" <- ", path.Reverse().SkipWhile(x => x != m).Reverse().Prepend(m)); return; }
+                if (state.GetValueOrDefault(m) == 0) Visit(m);
+            }
+            path.Pop(); state[n] = 2;
+        }
+        foreach (var n in edges.Keys) if (state.GetValueOrDefault(n) == 0) Visit(n);
+        Assert.True(cycle is null, "Namespace cycle: " + cycle);
+    }
+
+    [Fact]
+    public void No_source_file_is_over_400_lines_without_saying_why_at_its_top()
+    {
+        var offenders = Sources("src").Concat(Sources("tests/K3dEtcd.Tests"))
+            .Select(f => (File: f, Lines: File.ReadAllLines(f)))
+            .Where(x => x.Lines.Length > 400 && !x.Lines.Take(15).Any(l => l.Contains("Long because", StringComparison.OrdinalIgnoreCase)))
+            .Select(x => $"{Rel(x.File)} ({x.Lines.Length} lines)").ToList();
+        Assert.True(offenders.Count == 0, "Over 400 lines with no 'Long because' note in the first 15 lines: " + string.Join(", ", offenders));
+    }
+}
