@@ -6,7 +6,8 @@
     Build   : dotnet build; stages the module folder out/K3dEtcd/<version>/
     Test    : Build, then xunit (dotnet test) and Pester (in a fresh pwsh importing the staged
               module); prints "Tests: N passed, N failed, N skipped" over both.
-    Demo    : Build, then runs the main flow in a fresh pwsh: create a cluster, show it, remove it.
+    Demo    : Build, then runs demo/Demo.ps1 in a fresh pwsh: the whole flow (clusters, data on every
+              member, leader statistics, TLS, the k3d command line, a leader kill), then removes it all.
     Package : Build, then makes the PowerShell Gallery .nupkg under out/package/ (or -PackagePath).
               -ProjectUri and -LicenseUri go into the packaged manifest only: the repository's
               manifest names no URL until the project has a public one.
@@ -40,6 +41,7 @@ $root = $PSScriptRoot
 $version = (Import-PowerShellDataFile "$root/K3dEtcd.psd1").ModuleVersion
 $staged = Join-Path $root "out/K3dEtcd/$version"
 $testImage = 'k3detcd/etcd:3.4.23'
+$testImage35 = 'k3detcd/etcd:3.5.16'
 
 function Invoke-Native([string] $File, [string[]] $Arguments) {
     & $File @Arguments
@@ -64,7 +66,8 @@ function Initialize-Docker {
     if (-not $env:K3DETCD_ETCD_IMAGE) { $env:K3DETCD_ETCD_IMAGE = $testImage }
     $ready = $false
     if (Get-Command docker -ErrorAction Ignore) {
-        docker image inspect $env:K3DETCD_ETCD_IMAGE *> $null
+        # Both local images (3.4 and the 3.5 with etcdutl); a CLI without an engine fails here too.
+        docker image inspect $env:K3DETCD_ETCD_IMAGE $testImage35 *> $null
         $ready = $LASTEXITCODE -eq 0
     }
     if (-not $ready) {
@@ -143,21 +146,8 @@ function Invoke-Demo {
     Initialize-Docker
     Invoke-Build
     $pwsh = Get-PwshCommand
-    $demo = @"
-`$ErrorActionPreference = 'Stop'
-`$ProgressPreference = 'SilentlyContinue'
-Import-Module '$staged/K3dEtcd.psd1'
-'> `$c = New-EtcdCluster'
-`$c = New-EtcdCluster -Name k3detcd-demo
-'> `$c'
-`$c | Format-Table | Out-String -Width 120
-'> `$c.Members | Format-Table Name, Id, ClientUrl, NetworkClientUrl, State'
-`$c.Members | Format-Table Name, Id, ClientUrl, NetworkClientUrl, State | Out-String -Width 120
-'> Get-EtcdCluster k3detcd-demo | Remove-EtcdCluster -Force'
-Get-EtcdCluster k3detcd-demo | Remove-EtcdCluster -Force
-'Removed. Clusters left named k3detcd-demo: ' + @(Get-EtcdCluster k3detcd-demo* ).Count
-"@
-    & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $demo
+    # A fresh pwsh imports the staged module as a user would; demo/Demo.ps1 cleans up after itself.
+    & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command "Import-Module '$staged/K3dEtcd.psd1'; & '$root/demo/Demo.ps1'"
     if ($LASTEXITCODE -ne 0) { throw "The demo failed (exit code $LASTEXITCODE)" }
 }
 

@@ -293,6 +293,22 @@ Describe 'k3d versions, aliases and escaping (datastore strings, no pre-flight)'
         Test-Path $env:FAKE_K3D_STATE_DIR/$name.json | Should -BeFalse
     }
 
+    It '-WhatIf with no k3d installed shows the line for the newest k3d and says k3d is needed' {
+        $name = New-TestName 'nok3d'
+        $savedPath = $env:PATH
+        try {
+            # PATH without the fake (and without any k3d): a machine where k3d was never installed.
+            $env:PATH = ($env:PATH -split [IO.Path]::PathSeparator | Where-Object { $_ -and -not (Test-Path (Join-Path $_ 'k3d')) }) -join [IO.Path]::PathSeparator
+            $out = Invoke-FreshPwsh "New-K3dCluster '$name' -Datastore 'http://etcd0:2379' -Servers 3 -WhatIf 3>&1 | ForEach-Object { `"`$_`" }"
+        }
+        finally { $env:PATH = $savedPath }
+        $text = $out -join "`n"
+        $text | Should -Match 'k3d is not installed.*k3d v5\.9\.0.*install k3d to run it'
+        if (-not $IsWindows) { $text | Should -Match ([regex]::Escape("k3d cluster create $name --servers 3 --agents 0 --token '***' -e 'K3S_DATASTORE_ENDPOINT=http://etcd0:2379@server:*'")) }
+        # Without -WhatIf the same call still says k3d is missing.
+        { New-K3dCluster $name -Datastore 'http://etcd0:2379' -K3dPath '/no/such/k3d' -ErrorAction Stop } | Should -Throw -ErrorId 'K3dNotFound,K3dEtcd.Commands.K3d.NewK3dClusterCommand'
+    }
+
     It 'quotes for PowerShell so the line runs back with the same arguments' {
         $values = @('K3S_DATASTORE_ENDPOINT=postgres://k3s:p\@ss@db@server:*', "it's", '$HOME', '@(x)', 'a,b', '`n', '--tls-san=1@server:*', '')
         $script = Join-Path ([IO.Path]::GetTempPath()) "echo-$([guid]::NewGuid().ToString('N')).ps1"

@@ -23,6 +23,9 @@ public sealed partial record K3dVersion(string Text, Version Number, string? K3s
 {
     public static readonly Version Minimum = new(3, 0, 0);
 
+    /// <summary>The newest k3d whose command line the module knows; -WhatIf shows its syntax when no k3d is installed.</summary>
+    public static readonly K3dVersion Latest = new("v5.9.0", new Version(5, 9, 0), null);
+
     public K3dSyntax Syntax =>
         Number.Major >= 5 ? K3dSyntax.V5
         : Number.Major == 4 ? K3dSyntax.V4

@@ -12,9 +12,20 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
 {
     private readonly Dictionary<string, K3dVersion> _versions = new(StringComparer.Ordinal);
 
-    protected async Task<K3dClusterService> GetK3dServiceAsync(string? k3dPath, bool withProbe, CancellationToken ct)
+    protected async Task<K3dClusterService> GetK3dServiceAsync(string? k3dPath, bool withProbe, CancellationToken ct, bool showOnly = false)
     {
-        var cli = new K3dCli(K3dCli.Locate(k3dPath), this);
+        string path;
+        try
+        {
+            path = K3dCli.Locate(k3dPath);
+        }
+        catch (K3dEtcdException ex) when (showOnly && k3dPath is null && ex.ErrorId == "K3dNotFound")
+        {
+            // -WhatIf needs no k3d: show the line the newest known k3d would get, and say that k3d is needed to run it.
+            WriteWarning($"k3d is not installed (not on PATH, no ${K3dCli.EnvironmentVariable}): showing the command line for k3d {K3dVersion.Latest.Text}; install k3d to run it.");
+            return new K3dClusterService(new K3dCli("k3d", this), K3dVersion.Latest, null, this);
+        }
+        var cli = new K3dCli(path, this);
         if (!_versions.TryGetValue(cli.Path, out var version))
         {
             version = await cli.GetVersionAsync(ct);

@@ -121,7 +121,7 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
     {
         try
         {
-            var service = await GetK3dServiceAsync(ResolvePath(K3dPath), withProbe: false, ct);
+            var service = await GetK3dServiceAsync(ResolvePath(K3dPath), withProbe: false, ct, showOnly: MyInvocation.BoundParameters.ContainsKey("WhatIf"));
             var (resolved, etcd) = await ResolveDatastoreAsync(Datastore, Network, ResolvePath(CaFile), ResolvePath(CertFile), ResolvePath(KeyFile), null, ct);
             var target = resolved;
             // A TLS etcd cluster: k3s gets its own client certificate from the cluster's CA (made after
