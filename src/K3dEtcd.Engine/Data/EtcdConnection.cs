@@ -128,8 +128,56 @@ public sealed class EtcdConnection : IDisposable
         catch (RpcException ex)
         {
             ct.ThrowIfCancellationRequested();
-            throw Map(ex, operation, target);
+            var mapped = Map(ex, operation, target);
+            if (mapped.Kind is FailureKind.ConnectionError or FailureKind.SecurityError or FailureKind.OperationTimeout
+                && Options.UsesTls && _clientCertificate is null && await ServerRequestsClientCertificateAsync(ct).ConfigureAwait(false) is { } endpoint)
+            {
+                throw new K3dEtcdException(ErrorCatalog.EtcdClientCertificateRequired,
+                    $"etcd {operation}: {endpoint} requires a client certificate (the cluster was made with client-certificate TLS) and none was given. " +
+                    "Pass -CertFile and -KeyFile (New-EtcdClientCertificate makes a pair), or pass the cluster object (-Cluster), which carries its own client certificate.",
+                    target ?? endpoint, mapped);
+            }
+            throw mapped;
         }
+        catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
+        {
+            // grpc-dotnet can end a passed deadline with TaskCanceledException instead of
+            // RpcException(DeadlineExceeded); nobody cancelled, so it is a timeout with an id.
+            throw new K3dEtcdException(ErrorCatalog.EtcdTimeout,
+                $"etcd {operation}: {string.Join(',', Options.Endpoints)} did not answer within {(timeout ?? Options.Timeout).TotalSeconds:0.#} s.", target ?? string.Join(',', Options.Endpoints), ex);
+        }
+    }
+
+    /// <summary>
+    /// After a failed call over TLS without a client certificate: a handshake of our own, to learn
+    /// whether the server asked for a certificate (Go's tls sends CertificateRequest in the
+    /// handshake, TLS 1.2 and 1.3 alike). Returns the endpoint that asked, or null.
+    /// </summary>
+    private async Task<string?> ServerRequestsClientCertificateAsync(CancellationToken ct)
+    {
+        foreach (var endpoint in Options.Endpoints)
+        {
+            if (!EtcdConnectionOptions.TryParseEndpoint(endpoint, out var uri) || uri.Scheme != Uri.UriSchemeHttps) continue;
+            var asked = false;
+            try
+            {
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                deadline.CancelAfter(TimeSpan.FromSeconds(Math.Min(5, Options.Timeout.TotalSeconds)));
+                using var tcp = new System.Net.Sockets.TcpClient();
+                await tcp.ConnectAsync(uri.Host, uri.Port, deadline.Token).ConfigureAwait(false);
+                using var ssl = new SslStream(tcp.GetStream(), false);
+                var options = BuildSslOptions();
+                options.TargetHost = uri.Host;
+                options.LocalCertificateSelectionCallback = (_, _, _, _, _) => { asked = true; return null!; };
+                await ssl.AuthenticateAsClientAsync(options, deadline.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or AuthenticationException or System.Net.Sockets.SocketException or OperationCanceledException)
+            {
+                // Only the question matters: was a certificate requested before the failure?
+            }
+            if (asked) return endpoint;
+        }
+        return null;
     }
 
     /// <summary>GET of an HTTP path (e.g. /metrics) on one endpoint; HTTP failures map like gRPC ones.</summary>
@@ -182,6 +230,15 @@ public sealed class EtcdConnection : IDisposable
             return new K3dEtcdException(ErrorCatalog.EtcdConnectionBroken,
                 $"etcd {operation}: the connection to {where} broke ({transport.Message}).{(Options.UsesTls ? " With client-certificate TLS, check -CertFile and -KeyFile: etcd drops clients it does not accept." : "")}",
                 target ?? where, ex);
+        }
+        // etcd refuses a request over --max-request-bytes (1.5 MiB by default) with "request is too
+        // large"; gRPC's own receive limit (the same plus overhead) answers ResourceExhausted.
+        if (detail.Contains("request is too large", StringComparison.OrdinalIgnoreCase)
+            || (ex.StatusCode == StatusCode.ResourceExhausted && detail.Contains("larger than max", StringComparison.OrdinalIgnoreCase)))
+        {
+            return new K3dEtcdException(ErrorCatalog.EtcdRequestTooLarge,
+                $"etcd {operation}: the request is larger than etcd accepts ({detail}). etcd's limit is --max-request-bytes, 1.5 MiB by default: " +
+                "store a smaller value, or split the batch.", target, ex);
         }
         return ex.StatusCode switch
         {

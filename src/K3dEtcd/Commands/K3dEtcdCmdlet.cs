@@ -52,6 +52,13 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         {
             throw new PipelineStoppedException();
         }
+        catch (OperationCanceledException ex)
+        {
+            // Nobody pressed Ctrl+C, so an internal deadline ran out (a gRPC deadline surfacing as
+            // TaskCanceledException, a wait with CancelAfter): that is a timeout, not a stop.
+            ThrowTerminatingError(ToErrorRecord(new K3dEtcdException(ErrorCatalog.OperationTimedOut,
+                $"{MyInvocation.MyCommand.Name}: an operation did not finish in time and was abandoned ({ex.Message}).", MyInvocation.MyCommand.Name, ex)));
+        }
         catch (Exception ex) when (EngineErrors.Translate(ex) is { } known)
         {
             ThrowTerminatingError(ToErrorRecord(known));
@@ -148,6 +155,7 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         FailureKind.InvalidOperation => ErrorCategory.InvalidOperation,
         FailureKind.NotImplemented => ErrorCategory.NotImplemented,
         FailureKind.SecurityError => ErrorCategory.SecurityError,
+        FailureKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
         _ => ErrorCategory.NotSpecified,
     };
 
