@@ -258,8 +258,11 @@ Describe 'etcd data plane cmdlets (<Mode>)' -Tag Docker, DataPlane -ForEach @(@{
         $err = $null
         try { Get-EtcdKey -Endpoint "http://127.0.0.1:$port" -Key /x -TimeoutSeconds 2 -ErrorAction Stop } catch { $err = $_ }
         $sw.Elapsed.TotalSeconds | Should -BeLessThan 8
-        $err.FullyQualifiedErrorId | Should -BeIn @('EtcdTimeout,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand', 'EtcdUnreachable,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand')
-        $err.CategoryInfo.Category | Should -BeIn @('OperationTimeout', 'ConnectionError')
+        # Nothing listens there: the connection is refused, which is "unreachable", not a timeout.
+        $err.FullyQualifiedErrorId | Should -Be 'EtcdUnreachable,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand'
+        $err.CategoryInfo.Category | Should -Be 'ConnectionError'
+        $err.Exception.Message | Should -Match "127\.0\.0\.1:$port"
+        $err.Exception.Message | Should -Match 'refused'
         Test-EtcdCluster -Endpoint "http://127.0.0.1:$port" -TimeoutSeconds 2 -Quiet | Should -BeExactly $false
     }
 

@@ -137,15 +137,64 @@ public sealed class EtcdConnection : IDisposable
                     "Pass -CertFile and -KeyFile (New-EtcdClientCertificate makes a pair), or pass the cluster object (-Cluster), which carries its own client certificate.",
                     target ?? endpoint, mapped);
             }
+            if (mapped.ErrorId == ErrorCatalog.EtcdTimeout.Id && await RefusedEverywhereAsync(ct).ConfigureAwait(false) is { } refused)
+            {
+                throw Unreachable(operation, refused, target, mapped);
+            }
             throw mapped;
         }
         catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
         {
             // grpc-dotnet can end a passed deadline with TaskCanceledException instead of
             // RpcException(DeadlineExceeded); nobody cancelled, so it is a timeout with an id.
-            throw new K3dEtcdException(ErrorCatalog.EtcdTimeout,
-                $"etcd {operation}: {string.Join(',', Options.Endpoints)} did not answer within {(timeout ?? Options.Timeout).TotalSeconds:0.#} s.", target ?? string.Join(',', Options.Endpoints), ex);
+            var timedOut = new K3dEtcdException(ErrorCatalog.EtcdTimeout,
+                $"etcd {operation}: {string.Join(',', Options.Endpoints)} did not answer within {(timeout ?? Options.Timeout).TotalSeconds:0.#} s.{MayStillApply(operation)}", target ?? string.Join(',', Options.Endpoints), ex);
+            if (await RefusedEverywhereAsync(ct).ConfigureAwait(false) is { } refused) throw Unreachable(operation, refused, target, timedOut);
+            throw timedOut;
         }
+    }
+
+    /// <summary>
+    /// A write that timed out may sit in the leader's log and be committed once a quorum is back
+    /// (seen: a put refused for lack of quorum appeared after the members restarted). Say so.
+    /// </summary>
+    private static string MayStillApply(string operation) =>
+        operation is "put" or "delete" or "lease grant"
+            ? " The change was not acknowledged but may still be applied when the cluster recovers: etcd does not tell whether a timed-out write was committed."
+            : "";
+
+    private K3dEtcdException Unreachable(string operation, string reason, object? target, Exception inner) =>
+        new(ErrorCatalog.EtcdUnreachable, $"etcd {operation}: no endpoint of {string.Join(',', Options.Endpoints)} accepted a connection ({reason}).", target ?? string.Join(',', Options.Endpoints), inner);
+
+    /// <summary>
+    /// After a call that ran into its deadline: gRPC retries a refused connection until the deadline
+    /// and then says DeadlineExceeded. When no endpoint accepts a TCP connection at all, the honest
+    /// answer is "unreachable" (with the socket's reason), not "did not answer in time".
+    /// </summary>
+    private async Task<string?> RefusedEverywhereAsync(CancellationToken ct)
+    {
+        var reasons = new List<string>();
+        foreach (var endpoint in Options.Endpoints)
+        {
+            if (!EtcdConnectionOptions.TryParseEndpoint(endpoint, out var uri)) continue;
+            try
+            {
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                deadline.CancelAfter(TimeSpan.FromSeconds(2));
+                using var tcp = new System.Net.Sockets.TcpClient();
+                await tcp.ConnectAsync(uri.Host, uri.Port, deadline.Token).ConfigureAwait(false);
+                return null; // something listens there: it was slow, not unreachable
+            }
+            catch (System.Net.Sockets.SocketException ex)
+            {
+                reasons.Add($"{uri.Host}:{uri.Port}: {ex.Message}");
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return null; // no answer to the connect either: a timeout is the right word
+            }
+        }
+        return reasons.Count == 0 ? null : string.Join("; ", reasons);
     }
 
     /// <summary>
@@ -246,7 +295,7 @@ public sealed class EtcdConnection : IDisposable
             StatusCode.Unavailable => new K3dEtcdException(ErrorCatalog.EtcdUnreachable,
                 $"etcd {operation}: no endpoint of {where} answered ({detail}).", target ?? where, ex),
             StatusCode.DeadlineExceeded => new K3dEtcdException(ErrorCatalog.EtcdTimeout,
-                $"etcd {operation}: {where} did not answer within {Options.Timeout.TotalSeconds:0.#} s.", target ?? where, ex),
+                $"etcd {operation}: {where} did not answer within {Options.Timeout.TotalSeconds:0.#} s.{MayStillApply(operation)}", target ?? where, ex),
             StatusCode.PermissionDenied or StatusCode.Unauthenticated => new K3dEtcdException(ErrorCatalog.EtcdAccessDenied,
                 $"etcd {operation}: access denied ({detail}). Check -Credential or the client certificate.", target, ex),
             StatusCode.InvalidArgument or StatusCode.OutOfRange => new K3dEtcdException(ErrorCatalog.EtcdRequestInvalid,

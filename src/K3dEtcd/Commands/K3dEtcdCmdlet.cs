@@ -74,8 +74,20 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
     private void OnPipelineThread(Action action)
     {
         var pump = _pump;
-        if (pump is null || pump.IsPumpThread) action();
-        else pump.Post(_ => action(), null);
+        if (pump is null || pump.IsPumpThread) Guarded(action);
+        else pump.Post(_ => Guarded(action), null);
+    }
+
+    /// <summary>
+    /// After Ctrl+C every Write* throws PipelineStoppedException. A roll-back that runs after the
+    /// stop still reports what it does: without this guard the first such message would end the
+    /// pump, the command would return while the roll-back runs on, and Dispose would close the
+    /// Docker connection under it (seen: a stopped New-EtcdCluster left its containers behind).
+    /// </summary>
+    private void Guarded(Action action)
+    {
+        try { action(); }
+        catch (PipelineStoppedException) when (_stopping.IsCancellationRequested) { }
     }
 
     void IOperationLog.Verbose(string message) => OnPipelineThread(() => WriteVerbose(message));
