@@ -12,6 +12,12 @@
 //                             ready (k3d rolls back itself); "norollback": fails and leaves the
 //                             half-made cluster (k3d's own roll-back failed)
 //   FAKE_K3D_CREATE_DELAY_MS  sleep this long after the nodes are created (to test Ctrl+C)
+//   --config FILE             read like k3d v4+ does (JSON-style YAML only): apiVersion must be one
+//                             this version reads (v4: k3d.io/v1alpha2; v5.0-5.2 also v1alpha3; v5.3+
+//                             v1alpha4; v5.5+ v1alpha5), unknown top-level keys are refused (the
+//                             schemas say additionalProperties: false); `token` and `env` merge with
+//                             the flags, the flags win. The argv log line also records the file
+//                             (path, content, apiVersion, Unix modes of file and directory).
 //   LOG_COLORS, KUBECONFIG    honoured like real k3d (the default kubeconfig is only written when
 //                             KUBECONFIG is set, so a test can never touch ~/.kube/config)
 using System.Globalization;
@@ -62,7 +68,18 @@ internal static partial class Program
     {
         var path = Environment.GetEnvironmentVariable("FAKE_K3D_ARGV_LOG");
         if (string.IsNullOrEmpty(path)) return;
-        var line = JsonSerializer.Serialize(new { argv = args, version = _versionText }) + "\n";
+        object? config = null;
+        var at = Array.FindIndex(args, a => a is "--config" or "-c");
+        var configPath = at >= 0 && at + 1 < args.Length ? args[at + 1] : args.FirstOrDefault(a => a.StartsWith("--config=", StringComparison.Ordinal))?["--config=".Length..];
+        if (configPath is not null && File.Exists(configPath))
+        {
+            var content = File.ReadAllText(configPath);
+            string? apiVersion = null;
+            try { apiVersion = JsonNode.Parse(content)?["apiVersion"]?.GetValue<string>(); } catch (JsonException) { }
+            string Mode(string path) => OperatingSystem.IsWindows() ? "" : Convert.ToString((int)File.GetUnixFileMode(path) & 0x1ff, 8);
+            config = new { path = Path.GetFullPath(configPath), content, apiVersion, mode = Mode(configPath), dirMode = Mode(Path.GetDirectoryName(Path.GetFullPath(configPath))!) };
+        }
+        var line = JsonSerializer.Serialize(new { argv = args, version = _versionText, config }) + "\n";
         for (var attempt = 0; attempt < 50; attempt++)
         {
             try
@@ -320,7 +337,8 @@ internal static partial class Program
         const string usage = "k3d cluster create NAME [flags]";
         var p = Parse(usage, CreateFlags(), args);
         if (p.Args.Count > 1) Usage(usage, $"accepts between 0 and 1 arg(s), received {p.Args.Count}");
-        var name = p.Args.Count == 1 ? p.Args[0] : "k3s-default";
+        var config = p.One("config") is { } configFile ? ReadConfig(configFile) : null;
+        var name = p.Args.Count == 1 ? p.Args[0] : config?.Name ?? "k3s-default";
         var servers = int.Parse(p.One("servers") ?? "1", CultureInfo.InvariantCulture);
         var agents = int.Parse(p.One("agents") ?? "0", CultureInfo.InvariantCulture);
         var noLb = p.Bool("no-lb", false);
@@ -356,6 +374,7 @@ internal static partial class Program
         // Same order of processing as k3d: splitting (applyCLIOverrides), then per-kind filtering (transform).
         var volumes = Split(p.All("volume"));
         var envs = Split(p.All("env"));
+        if (config is not null) envs.InsertRange(0, config.Env);
         var k3sArgs = AtLeast(5) ? Split(p.All("k3s-arg")) : [];
         var labels = Split(AtLeast(5) ? p.All("runtime-label") : p.All("label"));
         foreach (var (value, filters) in volumes)
@@ -392,7 +411,7 @@ internal static partial class Program
         }
 
         var netName = network ?? $"k3d-{name}";
-        var token = p.One("token") ?? RandomToken();
+        var token = p.One("token") ?? config?.Token ?? RandomToken();
         foreach (var n in nodes)
         {
             n.Labels["app"] = "k3d";
@@ -467,6 +486,57 @@ internal static partial class Program
             Console.WriteLine($"export KUBECONFIG=$(k3d kubeconfig write {name})");
         Console.WriteLine("kubectl cluster-info");
         return 0;
+    }
+
+    private sealed record ConfigFile(string? Name, string? Token, List<(string Value, List<string> Filters)> Env);
+
+    // Top-level keys of k3d's SimpleConfig schemas (pkg/config/<apiVersion>/schema.json), all with additionalProperties: false.
+    private static readonly string[] V1Alpha2Keys = ["apiVersion", "kind", "name", "servers", "agents", "kubeAPI", "image", "network", "token", "volumes", "ports", "labels", "options", "env", "registries"];
+    private static readonly string[] V1Alpha3Keys = ["apiVersion", "kind", "name", "servers", "agents", "kubeAPI", "image", "network", "subnet", "token", "volumes", "ports", "options", "env", "registries"];
+    private static readonly string[] V1Alpha4Keys = [.. V1Alpha3Keys, "hostAliases"];
+    private static readonly string[] V1Alpha5Keys = ["apiVersion", "kind", "metadata", "servers", "agents", "kubeAPI", "image", "network", "subnet", "token", "volumes", "manifests", "ports", "options", "env", "registries", "hostAliases"];
+
+    /// <summary>What k3d accepts from --config for the version it is, and what it refuses.</summary>
+    private static ConfigFile ReadConfig(string path)
+    {
+        if (!File.Exists(path)) throw new Fatal($"Failed to read config file {path}: open {path}: no such file or directory");
+        JsonObject doc;
+        try { doc = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new Fatal($"Config file {path} is empty"); }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            throw new Fatal($"fake k3d: config file {path} is not JSON-style YAML (this fake reads only that): {ex.Message}");
+        }
+        var apiVersion = doc["apiVersion"]?.GetValue<string>() ?? throw new Fatal($"Schema Validation failed for config file {path}: apiVersion is required");
+        if (doc["kind"]?.GetValue<string>() is not "Simple") throw new Fatal($"Schema Validation failed for config file {path}: kind must be one of the following: \"Simple\"");
+        var readable = new List<string>();
+        if (AtLeast(4)) readable.Add("k3d.io/v1alpha2");
+        if (AtLeast(5)) readable.Add("k3d.io/v1alpha3");
+        if (AtLeast(5, 3)) readable.Add("k3d.io/v1alpha4");
+        if (AtLeast(5, 5)) readable.Add("k3d.io/v1alpha5");
+        if (!readable.Contains(apiVersion)) throw new Fatal($"Failed to load config: unknown apiVersion '{apiVersion}' (k3d {_versionText} reads {string.Join(", ", readable)})");
+        if (apiVersion != readable[^1]) Log("warning", $"Default config apiVersion is '{readable[^1]}', but you're using '{apiVersion}': consider migrating.");
+        var keys = apiVersion switch { "k3d.io/v1alpha2" => V1Alpha2Keys, "k3d.io/v1alpha3" => V1Alpha3Keys, "k3d.io/v1alpha4" => V1Alpha4Keys, _ => V1Alpha5Keys };
+        foreach (var (key, _) in doc)
+        {
+            if (!keys.Contains(key)) throw new Fatal($"Schema Validation failed for config file {path}: (root): Additional property {key} is not allowed");
+        }
+        string? Str(JsonNode? n, string what) => n is null ? null
+            : n is JsonValue v && v.TryGetValue<string>(out var t) ? t
+            : throw new Fatal($"Schema Validation failed for config file {path}: {what}: Invalid type. Expected: string");
+        var env = new List<(string, List<string>)>();
+        if (doc["env"] is { } envNode)
+        {
+            if (envNode is not JsonArray list) throw new Fatal($"Schema Validation failed for config file {path}: env: Invalid type. Expected: array");
+            foreach (var item in list)
+            {
+                if (item is not JsonObject o) throw new Fatal($"Schema Validation failed for config file {path}: env.0: Invalid type. Expected: object");
+                foreach (var (k, _) in o) if (k is not ("envVar" or "nodeFilters")) throw new Fatal($"Schema Validation failed for config file {path}: env.0: Additional property {k} is not allowed");
+                var filters = o["nodeFilters"] is JsonArray f ? f.Select(x => Str(x, "env.nodeFilters") ?? "").ToList() : [];
+                env.Add((Str(o["envVar"], "env.envVar") ?? "", filters));
+            }
+        }
+        var name = apiVersion == "k3d.io/v1alpha5" ? Str(doc["metadata"]?["name"], "metadata.name") : Str(doc["name"], "name");
+        return new ConfigFile(name, Str(doc["token"], "token"), env);
     }
 
     private static string RandomToken()

@@ -151,4 +151,40 @@ public sealed class ErrorCatalogTests
         }
         Assert.True(shown == expected, $"{HelpFile} does not list the ErrorCatalog (run the test with K3DETCD_UPDATE_HELP=1 to rewrite it). Expected:\n{expected}");
     }
+
+    private const string ReadmeStart = "<!-- error-catalogue:start (generated from src/K3dEtcd.Model/Errors/ErrorCatalog.cs by ErrorCatalogTests) -->";
+    private const string ReadmeEnd = "<!-- error-catalogue:end -->";
+
+    /// <summary>README's table of ErrorIds: every catalogue entry, its category and meaning, in catalogue order.</summary>
+    internal static string RenderReadmeTable()
+    {
+        var sb = new StringBuilder();
+        sb.Append(ReadmeStart).Append('\n');
+        sb.Append("| ErrorId | Category | Meaning |\n|---|---|---|\n");
+        foreach (var e in ErrorCatalog.All)
+        {
+            sb.Append("| `").Append(e.Id).Append("` | ").Append(e.Kind).Append(e.Scope == ErrorScope.Session ? " (ends the command)" : "")
+              .Append(" | ").Append(e.Meaning.Replace("|", "\\|")).Append(" |\n");
+        }
+        sb.Append(ReadmeEnd);
+        return sb.ToString();
+    }
+
+    [Fact]
+    public void Readme_error_section_lists_exactly_the_catalogue()
+    {
+        var path = Path.Combine(Root, "README.md");
+        var text = File.ReadAllText(path).Replace("\r\n", "\n");
+        var start = text.IndexOf(ReadmeStart, StringComparison.Ordinal);
+        var end = text.IndexOf(ReadmeEnd, StringComparison.Ordinal);
+        Assert.True(start >= 0 && end > start, $"README.md has no generated ErrorId table ({ReadmeStart} ... {ReadmeEnd}).");
+        var shown = text[start..(end + ReadmeEnd.Length)];
+        var expected = RenderReadmeTable();
+        if (shown != expected && Environment.GetEnvironmentVariable("K3DETCD_UPDATE_HELP") == "1")
+        {
+            File.WriteAllText(path, text[..start] + expected + text[(end + ReadmeEnd.Length)..]);
+            shown = expected;
+        }
+        Assert.True(shown == expected, "README.md's ErrorId table differs from ErrorCatalog (run the test with K3DETCD_UPDATE_HELP=1 to rewrite it).");
+    }
 }

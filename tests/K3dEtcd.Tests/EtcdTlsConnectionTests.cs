@@ -97,7 +97,8 @@ public sealed class EtcdTlsConnectionTests(DockerFixture fx)
             // No client certificate: etcd refuses us.
             using var anonymous = EtcdConnection.Open(options with { CertFile = null, KeyFile = null });
             var ex2 = await Assert.ThrowsAsync<K3dEtcdException>(() => new EtcdKeyService(anonymous).CountAsync(new EtcdKeyQuery { Key = "/tls/hello" }, CancellationToken.None));
-            Assert.True(ex2.Kind is FailureKind.SecurityError or FailureKind.ConnectionError or FailureKind.OperationTimeout, $"{ex2.ErrorId} ({ex2.Kind}): {ex2.Message} | {ex2.InnerException}");
+            Assert.Equal(("EtcdClientCertificateRequired", FailureKind.SecurityError), (ex2.ErrorId, ex2.Kind));
+            Assert.Contains("-CertFile", ex2.Message);
         }
         finally
         {

@@ -39,6 +39,9 @@ public sealed class K3dClusterServiceTests(DockerFixture fx)
         return r.Output;
     }
 
+    private static long Revision(EtcdCluster c) =>
+        JsonDocument.Parse(Etcdctl(c, "get", "/", "-w", "json")).RootElement.GetProperty("header").GetProperty("revision").GetInt64();
+
     private static string K3dName(string stem) => $"{stem}{Guid.NewGuid():N}"[..20];
 
     [Fact]
@@ -50,6 +53,7 @@ public sealed class K3dClusterServiceTests(DockerFixture fx)
         {
             var name = K3dName("topgun");
             var service = await fake.ServiceAsync(probe: new DatastoreProbe(fx.Docker, NullOperationLog.Instance));
+            var revisionBefore = Revision(etcd);
             var (info, verified) = await service.CreateAsync(Spec(name, Target(etcd)), new K3dCreateOptions { SkipVerify = true }, CancellationToken.None);
 
             Assert.NotNull(info);
@@ -70,7 +74,9 @@ public sealed class K3dClusterServiceTests(DockerFixture fx)
                 Assert.Equal(node.GetProperty("role").GetString() == "server", env.Contains(endpointEnv));
             }
 
-            // The pre-flight probe ran (etcdctl cross-check: its scratch key is gone again).
+            // The pre-flight probe ran: it wrote and deleted its scratch key (the revision moved by both,
+            // and the fake k3d writes nothing), and no key is left (etcdctl cross-check).
+            Assert.True(Revision(etcd) >= revisionBefore + 2, $"revision {Revision(etcd)} did not move past {revisionBefore} + 2: the probe did not write");
             Assert.Equal("", Etcdctl(etcd, "get", "/k3detcd/", "--prefix", "--keys-only").Trim());
             var create = Assert.Single(fake.Calls("cluster", "create"));
             Assert.Equal(name, create[2]);
@@ -237,7 +243,7 @@ public sealed class K3dClusterServiceTests(DockerFixture fx)
         Assert.Equal(percents.OrderBy(p => p), percents);
         Assert.True(percents.Max() > 50, string.Join(",", percents));
         Assert.Contains(log.Verbose, v => v == $"k3d: Cluster '{name}' created successfully!");
-        Assert.Contains(log.Verbose, v => v.Contains("--token *** ", StringComparison.Ordinal));
+        Assert.Contains(log.Verbose, v => v.Contains("\"token\": \"***\"", StringComparison.Ordinal));
         Assert.DoesNotContain(log.Verbose, v => v.Contains("hunter2", StringComparison.Ordinal) || v.Contains("tok-secret-1", StringComparison.Ordinal));
         await service.DeleteAsync(name, CancellationToken.None);
     }

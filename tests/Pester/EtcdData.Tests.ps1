@@ -258,8 +258,11 @@ Describe 'etcd data plane cmdlets (<Mode>)' -Tag Docker, DataPlane -ForEach @(@{
         $err = $null
         try { Get-EtcdKey -Endpoint "http://127.0.0.1:$port" -Key /x -TimeoutSeconds 2 -ErrorAction Stop } catch { $err = $_ }
         $sw.Elapsed.TotalSeconds | Should -BeLessThan 8
-        $err.FullyQualifiedErrorId | Should -BeIn @('EtcdTimeout,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand', 'EtcdUnreachable,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand')
-        $err.CategoryInfo.Category | Should -BeIn @('OperationTimeout', 'ConnectionError')
+        # Nothing listens there: the connection is refused, which is "unreachable", not a timeout.
+        $err.FullyQualifiedErrorId | Should -Be 'EtcdUnreachable,K3dEtcd.Commands.Etcd.GetEtcdKeyCommand'
+        $err.CategoryInfo.Category | Should -Be 'ConnectionError'
+        $err.Exception.Message | Should -Match "127\.0\.0\.1:$port"
+        $err.Exception.Message | Should -Match 'refused'
         Test-EtcdCluster -Endpoint "http://127.0.0.1:$port" -TimeoutSeconds 2 -Quiet | Should -BeExactly $false
     }
 
@@ -283,13 +286,19 @@ Describe 'Leader statistics with -EnableV2 and a stopped follower' -Tag Docker, 
     }
 
     It 'matches curl $leader/v2/stats/leader, then shows a stopped follower honestly' {
+        # Counters only grow: curl before <= the module's value <= curl after (a module that reported 0 or nothing fails).
+        $leaderUrl = ($v2.Members | Where-Object { (curl -s -o /dev/null -w '%{http_code}' "$($_.ClientUrl)/v2/stats/leader") -eq '200' } | Select-Object -First 1).ClientUrl
+        $curlBefore = curl -s "$leaderUrl/v2/stats/leader" | ConvertFrom-Json
         $stats = Get-EtcdLeaderStats -Cluster $v2
         $curl = curl -s "$($stats.Endpoint)/v2/stats/leader" | ConvertFrom-Json
+        $stats.Endpoint | Should -Be $leaderUrl
         $stats.Source | Should -Be 'v2'
         $stats.LeaderId | Should -Be $curl.leader
         ($stats.Followers.Id | Sort-Object) | Should -Be (@($curl.followers.PSObject.Properties.Name) | Sort-Object)
         foreach ($f in $stats.Followers) {
             $f.Name | Should -Match "^$v2name\d$"
+            $f.Counts.Success | Should -BeGreaterThan 0
+            $f.Counts.Success | Should -BeGreaterOrEqual $curlBefore.followers.($f.Id).counts.success
             $f.Counts.Success | Should -BeLessOrEqual $curl.followers.($f.Id).counts.success
             $f.Latency.Average | Should -BeGreaterThan 0
         }
@@ -304,12 +313,17 @@ Describe 'Leader statistics with -EnableV2 and a stopped follower' -Tag Docker, 
         Test-EtcdCluster -Cluster $v2name -Quiet | Should -BeExactly $true
         (Test-EtcdCluster -Cluster $v2name | Where-Object Name -EQ $victim.Name).Healthy | Should -BeFalse
 
+        $curlBefore = curl -s "$leaderUrl/v2/stats/leader" | ConvertFrom-Json
         $after = Get-EtcdLeaderStats -Cluster $v2name
         $curlAfter = curl -s "$($after.Endpoint)/v2/stats/leader" | ConvertFrom-Json
         $after.Followers | Should -HaveCount 2
         $stopped = $after.Followers | Where-Object Name -EQ $victim.Name
         $stopped.Reachable | Should -BeFalse
+        $stopped.Counts.Fail | Should -Not -BeNullOrEmpty
+        $stopped.Counts.Fail | Should -BeGreaterOrEqual $curlBefore.followers.($stopped.Id).counts.fail
         $stopped.Counts.Fail | Should -BeLessOrEqual $curlAfter.followers.($stopped.Id).counts.fail
+        $stopped.Counts.Success | Should -BeGreaterOrEqual $curlBefore.followers.($stopped.Id).counts.success
+        $stopped.Counts.Success | Should -BeLessOrEqual $curlAfter.followers.($stopped.Id).counts.success
         ($after.Followers | Where-Object Name -NE $victim.Name).Reachable | Should -BeTrue
 
         # Every member stopped: still listed, each with the reason; the quiet test says $false.

@@ -159,6 +159,16 @@ Describe 'Member drills: Stop/Start/Restart-EtcdMember, Add/Remove-EtcdMember, M
         $sum.MaxElectionMs | Should -Be $run.ElectionMs
         (Get-EtcdCluster $name).State | Should -Be 'Running'
         Get-EtcdKey -Cluster $name -Key /k3detcd/failover/ -Prefix -CountOnly | Should -Be 0
+        # Independent of the module's own counter: the measurement's last change is one prefix delete,
+        # so one revision earlier etcd still holds every write it committed. etcdctl counts them on
+        # every member (serializable: each member's own copy); no acknowledged write may be missing.
+        $members = (Get-EtcdCluster $name).Members
+        $rev = [long]((etcdctl --endpoints $members[0].ClientUrl get /k3detcd/failover/ --prefix -w json | ConvertFrom-Json).header.revision)
+        foreach ($m in $members) {
+            $held = @(etcdctl --endpoints $m.ClientUrl get /k3detcd/failover/ --prefix --keys-only --consistency=s --rev ($rev - 1) | Where-Object { $_ })
+            $LASTEXITCODE | Should -Be 0
+            $held.Count | Should -BeGreaterOrEqual $run.WritesAcknowledged -Because "$($m.Name) must hold every acknowledged write"
+        }
         foreach ($o in $out) {
             $table = $o | Format-Table | Out-String -Width 200
             ($table -split "`n" | Measure-Object -Property Length -Maximum).Maximum | Should -BeLessOrEqual 80

@@ -44,6 +44,14 @@ BeforeAll {
             if (-not $Command -or ($argv[0] -eq $Command -and $argv[1] -eq $Sub)) { , $argv }
         }
     }
+    # The --config file each `k3d cluster create` read (k3d v5 gets the token and K3S_DATASTORE_* there), as an object.
+    function Get-FakeK3dConfig {
+        if (-not (Test-Path $env:FAKE_K3D_ARGV_LOG)) { return @() }
+        foreach ($line in Get-Content $env:FAKE_K3D_ARGV_LOG) {
+            $r = $line | ConvertFrom-Json
+            if ($r.argv[0] -eq 'cluster' -and $r.argv[1] -eq 'create' -and $r.config) { $r.config.content | ConvertFrom-Json }
+        }
+    }
     # The value after a flag, for every occurrence.
     function Get-FlagValue([string[]] $Argv, [string] $Flag) {
         for ($i = 0; $i -lt $Argv.Count - 1; $i++) { if ($Argv[$i] -eq $Flag) { $Argv[$i + 1] } }
@@ -89,13 +97,18 @@ Describe 'The seed flow on a TLS etcd cluster (fake k3d v5)' -Tag Docker, K3d {
         Get-FlagValue $argv '--servers' | Should -Be '3'
         Get-FlagValue $argv '--agents' | Should -Be '5'
         Get-FlagValue $argv '--network' | Should -Be $etcd.Network
-        Get-FlagValue $argv '--token' | Should -Be ($k.Token | ConvertFrom-SecureString -AsPlainText)
-        $envs = @(Get-FlagValue $argv '-e')
-        $envs | Should -Be @(
-            "K3S_DATASTORE_ENDPOINT=$($etcd.NetworkEndpoints -join ',')@server:*"
-            'K3S_DATASTORE_CAFILE=/etc/k3detcd/datastore/ca.crt@server:*'
-            'K3S_DATASTORE_CERTFILE=/etc/k3detcd/datastore/client.crt@server:*'
-            'K3S_DATASTORE_KEYFILE=/etc/k3detcd/datastore/client.key@server:*')
+        # The token and the K3S_DATASTORE_* variables are in the private config file, not in argv.
+        $argv | Should -Not -Contain '--token'
+        $argv | Should -Not -Contain '-e'
+        $config = @(Get-FakeK3dConfig)[0]
+        $config.apiVersion | Should -Be 'k3d.io/v1alpha5'
+        $config.token | Should -Be ($k.Token | ConvertFrom-SecureString -AsPlainText)
+        $config.env.envVar | Should -Be @(
+            "K3S_DATASTORE_ENDPOINT=$($etcd.NetworkEndpoints -join ',')"
+            'K3S_DATASTORE_CAFILE=/etc/k3detcd/datastore/ca.crt'
+            'K3S_DATASTORE_CERTFILE=/etc/k3detcd/datastore/client.crt'
+            'K3S_DATASTORE_KEYFILE=/etc/k3detcd/datastore/client.key')
+        $config.env | ForEach-Object { $_.nodeFilters | Should -Be @('server:*') }
         $etcd.NetworkEndpoints | ForEach-Object { $_ | Should -Match '^https://' }
         @(Get-FlagValue $argv '--k3s-arg') | Should -Be @('--tls-san=192.0.2.10@server:*', '--tls-san=k3s.example.test@server:*')
         $argv | Should -Not -Contain '--datastore-endpoint'
@@ -117,10 +130,19 @@ Describe 'The seed flow on a TLS etcd cluster (fake k3d v5)' -Tag Docker, K3d {
     }
 
     It 'Test-K3dDatastore on the cluster object passes every check and leaves no key behind (etcdctl)' {
-        $checks = Test-K3dDatastore -Datastore $etcd -ProgressAction SilentlyContinue
-        $checks | ForEach-Object { $_.Passed | Should -BeTrue -Because "$($_.Name): $($_.Detail)" }
         $tls = $etcd.Tls
-        etcdctl --endpoints $etcd.Endpoints[0] --cacert $tls.CaFile --cert $tls.ClientCertFile --key $tls.ClientKeyFile get /k3detcd/ --prefix --keys-only | Should -BeNullOrEmpty
+        $ctl = @('--endpoints', $etcd.Endpoints[0], '--cacert', $tls.CaFile, '--cert', $tls.ClientCertFile, '--key', $tls.ClientKeyFile)
+        $revBefore = [long]((etcdctl @ctl get /k3detcd/ -w json | ConvertFrom-Json).header.revision)
+        $LASTEXITCODE | Should -Be 0
+        $checks = Test-K3dDatastore -Datastore $etcd -ProgressAction SilentlyContinue
+        $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap')
+        $checks | ForEach-Object { $_.Passed | Should -BeTrue -Because "$($_.Name): $($_.Detail)" }
+        # The probe wrote and deleted its scratch key (the revision moved by both), and no key is left.
+        $left = etcdctl @ctl get /k3detcd/ --prefix --keys-only
+        $LASTEXITCODE | Should -Be 0 -Because 'an etcdctl that failed says nothing about the keys'
+        $left | Should -BeNullOrEmpty
+        $revAfter = [long]((etcdctl @ctl get /k3detcd/ -w json | ConvertFrom-Json).header.revision)
+        $revAfter | Should -BeGreaterOrEqual ($revBefore + 2)
     }
 
     It 'Test-K3dDatastore with a CA that did not sign the members fails health and tries nothing else' {
@@ -232,7 +254,8 @@ Describe 'k3d versions, aliases and escaping (datastore strings, no pre-flight)'
         $k.Datastore | Should -Be 'http://etcd-a:2379,http://etcd-b:2379'
         $argv = @(Get-FakeK3dCall cluster create)[0]
         Get-FlagValue $argv $ArgFlag | Should -Be $San
-        Get-FlagValue $argv '-e' | Should -Be "K3S_DATASTORE_ENDPOINT=http://etcd-a:2379,http://etcd-b:2379$EnvFilter"
+        if ($Version -eq 'v5.8.3') { @(Get-FakeK3dConfig)[0].env[0].envVar | Should -Be 'K3S_DATASTORE_ENDPOINT=http://etcd-a:2379,http://etcd-b:2379' }
+        else { Get-FlagValue $argv '-e' | Should -Be "K3S_DATASTORE_ENDPOINT=http://etcd-a:2379,http://etcd-b:2379$EnvFilter" }
         if ($Version -ne 'v5.8.3') { $argv | Should -Not -Contain '--k3s-arg' }
         Remove-K3dCluster $name -Force
     }
@@ -257,13 +280,15 @@ Describe 'k3d versions, aliases and escaping (datastore strings, no pre-flight)'
         $verbose = @($k | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }) -join "`n"
         $cluster = $k | Where-Object { $_ -is [K3dEtcd.Model.K3dCluster] }
         $argv = @(Get-FakeK3dCall cluster create)[0]
-        Get-FlagValue $argv '-e' | Should -Be 'K3S_DATASTORE_ENDPOINT=postgres://k3s:p\@ss\@db:5432/k3s@server:*'
+        # In the config file the node filters are a list of their own: no '\@' escaping there.
+        @(Get-FakeK3dConfig)[0].env[0].envVar | Should -Be 'K3S_DATASTORE_ENDPOINT=postgres://k3s:p@ss@db:5432/k3s'
+        ($argv -join ' ') | Should -Not -Match 'p\\?@ss'
         Get-FlagValue $argv '--k3s-arg' | Should -Be '--node-label=owner=ops\@example.test@server:*'
         $cluster.Datastore | Should -Be 'postgres://k3s:***@db:5432/k3s'
         (Get-K3dCluster $name).Datastore | Should -Be 'postgres://k3s:***@db:5432/k3s'
         $verbose | Should -Match 'K3S_DATASTORE_ENDPOINT=postgres://k3s:\*\*\*'
         $verbose | Should -Not -Match 'p\\?@ss'
-        $verbose | Should -Not -Match ([regex]::Escape((Get-FlagValue $argv '--token')))
+        $verbose | Should -Not -Match ([regex]::Escape(@(Get-FakeK3dConfig)[0].token))
         ($warnings -join ' ') | Should -Match 'No pre-flight probe for a Postgres datastore'
         Remove-K3dCluster $name -Force
     }
@@ -285,8 +310,10 @@ Describe 'k3d versions, aliases and escaping (datastore strings, no pre-flight)'
         $text = $out -join "`n"
         $text | Should -Match 'What if: Create k3d cluster'
         if (-not $IsWindows) {
-            $text | Should -Match ([regex]::Escape("k3d cluster create $name --servers 3 --agents 5 --network dbnet --token '***' -e 'K3S_DATASTORE_ENDPOINT=postgres://k3s:***\@db:5432/k3s@server:*' --k3s-arg '--tls-san=192.0.2.10@server:*'"))
+            $text | Should -Match ([regex]::Escape("k3d cluster create $name --servers 3 --agents 5 --network dbnet --config '<private k3d config file>' --k3s-arg '--tls-san=192.0.2.10@server:*'"))
         }
+        $text | Should -Match ([regex]::Escape('"envVar": "K3S_DATASTORE_ENDPOINT=postgres://k3s:***@db:5432/k3s"'))
+        $text | Should -Match ([regex]::Escape('"token": "***"'))
         $text | Should -Not -Match 'p\\?@ss'
         # Only `k3d version` ran (to know which flags to print); nothing was created, listed or deleted.
         Get-FakeK3dCall | ForEach-Object { $_[0] | Should -Be 'version' }
@@ -304,7 +331,8 @@ Describe 'k3d versions, aliases and escaping (datastore strings, no pre-flight)'
         finally { $env:PATH = $savedPath }
         $text = $out -join "`n"
         $text | Should -Match 'k3d is not installed.*k3d v5\.9\.0.*install k3d to run it'
-        if (-not $IsWindows) { $text | Should -Match ([regex]::Escape("k3d cluster create $name --servers 3 --agents 0 --token '***' -e 'K3S_DATASTORE_ENDPOINT=http://etcd0:2379@server:*'")) }
+        if (-not $IsWindows) { $text | Should -Match ([regex]::Escape("k3d cluster create $name --servers 3 --agents 0 --config '<private k3d config file>'")) }
+        $text | Should -Match ([regex]::Escape('"envVar": "K3S_DATASTORE_ENDPOINT=http://etcd0:2379"'))
         # Without -WhatIf the same call still says k3d is missing.
         { New-K3dCluster $name -Datastore 'http://etcd0:2379' -K3dPath '/no/such/k3d' -ErrorAction Stop } | Should -Throw -ErrorId 'K3dNotFound,K3dEtcd.Commands.K3d.NewK3dClusterCommand'
     }

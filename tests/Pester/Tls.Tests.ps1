@@ -63,6 +63,12 @@ Describe 'New-EtcdCluster -Tls' -Tag Docker, Tls {
             (Invoke-Etcdctl $m.ClientUrl $cluster.Tls @('endpoint', 'health')).Output | Should -Match 'is healthy'
             (Invoke-Etcdctl $m.ClientUrl $null @('--cacert', $cluster.Tls.CaFile, 'endpoint', 'health') -Timeout 1s).ExitCode | Should -Not -Be 0
             (Invoke-Etcdctl ($m.ClientUrl -replace '^https', 'http') $null @('endpoint', 'health') -Timeout 1s).ExitCode | Should -Not -Be 0
+            # etcdctl only says "unhealthy"; curl shows the reason: etcd's TLS alert for the missing certificate.
+            $noCert = curl -sS --max-time 5 --cacert $cluster.Tls.CaFile "$($m.ClientUrl)/health" 2>&1
+            $LASTEXITCODE | Should -Not -Be 0
+            "$noCert" | Should -Match 'bad certificate|certificate required'
+            $plain = curl -sS --max-time 5 "$($m.ClientUrl -replace '^https', 'http')/health" 2>&1
+            $LASTEXITCODE | Should -Be 52 -Because "the TLS port gives plain HTTP an empty reply ($plain)"
         }
     }
 
@@ -149,7 +155,11 @@ Describe 'Removing TLS clusters' -Tag Docker, Tls {
         try {
             Remove-EtcdCluster $n -Force -KeepData
             $dir | Should -Exist
+            # Docker, not the module, says the data volume is kept.
+            docker volume inspect "${n}0-data" | Out-Null
+            $LASTEXITCODE | Should -Be 0
             docker volume rm "${n}0-data" | Out-Null
+            $LASTEXITCODE | Should -Be 0
             $err = $null
             New-EtcdCluster $n -Size 1 -Tls -ErrorVariable err -ErrorAction SilentlyContinue -ProgressAction SilentlyContinue
             $err[0].FullyQualifiedErrorId | Should -Be 'TlsDirectoryExists,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'

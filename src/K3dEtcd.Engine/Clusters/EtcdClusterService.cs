@@ -327,6 +327,12 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
             log.Verbose($"Could not detect the etcd version of '{image}': {DockerAdapter.DockerMessage(ex)}");
             return null;
         }
+        catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
+        {
+            // Our own 20 s wait ran out (not Ctrl+C): say which container did not answer.
+            throw new K3dEtcdException(ErrorCatalog.ImageVersionProbeTimeout,
+                $"`etcd --version` in a throwaway container of image '{image}' did not finish within 20 s; the image may not hold /usr/local/bin/etcd. An image tag that names the version (for example :3.5.16) skips the check.", image, ex);
+        }
     }
 
     private async Task EnsureNetworkAsync(EtcdClusterSpec spec, CreatedResources created, CancellationToken ct)

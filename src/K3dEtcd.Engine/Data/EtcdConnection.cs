@@ -128,8 +128,105 @@ public sealed class EtcdConnection : IDisposable
         catch (RpcException ex)
         {
             ct.ThrowIfCancellationRequested();
-            throw Map(ex, operation, target);
+            var mapped = Map(ex, operation, target);
+            if (mapped.Kind is FailureKind.ConnectionError or FailureKind.SecurityError or FailureKind.OperationTimeout
+                && Options.UsesTls && _clientCertificate is null && await ServerRequestsClientCertificateAsync(ct).ConfigureAwait(false) is { } endpoint)
+            {
+                throw new K3dEtcdException(ErrorCatalog.EtcdClientCertificateRequired,
+                    $"etcd {operation}: {endpoint} requires a client certificate (the cluster was made with client-certificate TLS) and none was given. " +
+                    "Pass -CertFile and -KeyFile (New-EtcdClientCertificate makes a pair), or pass the cluster object (-Cluster), which carries its own client certificate.",
+                    target ?? endpoint, mapped);
+            }
+            if (mapped.ErrorId == ErrorCatalog.EtcdTimeout.Id && await RefusedEverywhereAsync(ct).ConfigureAwait(false) is { } refused)
+            {
+                throw Unreachable(operation, refused, target, mapped);
+            }
+            throw mapped;
         }
+        catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
+        {
+            // grpc-dotnet can end a passed deadline with TaskCanceledException instead of
+            // RpcException(DeadlineExceeded); nobody cancelled, so it is a timeout with an id.
+            var timedOut = new K3dEtcdException(ErrorCatalog.EtcdTimeout,
+                $"etcd {operation}: {string.Join(',', Options.Endpoints)} did not answer within {(timeout ?? Options.Timeout).TotalSeconds:0.#} s.{MayStillApply(operation)}", target ?? string.Join(',', Options.Endpoints), ex);
+            if (await RefusedEverywhereAsync(ct).ConfigureAwait(false) is { } refused) throw Unreachable(operation, refused, target, timedOut);
+            throw timedOut;
+        }
+    }
+
+    /// <summary>
+    /// A write that timed out may sit in the leader's log and be committed once a quorum is back
+    /// (seen: a put refused for lack of quorum appeared after the members restarted). Say so.
+    /// </summary>
+    private static string MayStillApply(string operation) =>
+        operation is "put" or "delete" or "lease grant"
+            ? " The change was not acknowledged but may still be applied when the cluster recovers: etcd does not tell whether a timed-out write was committed."
+            : "";
+
+    private K3dEtcdException Unreachable(string operation, string reason, object? target, Exception inner) =>
+        new(ErrorCatalog.EtcdUnreachable, $"etcd {operation}: no endpoint of {string.Join(',', Options.Endpoints)} accepted a connection ({reason}).", target ?? string.Join(',', Options.Endpoints), inner);
+
+    /// <summary>
+    /// After a call that ran into its deadline: gRPC retries a refused connection until the deadline
+    /// and then says DeadlineExceeded. When no endpoint accepts a TCP connection at all, the honest
+    /// answer is "unreachable" (with the socket's reason), not "did not answer in time".
+    /// </summary>
+    private async Task<string?> RefusedEverywhereAsync(CancellationToken ct)
+    {
+        var reasons = new List<string>();
+        foreach (var endpoint in Options.Endpoints)
+        {
+            if (!EtcdConnectionOptions.TryParseEndpoint(endpoint, out var uri)) continue;
+            try
+            {
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                deadline.CancelAfter(TimeSpan.FromSeconds(2));
+                using var tcp = new System.Net.Sockets.TcpClient();
+                await tcp.ConnectAsync(uri.Host, uri.Port, deadline.Token).ConfigureAwait(false);
+                return null; // something listens there: it was slow, not unreachable
+            }
+            catch (System.Net.Sockets.SocketException ex)
+            {
+                reasons.Add($"{uri.Host}:{uri.Port}: {ex.Message}");
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return null; // no answer to the connect either: a timeout is the right word
+            }
+        }
+        return reasons.Count == 0 ? null : string.Join("; ", reasons);
+    }
+
+    /// <summary>
+    /// After a failed call over TLS without a client certificate: a handshake of our own, to learn
+    /// whether the server asked for a certificate (Go's tls sends CertificateRequest in the
+    /// handshake, TLS 1.2 and 1.3 alike). Returns the endpoint that asked, or null.
+    /// </summary>
+    private async Task<string?> ServerRequestsClientCertificateAsync(CancellationToken ct)
+    {
+        foreach (var endpoint in Options.Endpoints)
+        {
+            if (!EtcdConnectionOptions.TryParseEndpoint(endpoint, out var uri) || uri.Scheme != Uri.UriSchemeHttps) continue;
+            var asked = false;
+            try
+            {
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                deadline.CancelAfter(TimeSpan.FromSeconds(Math.Min(5, Options.Timeout.TotalSeconds)));
+                using var tcp = new System.Net.Sockets.TcpClient();
+                await tcp.ConnectAsync(uri.Host, uri.Port, deadline.Token).ConfigureAwait(false);
+                using var ssl = new SslStream(tcp.GetStream(), false);
+                var options = BuildSslOptions();
+                options.TargetHost = uri.Host;
+                options.LocalCertificateSelectionCallback = (_, _, _, _, _) => { asked = true; return null!; };
+                await ssl.AuthenticateAsClientAsync(options, deadline.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or AuthenticationException or System.Net.Sockets.SocketException or OperationCanceledException)
+            {
+                // Only the question matters: was a certificate requested before the failure?
+            }
+            if (asked) return endpoint;
+        }
+        return null;
     }
 
     /// <summary>GET of an HTTP path (e.g. /metrics) on one endpoint; HTTP failures map like gRPC ones.</summary>
@@ -183,13 +280,22 @@ public sealed class EtcdConnection : IDisposable
                 $"etcd {operation}: the connection to {where} broke ({transport.Message}).{(Options.UsesTls ? " With client-certificate TLS, check -CertFile and -KeyFile: etcd drops clients it does not accept." : "")}",
                 target ?? where, ex);
         }
+        // etcd refuses a request over --max-request-bytes (1.5 MiB by default) with "request is too
+        // large"; gRPC's own receive limit (the same plus overhead) answers ResourceExhausted.
+        if (detail.Contains("request is too large", StringComparison.OrdinalIgnoreCase)
+            || (ex.StatusCode == StatusCode.ResourceExhausted && detail.Contains("larger than max", StringComparison.OrdinalIgnoreCase)))
+        {
+            return new K3dEtcdException(ErrorCatalog.EtcdRequestTooLarge,
+                $"etcd {operation}: the request is larger than etcd accepts ({detail}). etcd's limit is --max-request-bytes, 1.5 MiB by default: " +
+                "store a smaller value, or split the batch.", target, ex);
+        }
         return ex.StatusCode switch
         {
             StatusCode.NotFound => new K3dEtcdException(ErrorCatalog.EtcdNotFound, $"etcd {operation}: {detail}", target, ex),
             StatusCode.Unavailable => new K3dEtcdException(ErrorCatalog.EtcdUnreachable,
                 $"etcd {operation}: no endpoint of {where} answered ({detail}).", target ?? where, ex),
             StatusCode.DeadlineExceeded => new K3dEtcdException(ErrorCatalog.EtcdTimeout,
-                $"etcd {operation}: {where} did not answer within {Options.Timeout.TotalSeconds:0.#} s.", target ?? where, ex),
+                $"etcd {operation}: {where} did not answer within {Options.Timeout.TotalSeconds:0.#} s.{MayStillApply(operation)}", target ?? where, ex),
             StatusCode.PermissionDenied or StatusCode.Unauthenticated => new K3dEtcdException(ErrorCatalog.EtcdAccessDenied,
                 $"etcd {operation}: access denied ({detail}). Check -Credential or the client certificate.", target, ex),
             StatusCode.InvalidArgument or StatusCode.OutOfRange => new K3dEtcdException(ErrorCatalog.EtcdRequestInvalid,

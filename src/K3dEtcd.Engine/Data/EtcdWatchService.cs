@@ -34,7 +34,14 @@ public sealed class EtcdWatchService(EtcdConnection connection)
         }
         catch (Exception ex)
         {
-            failure = ex;
+            // Every failure leaves with an ErrorId: a stray RpcException or an unrequested cancellation too.
+            failure = ex switch
+            {
+                RpcException rpc when !ct.IsCancellationRequested => connection.Map(rpc, "watch", request.Key),
+                OperationCanceledException when !ct.IsCancellationRequested => new K3dEtcdException(ErrorCatalog.EtcdTimeout,
+                    $"etcd watch: {string.Join(',', connection.Endpoints)} did not answer in time.", request.Key, ex),
+                _ => ex,
+            };
         }
         finally
         {

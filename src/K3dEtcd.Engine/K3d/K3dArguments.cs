@@ -12,8 +12,27 @@ public static class K3dArguments
     public const string DatastoreLabel = "io.k3detcd.datastore";
     public const string EtcdClusterLabel = "io.k3detcd.etcd-cluster";
 
-    /// <summary>The arguments, and the same arguments with secrets masked for display.</summary>
-    public sealed record Built(IReadOnlyList<string> Arguments, IReadOnlyList<string> Display, IReadOnlyList<string> Warnings);
+    /// <summary>
+    /// The arguments, and the same arguments with secrets masked for display. With k3d v5 the
+    /// token and the K3S_DATASTORE_* variables go into a config file instead of argv
+    /// (<see cref="ConfigContent"/>, written by the caller to the path given to <see cref="Create"/>).
+    /// </summary>
+    public sealed record Built(IReadOnlyList<string> Arguments, IReadOnlyList<string> Display, IReadOnlyList<string> Warnings,
+        string? ConfigContent = null, string? ConfigDisplay = null, string? ConfigApiVersion = null);
+
+    /// <summary>Shown in -WhatIf where the private config file's path will be (it is made only when k3d runs).</summary>
+    public const string ConfigPathPlaceholder = "<private k3d config file>";
+
+    /// <summary>
+    /// The config apiVersion this k3d reads natively: v5.0-v5.2 k3d.io/v1alpha3, v5.3-v5.4 v1alpha4,
+    /// v5.5+ v1alpha5 (newer k3d migrates older ones, but warns). Null before v5: v4's formats
+    /// (v1alpha1 with clusterToken, then v1alpha2) are not written by this module.
+    /// </summary>
+    public static string? ConfigApiVersion(K3dVersion version) =>
+        version.Syntax != K3dSyntax.V5 ? null
+        : version.Number < new Version(5, 3, 0) ? "k3d.io/v1alpha3"
+        : version.Number < new Version(5, 5, 0) ? "k3d.io/v1alpha4"
+        : "k3d.io/v1alpha5";
 
     /// <summary>k3d reads an unescaped '@' as the start of a node filter.</summary>
     public static string EscapeAt(string value) => value.Replace("@", "\\@", StringComparison.Ordinal);
@@ -23,7 +42,7 @@ public static class K3dArguments
     /// <summary>Host paths as k3d wants them in --volume: forward slashes (older k3d misreads C:\).</summary>
     public static string VolumePath(string hostPath) => Path.GetFullPath(hostPath).Replace('\\', '/');
 
-    public static Built Create(K3dClusterSpec spec, K3dVersion version)
+    public static Built Create(K3dClusterSpec spec, K3dVersion version, string? configPath = null)
     {
         var args = new List<string>();
         var display = new List<string>();
@@ -36,11 +55,40 @@ public static class K3dArguments
         if (spec.EffectiveNetwork is { Length: > 0 } network) { Add("--network"); Add(network); }
         if (spec.Image is { Length: > 0 } image) { Add("-i"); Add(image); }
         if (spec.ApiPort is { Length: > 0 } port) { Add("--api-port"); Add(port); }
-        Add("--token"); Add(spec.Token, "***");
-
         var ds = spec.Datastore;
         var serverArgs = new List<(string Arg, string Shown)>();
-        if (version.SupportsEnvironment)
+        string? configContent = null, configDisplay = null;
+        var apiVersion = ConfigApiVersion(version);
+        if (apiVersion is not null)
+        {
+            // k3d v5 reads --config: the token and the datastore (a DSN may hold a password) stay out
+            // of argv, which every user of the machine can read in the process list while k3d runs.
+            // JSON is YAML, so k3d's YAML reader takes it; node filters are a list, so no '@' escaping.
+            Add("--config"); Add(configPath ?? ConfigPathPlaceholder);
+            string Render(string token, Func<string, string> value) => System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["apiVersion"] = apiVersion,
+                ["kind"] = "Simple",
+                ["token"] = token,
+                ["env"] = ds.EnvironmentVariables().Select(e => new Dictionary<string, object>
+                {
+                    ["envVar"] = $"{e.Key}={value(e.Value)}",
+                    ["nodeFilters"] = new[] { version.AllServersFilter },
+                }).ToList(),
+            }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+            configContent = Render(spec.Token, v => v);
+            configDisplay = Render("***", K3dDatastore.Mask);
+        }
+        else
+        {
+            Add("--token"); Add(spec.Token, "***");
+            warnings.Add($"k3d {version} reads no config file this module writes, so the k3s token{(version.SupportsEnvironment ? " and the datastore endpoint (with any password in it)" : "")} are k3d arguments: any user of this machine can read them in the process list while k3d runs. k3d v5 keeps them in a private file.");
+        }
+        if (apiVersion is not null)
+        {
+            // The K3S_DATASTORE_* variables are in the config file.
+        }
+        else if (version.SupportsEnvironment)
         {
             foreach (var (key, value) in ds.EnvironmentVariables())
             {
@@ -94,7 +142,7 @@ public static class K3dArguments
             if (version.Syntax is K3dSyntax.V5 or K3dSyntax.V4) { Add("--kubeconfig-update-default=false"); Add("--kubeconfig-switch-context=false"); }
             else { Add("--update-default-kubeconfig=false"); Add("--switch-context=false"); }
         }
-        return new Built(args, display, warnings);
+        return new Built(args, display, warnings, configContent, configDisplay, apiVersion);
     }
 
     public static void ValidateSpec(K3dClusterSpec spec)

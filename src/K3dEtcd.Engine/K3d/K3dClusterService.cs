@@ -52,14 +52,38 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
         return K3dArguments.Create(spec, version);
     }
 
+    /// <summary>
+    /// Finds the containers of a k3d cluster by its `k3d.cluster` Docker label (every k3d version
+    /// sets it; v3.0-v3.3 have no JSON list to ask). Set by callers that hold a Docker connection.
+    /// </summary>
+    public Func<string, CancellationToken, Task<IReadOnlyList<string>>>? NodeLookup { get; init; }
+
+    /// <summary>Whether a k3d cluster of that name exists: k3d's JSON list where there is one, and its Docker label on every version.</summary>
+    public async Task<bool> ExistsAsync(string name, CancellationToken ct)
+    {
+        if (version.SupportsJsonList && await GetAsync(name, ct).ConfigureAwait(false) is not null) return true;
+        if (NodeLookup is not null && (await NodeLookup(name, ct).ConfigureAwait(false)).Count > 0) return true;
+        return false;
+    }
+
+    /// <summary>Refuses a name that is taken (K3dClusterExists); nothing is created or changed.</summary>
+    public async Task EnsureNameFreeAsync(string name, CancellationToken ct)
+    {
+        if (!version.SupportsJsonList && NodeLookup is null)
+        {
+            log.Warning($"k3d {version} cannot list clusters as JSON and no Docker connection was given: an existing cluster '{name}' cannot be detected before k3d runs.");
+        }
+        if (await ExistsAsync(name, ct).ConfigureAwait(false))
+        {
+            throw new K3dEtcdException(ErrorCatalog.K3dClusterExists,
+                $"A k3d cluster named '{name}' already exists. Remove it first (Remove-K3dCluster {name}) or choose another name; nothing was changed.", name);
+        }
+    }
+
     public async Task<(K3dClusterInfo? Info, bool? Verified)> CreateAsync(K3dClusterSpec spec, K3dCreateOptions options, CancellationToken ct)
     {
         var built = BuildCreate(spec);
-        if (version.SupportsJsonList && await GetAsync(spec.Name, ct).ConfigureAwait(false) is not null)
-        {
-            throw new K3dEtcdException(ErrorCatalog.K3dClusterExists,
-                $"A k3d cluster named '{spec.Name}' already exists. Remove it first (Remove-K3dCluster {spec.Name}) or choose another name.", spec.Name);
-        }
+        await EnsureNameFreeAsync(spec.Name, ct).ConfigureAwait(false);
         if (!options.SkipPreflight) await PreflightAsync(spec, ct).ConfigureAwait(false);
         foreach (var w in built.Warnings) log.Warning(w);
 
@@ -77,11 +101,26 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
         }
 
         K3dResult? result = null;
+        string? configDirectory = null;
         try
         {
+            if (built.ConfigContent is not null)
+            {
+                (configDirectory, var configPath) = K3dConfigFile.Write(built.ConfigContent);
+                built = K3dArguments.Create(spec, version, configPath);
+                log.Verbose($"k3d config {configPath} (private, removed when k3d returns): {built.ConfigDisplay}");
+            }
             result = await cli.RunAsync(built.Arguments, ct, OnLine, string.Join(' ', built.Display)).ConfigureAwait(false);
+            K3dConfigFile.Remove(configDirectory, log);
+            configDirectory = null;
             if (result.ExitCode != 0)
             {
+                if (result.ErrorText.Contains("a cluster with that name already exists", StringComparison.OrdinalIgnoreCase))
+                {
+                    // Another cluster took the name after our check: it is not ours to delete.
+                    throw new K3dEtcdException(ErrorCatalog.K3dClusterExists,
+                        $"k3d refused to create '{spec.Name}': a cluster with that name already exists (made meanwhile). Nothing was changed. k3d said:{Environment.NewLine}{result.ErrorText}", spec.Name);
+                }
                 throw new K3dEtcdException(ErrorCatalog.K3dCreateFailed,
                     $"k3d could not create cluster '{spec.Name}' (exit code {result.ExitCode}); it was rolled back and the datastore was not touched. k3d said:{Environment.NewLine}{result.ErrorText}", spec.Name);
             }
@@ -96,11 +135,20 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
             log.Progress(new OperationProgress(activity, "Done", 100, Completed: true));
             return (info, verified);
         }
+        catch (K3dEtcdException ex) when (ex.ErrorId == ErrorCatalog.K3dClusterExists.Id)
+        {
+            throw;
+        }
         catch (Exception ex) when (ex is K3dEtcdException or OperationCanceledException)
         {
             log.Progress(new OperationProgress(activity, "Rolling back", 100, Completed: true));
             await RollbackAsync(spec, options).ConfigureAwait(false);
             throw;
+        }
+        finally
+        {
+            // Also after a failure or Ctrl+C: the file holds the token.
+            K3dConfigFile.Remove(configDirectory, log);
         }
     }
 

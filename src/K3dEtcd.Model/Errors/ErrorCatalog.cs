@@ -72,6 +72,7 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition MemberExited = Item(nameof(MemberExited), FailureKind.InvalidResult, "A member's container stopped while the cluster was starting (its log is in the message).");
     public static readonly ErrorDefinition ClusterVanished = Item(nameof(ClusterVanished), FailureKind.InvalidResult, "The cluster's containers disappeared while it was being created.");
     public static readonly ErrorDefinition ClusterStartTimeout = Item(nameof(ClusterStartTimeout), FailureKind.OperationTimeout, "The cluster did not reach a healthy quorum with one leader in time.");
+    public static readonly ErrorDefinition ImageVersionProbeTimeout = Item(nameof(ImageVersionProbeTimeout), FailureKind.OperationTimeout, "The throwaway container that reads the etcd image's version (etcd --version) did not finish in time.");
     public static readonly ErrorDefinition EtcdClusterNotFound = Item(nameof(EtcdClusterNotFound), FailureKind.ObjectNotFound, "No etcd cluster with that name carries the Docker label io.k3detcd.cluster.");
 
     // members
@@ -106,6 +107,9 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition EtcdTlsHandshakeFailed = Item(nameof(EtcdTlsHandshakeFailed), FailureKind.SecurityError, "The TLS handshake with etcd failed (wrong CA, name or client certificate).");
     public static readonly ErrorDefinition EtcdAccessDenied = Item(nameof(EtcdAccessDenied), FailureKind.SecurityError, "etcd refused the credentials or the client certificate.");
     public static readonly ErrorDefinition EtcdTimeout = Item(nameof(EtcdTimeout), FailureKind.OperationTimeout, "etcd did not answer within the timeout.");
+    public static readonly ErrorDefinition EtcdRequestTooLarge = Item(nameof(EtcdRequestTooLarge), FailureKind.LimitsExceeded, "A request is larger than etcd accepts (--max-request-bytes, 1.5 MiB by default).");
+    public static readonly ErrorDefinition EtcdClientCertificateRequired = Item(nameof(EtcdClientCertificateRequired), FailureKind.SecurityError, "The etcd server requires a client certificate and none was given (-CertFile and -KeyFile).");
+    public static readonly ErrorDefinition OperationTimedOut = Item(nameof(OperationTimedOut), FailureKind.OperationTimeout, "A wait ended without Ctrl+C before the operation finished (the message names what did not answer).");
     public static readonly ErrorDefinition EtcdNotFound = Item(nameof(EtcdNotFound), FailureKind.ObjectNotFound, "etcd reported that something asked for does not exist.");
     public static readonly ErrorDefinition EtcdRequestInvalid = Item(nameof(EtcdRequestInvalid), FailureKind.InvalidArgument, "etcd rejected the request as invalid.");
     public static readonly ErrorDefinition EtcdRequestRejected = Item(nameof(EtcdRequestRejected), FailureKind.InvalidOperation, "etcd rejected the request in its current state (a failed precondition).");
@@ -147,9 +151,11 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition K3dOutputUnreadable = Item(nameof(K3dOutputUnreadable), FailureKind.InvalidResult, "k3d printed output that is not the expected JSON.");
     public static readonly ErrorDefinition InvalidK3dClusterName = Item(nameof(InvalidK3dClusterName), FailureKind.InvalidArgument, "The k3d cluster name is not at most 32 letters, digits or '-'.");
     public static readonly ErrorDefinition InvalidServerCount = Item(nameof(InvalidServerCount), FailureKind.InvalidArgument, "-Servers is less than one.");
+    public static readonly ErrorDefinition InvalidK3sToken = Item(nameof(InvalidK3sToken), FailureKind.InvalidArgument, "-Token is empty.");
     public static readonly ErrorDefinition InvalidApiPort = Item(nameof(InvalidApiPort), FailureKind.InvalidArgument, "-ApiPort is not PORT or HOST:PORT.");
     public static readonly ErrorDefinition K3dClusterExists = Item(nameof(K3dClusterExists), FailureKind.ResourceExists, "A k3d cluster with that name already exists.");
     public static readonly ErrorDefinition K3dClusterNotFound = Item(nameof(K3dClusterNotFound), FailureKind.ObjectNotFound, "No k3d cluster with that name exists.");
+    public static readonly ErrorDefinition K3dConfigFileFailed = Item(nameof(K3dConfigFileFailed), FailureKind.ResourceUnavailable, "The private k3d config file that carries the token and datastore settings could not be written.");
     public static readonly ErrorDefinition K3dCreateFailed = Item(nameof(K3dCreateFailed), FailureKind.InvalidResult, "k3d could not create the cluster; it was rolled back and the datastore left as it was.");
     public static readonly ErrorDefinition InvalidDatastore = Item(nameof(InvalidDatastore), FailureKind.InvalidArgument, "-Datastore is not an EtcdCluster, a cluster name or a k3s datastore string.");
     public static readonly ErrorDefinition DatastoreFileNotFound = Item(nameof(DatastoreFileNotFound), FailureKind.ObjectNotFound, "A -CaFile, -CertFile or -KeyFile for the datastore does not exist.");

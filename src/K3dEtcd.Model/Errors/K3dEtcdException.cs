@@ -16,6 +16,7 @@ public enum FailureKind
     InvalidOperation,
     NotImplemented,
     SecurityError,
+    LimitsExceeded,
 }
 
 /// <summary>A failure with a stable error id (one of <see cref="ErrorCatalog"/>) that users and tests can rely on.</summary>

@@ -52,6 +52,13 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         {
             throw new PipelineStoppedException();
         }
+        catch (OperationCanceledException ex)
+        {
+            // Nobody pressed Ctrl+C, so an internal deadline ran out (a gRPC deadline surfacing as
+            // TaskCanceledException, a wait with CancelAfter): that is a timeout, not a stop.
+            ThrowTerminatingError(ToErrorRecord(new K3dEtcdException(ErrorCatalog.OperationTimedOut,
+                $"{MyInvocation.MyCommand.Name}: an operation did not finish in time and was abandoned ({ex.Message}).", MyInvocation.MyCommand.Name, ex)));
+        }
         catch (Exception ex) when (EngineErrors.Translate(ex) is { } known)
         {
             ThrowTerminatingError(ToErrorRecord(known));
@@ -67,8 +74,20 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
     private void OnPipelineThread(Action action)
     {
         var pump = _pump;
-        if (pump is null || pump.IsPumpThread) action();
-        else pump.Post(_ => action(), null);
+        if (pump is null || pump.IsPumpThread) Guarded(action);
+        else pump.Post(_ => Guarded(action), null);
+    }
+
+    /// <summary>
+    /// After Ctrl+C every Write* throws PipelineStoppedException. A roll-back that runs after the
+    /// stop still reports what it does: without this guard the first such message would end the
+    /// pump, the command would return while the roll-back runs on, and Dispose would close the
+    /// Docker connection under it (seen: a stopped New-EtcdCluster left its containers behind).
+    /// </summary>
+    private void Guarded(Action action)
+    {
+        try { action(); }
+        catch (PipelineStoppedException) when (_stopping.IsCancellationRequested) { }
     }
 
     void IOperationLog.Verbose(string message) => OnPipelineThread(() => WriteVerbose(message));
@@ -150,6 +169,7 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         FailureKind.InvalidOperation => ErrorCategory.InvalidOperation,
         FailureKind.NotImplemented => ErrorCategory.NotImplemented,
         FailureKind.SecurityError => ErrorCategory.SecurityError,
+        FailureKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
         _ => ErrorCategory.NotSpecified,
     };
 

@@ -8,7 +8,7 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Sets etcd keys, from parameters or from piped objects with Key and Value properties.</para>
-/// <para type="description">Piped input is written in order in transactions of up to 128 puts (etcd's default --max-txn-ops), which is far faster than one request per key. -TtlSeconds grants one lease for the whole pipeline and attaches every key to it; -Lease uses an existing lease. -PassThru returns what each key now holds, with its revisions.</para>
+/// <para type="description">Piped input is written in order in transactions of up to 128 puts (etcd's default --max-txn-ops), which is far faster than one request per key. -TtlSeconds grants one lease per cluster in the pipeline and attaches every key to its cluster's lease; -Lease uses an existing lease. -PassThru returns what each key now holds, with its revisions.</para>
 /// </summary>
 /// <example>
 /// <code>Set-EtcdKey -Cluster $c -Key /foo -Value bar</code>
@@ -28,7 +28,8 @@ public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
 {
     private readonly List<EtcdPut> _pending = new(EtcdKeyService.MaxTxnOps);
     private EtcdConnection? _pendingConnection;
-    private long? _ttlLease;
+    // One lease per connection: a lease id exists only in the cluster that granted it.
+    private readonly Dictionary<EtcdConnection, long> _ttlLeases = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>The key to set.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -83,8 +84,11 @@ public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
         long lease = Lease;
         if (TtlSeconds > 0)
         {
-            _ttlLease ??= await new EtcdKeyService(connection).GrantLeaseAsync(TtlSeconds, ct);
-            lease = _ttlLease.Value;
+            if (!_ttlLeases.TryGetValue(connection, out lease))
+            {
+                lease = await new EtcdKeyService(connection).GrantLeaseAsync(TtlSeconds, ct);
+                _ttlLeases[connection] = lease;
+            }
         }
         _pending.Add(new EtcdPut(Key, ToBytes(Value), lease));
         if (_pending.Count >= EtcdKeyService.MaxTxnOps) await FlushAsync(ct);

@@ -33,9 +33,10 @@ public sealed class TestEtcdClusterCommand : EtcdDataCmdlet
             var connection = await GetConnectionAsync(ct);
             health = await new EtcdClusterStatusService(connection).TestAsync(TargetHostEndpoints, ct);
         }
-        catch (K3dEtcdException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.OperationTimeout or FailureKind.ResourceUnavailable)
+        catch (K3dEtcdException ex) when (IsPerItem(ex) && ex.Kind is FailureKind.ConnectionError or FailureKind.OperationTimeout or FailureKind.ResourceUnavailable)
         {
-            // Nothing answered: that is a result of the test, not a failure of the command.
+            // Nothing answered: that is a result of the test, not a failure of the command. An
+            // unreachable Docker engine is not (the cluster could not even be looked up): it ends the command.
             WriteVerbose(ex.Message);
             health = Unreachable(ex.Message);
         }

@@ -19,7 +19,7 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
         {
             path = K3dCli.Locate(k3dPath);
         }
-        catch (K3dEtcdException ex) when (showOnly && k3dPath is null && ex.ErrorId == "K3dNotFound")
+        catch (K3dEtcdException ex) when (showOnly && k3dPath is null && ex.ErrorId == ErrorCatalog.K3dNotFound.Id)
         {
             // -WhatIf needs no k3d: show the line the newest known k3d would get, and say that k3d is needed to run it.
             WriteWarning($"k3d is not installed (not on PATH, no ${K3dCli.EnvironmentVariable}): showing the command line for k3d {K3dVersion.Latest.Text}; install k3d to run it.");

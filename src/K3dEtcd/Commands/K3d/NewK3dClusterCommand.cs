@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using System.Security;
 using System.Security.Cryptography;
 using K3dEtcd.Common;
 using K3dEtcd.K3d;
@@ -70,10 +71,11 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
     [Parameter]
     public string? Image { get; set; }
 
-    /// <summary>The k3s cluster token; generated when absent and returned on the object. It encrypts the datastore's /bootstrap data.</summary>
+    /// <summary>The k3s cluster token (a SecureString, such as the Token of another K3dCluster, or plain text); generated when absent and returned on the object. It encrypts the datastore's /bootstrap data.</summary>
     [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Token { get; set; }
+    [SecureStringTransformation]
+    [ValidateNotNull]
+    public SecureString? Token { get; set; }
 
     /// <summary>More k3s server arguments, passed to every server (with k3d v5: --k3s-arg ARG@server:*).</summary>
     [Parameter]
@@ -129,13 +131,12 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
             string[] madeForK3s = [];
             if (etcd?.Tls is { } tls && CertFile is null && KeyFile is null)
             {
-                var dir = System.IO.Path.Combine(tls.Directory, "k3d", Name);
-                var cn = $"k3s-{Name}";
-                madeForK3s = [System.IO.Path.Combine(dir, $"{cn}.pem"), System.IO.Path.Combine(dir, $"{cn}-key.pem"), System.IO.Path.Combine(dir, Pki.ClusterTlsStore.CaFileName)];
+                madeForK3s = K3sClientCertificate.Files(tls.Directory, Name);
                 target = target with { CertFile = madeForK3s[0], KeyFile = madeForK3s[1], CaFile = CaFile is null ? madeForK3s[2] : target.CaFile };
             }
             var generated = Token is null;
-            var token = Token ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
+            var token = Token is null ? Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant() : SecureStringTransformationAttribute.ToPlainText(Token);
+            if (token.Length == 0) throw new K3dEtcdException(ErrorCatalog.InvalidK3sToken, "-Token is empty; pass the k3s token (or leave -Token out to have one generated).", "Token");
             var spec = new K3dClusterSpec
             {
                 Name = Name,
@@ -153,37 +154,46 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
             };
             var built = service.BuildCreate(spec);
             var commandLine = CommandLineQuoting.ForCurrentShell(service.Cli.Path, built.Display);
-            var description = $"Create k3d cluster '{Name}' ({Servers} servers, {Agents} agents) on datastore {target.Masked}{(generated ? " with a generated token" : "")}: {commandLine}";
+            var config = built.ConfigDisplay is null ? "" : $" with this {built.ConfigApiVersion} config file (private, removed when k3d returns): {built.ConfigDisplay}";
+            var description = $"Create k3d cluster '{Name}' ({Servers} servers, {Agents} agents) on datastore {target.Masked}{(generated ? " with a generated token" : "")}: {commandLine}{config}";
             if (!ShouldProcess(description, $"Create k3d cluster '{Name}' on {target.Masked}?", "New-K3dCluster")) return;
 
+            // Every k3d version: an existing cluster is found (JSON list, or its k3d.cluster Docker
+            // label on k3d v3.0-v3.3) before anything is made, so a refusal changes nothing.
+            var docker = await GetDockerAsync(ct);
+            var withProbe = (!SkipPreflight || !SkipVerify) && target.Kind == DatastoreKind.Etcd;
+            service = new K3dClusterService(service.Cli, service.Version, withProbe ? new DatastoreProbe(docker, this) : null, this) { NodeLookup = K3dNodeLookup.For(docker) };
+            await service.EnsureNameFreeAsync(Name, ct);
+
+            var issued = false;
             if (madeForK3s.Length > 0)
             {
-                var issued = Pki.ClusterTlsStore.IssueClient(etcd!.Tls!, etcd.Name, $"k3s-{Name}", System.IO.Path.GetDirectoryName(madeForK3s[0])!, Pki.CertificateAuthority.DefaultValidityDays, overwrite: true, this);
-                WriteVerbose($"Client certificate for k3s: {issued.CertFile} (CN={issued.CommonName}, until {issued.NotAfter:u})");
+                // Never overwrite: files there belong to someone (a cluster of this name made earlier
+                // and still mounting them, or the user); ClientCertificateFileExists says which.
+                var cert = Pki.ClusterTlsStore.IssueClient(etcd!.Tls!, etcd.Name, K3sClientCertificate.CommonName(Name), System.IO.Path.GetDirectoryName(madeForK3s[0])!, Pki.CertificateAuthority.DefaultValidityDays, overwrite: false, this);
+                issued = true;
+                WriteVerbose($"Client certificate for k3s: {cert.CertFile} (CN={cert.CommonName}, until {cert.NotAfter:u})");
             }
-            var withProbe = (!SkipPreflight || !SkipVerify) && target.Kind == DatastoreKind.Etcd;
-            if (withProbe) service = new K3dClusterService(service.Cli, service.Version, new DatastoreProbe(await GetDockerAsync(ct), this), this);
             K3dClusterInfo? info;
             bool? verified;
             try
             {
-                (info, verified) = await service.CreateAsync(spec, new K3dCreateOptions { SkipPreflight = SkipPreflight, SkipVerify = SkipVerify, CreatedFiles = madeForK3s }, ct);
+                (info, verified) = await service.CreateAsync(spec, new K3dCreateOptions { SkipPreflight = SkipPreflight, SkipVerify = SkipVerify }, ct);
             }
-            catch when (madeForK3s.Length > 0)
+            catch when (issued)
             {
-                // Refused before k3d ran (pre-flight, name taken) or rolled back: the certificate made for it goes too.
-                foreach (var f in madeForK3s) File.Delete(f);
-                try { Directory.Delete(System.IO.Path.GetDirectoryName(madeForK3s[0])!); } catch (IOException) { }
+                // Refused or rolled back: the certificate this call issued goes too (nothing else).
+                K3sClientCertificate.Remove(etcd!.Tls!.Directory, Name, this);
                 throw;
             }
             if (SkipVerify) WriteVerbose("Not checked that k3s writes under /registry/ (-SkipVerify).");
             var datastore = (object?)etcd ?? target.Masked;
             if (info is null)
             {
-                WriteObject(new K3dCluster { Name = Name, Servers = Servers, Agents = Agents, Datastore = datastore, Network = spec.EffectiveNetwork ?? $"k3d-{Name}", Token = ToSecureString(token), K3dVersion = service.Version.Text, DatastoreVerified = verified, KubeconfigPath = K3dClusterService.FindKubeconfig(Name) });
+                WriteObject(new K3dCluster { Name = Name, Servers = Servers, Agents = Agents, Datastore = datastore, Network = spec.EffectiveNetwork ?? $"k3d-{Name}", Token = Token ?? ToSecureString(token), K3dVersion = service.Version.Text, DatastoreVerified = verified, KubeconfigPath = K3dClusterService.FindKubeconfig(Name) });
                 return;
             }
-            WriteObject(await ToK3dClusterAsync(info, service.Version, datastore, ToSecureString(token), verified, ct));
+            WriteObject(await ToK3dClusterAsync(info, service.Version, datastore, Token ?? ToSecureString(token), verified, ct));
         }
         catch (K3dEtcdException ex) when (IsPerItem(ex))
         {

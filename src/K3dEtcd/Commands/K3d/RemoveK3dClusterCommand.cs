@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using K3dEtcd.Common;
+using K3dEtcd.K3d;
 using K3dEtcd.Model;
 
 namespace K3dEtcd.Commands.K3d;
@@ -38,6 +39,10 @@ public sealed class RemoveK3dClusterCommand : K3dCmdletBase
     [Parameter]
     public SwitchParameter IncludeDatastore { get; set; }
 
+    /// <summary>Keep the client certificate and key New-K3dCluster issued for the k3s servers (in the etcd cluster's TLS directory, k3d/NAME/); by default they go with the cluster.</summary>
+    [Parameter]
+    public SwitchParameter KeepClientCertificate { get; set; }
+
     /// <summary>Remove without asking for confirmation.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -66,9 +71,20 @@ public sealed class RemoveK3dClusterCommand : K3dCmdletBase
             }
             var what = $"k3d cluster '{name}' ({info.ServersCount} servers, {info.AgentsCount} agents)" + (IncludeDatastore && etcd is not null ? $" and its etcd cluster '{etcd}'" : "");
             if (!ShouldProcessUnlessForced(Force, what, "Remove")) continue;
+            // Where New-K3dCluster put the k3s client key (a TLS etcd cluster of this module), read before anything is removed.
+            string? tlsDirectory = null;
+            if (etcd is not null && !KeepClientCertificate)
+            {
+                try { tlsDirectory = (await (await GetClusterServiceAsync(ct)).GetAsync(etcd, ct))?.Tls?.Directory; }
+                catch (K3dEtcdException ex) when (IsPerItem(ex)) { WriteWarning($"Cannot look up etcd cluster '{etcd}' to remove the k3s client certificate: {ex.Message}"); }
+            }
             try
             {
                 await service.DeleteAsync(name, ct);
+                if (tlsDirectory is not null)
+                {
+                    foreach (var file in K3sClientCertificate.Remove(tlsDirectory, name, this)) WriteVerbose($"Removed {file}");
+                }
                 if (IncludeDatastore && etcd is not null)
                 {
                     var removed = await (await GetClusterServiceAsync(ct)).RemoveAsync(etcd, keepData: false, ct);

@@ -34,9 +34,10 @@ public sealed class TestK3dDatastoreCommand : K3dCmdletBase
     [Parameter]
     public string? Network { get; set; }
 
-    /// <summary>The k3s token a new cluster would use: the /bootstrap check compares /bootstrap/&lt;sha256(token)[:12]&gt;.</summary>
+    /// <summary>The k3s token a new cluster would use (a SecureString, such as a K3dCluster's Token, or plain text): the /bootstrap check compares /bootstrap/&lt;sha256(token)[:12]&gt;.</summary>
     [Parameter]
-    public string? Token { get; set; }
+    [SecureStringTransformation]
+    public System.Security.SecureString? Token { get; set; }
 
     /// <summary>The image to run etcdctl from (default: the etcd cluster's image).</summary>
     [Parameter]
@@ -60,7 +61,7 @@ public sealed class TestK3dDatastoreCommand : K3dCmdletBase
         {
             var (target, _) = await ResolveDatastoreAsync(Datastore, Network, ResolvePath(CaFile), ResolvePath(CertFile), ResolvePath(KeyFile), Image, ct);
             var probe = new DatastoreProbe(await GetDockerAsync(ct), this);
-            WriteObject(await probe.TestAsync(target, Token, ct), enumerateCollection: true);
+            WriteObject(await probe.TestAsync(target, Token is null ? null : SecureStringTransformationAttribute.ToPlainText(Token), ct), enumerateCollection: true);
         }
         catch (K3dEtcdException ex) when (IsPerItem(ex))
         {

@@ -1,0 +1,369 @@
+# The fault and bad-input matrix (issue 17): every exported cmdlet against an unknown cluster, a
+# cluster with no quorum, a cluster with one member down, an unreachable endpoint, missing and
+# malformed TLS files, an unreachable Docker engine, and Ctrl+C in the middle of the operation.
+# Each case asserts the ErrorId and category (or the honest partial result) and that nothing was
+# created, changed or left behind. Clusters are shared between cases to keep the run short.
+BeforeDiscovery {
+    $script:u = 'nosuch-fm'   # no cluster of this name exists (asserted in BeforeAll)
+    $script:ep = 'http://127.0.0.1:9'   # nothing listens on the discard port
+    $script:unknownCluster = @(
+        @{ Cmd = 'Get-EtcdCluster'; Call = { Get-EtcdCluster $u }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Get-EtcdKey'; Call = { Get-EtcdKey -Cluster $u -Key /x }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Set-EtcdKey'; Call = { Set-EtcdKey -Cluster $u -Key /x -Value 1 }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Remove-EtcdKey'; Call = { Remove-EtcdKey -Cluster $u -Key /x -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Watch-EtcdKey'; Call = { Watch-EtcdKey -Cluster $u -Key /x -Count 1 }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Get-EtcdMember'; Call = { Get-EtcdMember -Cluster $u }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Get-EtcdLeaderStats'; Call = { Get-EtcdLeaderStats -Cluster $u }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Test-EtcdCluster'; Call = { Test-EtcdCluster -Cluster $u }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Add-EtcdMember'; Call = { Add-EtcdMember -Cluster $u }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Remove-EtcdMember'; Call = { Remove-EtcdMember -Cluster $u -Name etcd0 -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Start-EtcdMember'; Call = { Start-EtcdMember -Cluster $u -Name etcd0 }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Stop-EtcdMember'; Call = { Stop-EtcdMember -Cluster $u -Name etcd0 -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Restart-EtcdMember'; Call = { Restart-EtcdMember -Cluster $u -Name etcd0 -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Measure-EtcdFailover'; Call = { Measure-EtcdFailover -Cluster $u }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'New-EtcdClientCertificate'; Call = { New-EtcdClientCertificate -Cluster $u -CommonName fm -OutputDirectory (Join-Path $scratch 'cert') }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Remove-EtcdCluster'; Call = { Remove-EtcdCluster $u -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Get-K3dCluster'; Call = { Get-K3dCluster $u }; Id = 'K3dClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Get-K3dKubeconfig'; Call = { Get-K3dKubeconfig $u }; Id = 'K3dCommandFailed'; Cat = 'InvalidResult' }
+        @{ Cmd = 'Remove-K3dCluster'; Call = { Remove-K3dCluster $u -Force }; Id = 'K3dClusterNotFound'; Cat = 'ObjectNotFound' }
+        # -Datastore takes a cluster name or a datastore string: a name that is neither is an invalid argument.
+        @{ Cmd = 'New-K3dCluster'; Call = { New-K3dCluster fmk -Datastore $u -SkipVerify }; Id = 'InvalidDatastore'; Cat = 'InvalidArgument' }
+        @{ Cmd = 'Test-K3dDatastore'; Call = { Test-K3dDatastore $u }; Id = 'InvalidDatastore'; Cat = 'InvalidArgument' }
+        @{ Cmd = 'Set-K3dEtcdOption'; Call = { Set-K3dEtcdOption -DockerHost 'ftp://nowhere' }; Id = 'InvalidDockerHost'; Cat = 'InvalidArgument' }
+    )
+    $script:unreachable = @(
+        @{ Cmd = 'Get-EtcdKey'; Call = { Get-EtcdKey -Endpoint $ep -Key /x -TimeoutSeconds 3 } }
+        @{ Cmd = 'Set-EtcdKey'; Call = { Set-EtcdKey -Endpoint $ep -Key /x -Value 1 -TimeoutSeconds 3 } }
+        @{ Cmd = 'Remove-EtcdKey'; Call = { Remove-EtcdKey -Endpoint $ep -Key /x -Force -TimeoutSeconds 3 } }
+        @{ Cmd = 'Watch-EtcdKey'; Call = { Watch-EtcdKey -Endpoint $ep -Key /x -Count 1 -TimeoutSeconds 3 } }
+        @{ Cmd = 'Get-EtcdMember'; Call = { Get-EtcdMember -Endpoint $ep -TimeoutSeconds 3 } }
+        @{ Cmd = 'Get-EtcdLeaderStats'; Call = { Get-EtcdLeaderStats -Endpoint $ep -TimeoutSeconds 3 } }
+    )
+    # Missing and malformed TLS files, for every cmdlet that takes them.
+    $script:tlsFiles = foreach ($c in @(
+            @{ Cmd = 'Get-EtcdKey'; Call = { param($tls) Get-EtcdKey -Endpoint 'https://127.0.0.1:9' -Key /x @tls } }
+            @{ Cmd = 'Set-EtcdKey'; Call = { param($tls) Set-EtcdKey -Endpoint 'https://127.0.0.1:9' -Key /x -Value 1 @tls } }
+            @{ Cmd = 'Remove-EtcdKey'; Call = { param($tls) Remove-EtcdKey -Endpoint 'https://127.0.0.1:9' -Key /x -Force @tls } }
+            @{ Cmd = 'Watch-EtcdKey'; Call = { param($tls) Watch-EtcdKey -Endpoint 'https://127.0.0.1:9' -Key /x -Count 1 @tls } }
+            @{ Cmd = 'Get-EtcdMember'; Call = { param($tls) Get-EtcdMember -Endpoint 'https://127.0.0.1:9' @tls } }
+            @{ Cmd = 'Get-EtcdLeaderStats'; Call = { param($tls) Get-EtcdLeaderStats -Endpoint 'https://127.0.0.1:9' @tls } }
+            @{ Cmd = 'Test-EtcdCluster'; Call = { param($tls) Test-EtcdCluster -Endpoint 'https://127.0.0.1:9' @tls } }
+        )) {
+        @{ Cmd = $c.Cmd; Call = $c.Call; Case = 'a missing CA file'; Files = 'missingCa'; Id = 'EtcdTlsFileNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = $c.Cmd; Call = $c.Call; Case = 'a malformed CA file'; Files = 'badCa'; Id = 'EtcdCaFileInvalid'; Cat = 'InvalidArgument' }
+        @{ Cmd = $c.Cmd; Call = $c.Call; Case = 'a malformed client certificate'; Files = 'badCert'; Id = 'EtcdClientCertificateInvalid'; Cat = 'InvalidArgument' }
+        @{ Cmd = $c.Cmd; Call = $c.Call; Case = 'a missing client key'; Files = 'missingKey'; Id = 'EtcdTlsFileNotFound'; Cat = 'ObjectNotFound' }
+    }
+    $script:dockerDown = @(
+        'Get-EtcdCluster', 'New-EtcdCluster fm', 'Remove-EtcdCluster fm -Force', 'Add-EtcdMember -Cluster fm', 'Remove-EtcdMember -Cluster fm -Name etcd0 -Force',
+        'Start-EtcdMember -Cluster fm -Name etcd0', 'Stop-EtcdMember -Cluster fm -Name etcd0 -Force', 'Restart-EtcdMember -Cluster fm -Name etcd0 -Force',
+        'Measure-EtcdFailover -Cluster fm', 'New-EtcdClientCertificate -Cluster fm -CommonName fm', 'Get-EtcdKey -Cluster fm -Key /x', 'Set-EtcdKey -Cluster fm -Key /x -Value 1',
+        'Remove-EtcdKey -Cluster fm -Key /x -Force', 'Watch-EtcdKey -Cluster fm -Key /x -Count 1', 'Get-EtcdMember -Cluster fm', 'Get-EtcdLeaderStats -Cluster fm',
+        'Test-EtcdCluster -Cluster fm', 'Test-K3dDatastore http://etcd0:2379', 'New-K3dCluster fmk -Datastore http://etcd0:2379 -SkipPreflight -SkipVerify'
+    ) | ForEach-Object { @{ Line = $_ } }
+}
+
+BeforeAll {
+    . "$PSScriptRoot/TestHelpers.ps1"
+    Assert-DockerAvailable
+    $script:u = 'nosuch-fm'
+    $script:ep = 'http://127.0.0.1:9'
+    $script:fakeDir = (Resolve-Path "$PSScriptRoot/../../out/fake-k3d").Path
+    $script:savedEnv = @{}
+    foreach ($v in 'PATH', 'KUBECONFIG', 'FAKE_K3D_VERSION', 'FAKE_K3D_STATE_DIR', 'FAKE_K3D_ARGV_LOG', 'FAKE_K3D_FAIL_CREATE', 'FAKE_K3D_CREATE_DELAY_MS') { $savedEnv[$v] = [Environment]::GetEnvironmentVariable($v) }
+    $env:PATH = "$fakeDir$([IO.Path]::PathSeparator)$env:PATH"
+    $script:scratch = Join-Path ([IO.Path]::GetTempPath()) "faultmatrix-$([guid]::NewGuid().ToString('N'))"
+    New-Item -ItemType Directory $scratch | Out-Null
+    $env:FAKE_K3D_STATE_DIR = "$scratch/k3d-state"
+    $env:FAKE_K3D_ARGV_LOG = "$scratch/argv.jsonl"
+    $env:KUBECONFIG = "$scratch/kubeconfig"
+    $env:FAKE_K3D_VERSION = 'v5.8.3'
+
+    Set-Content "$scratch/junk.pem" 'this is not PEM'
+    $script:tlsSets = @{
+        missingCa = @{ CaFile = "$scratch/no-such-ca.pem" }
+        badCa = @{ CaFile = "$scratch/junk.pem" }
+        badCert = @{ CertFile = "$scratch/junk.pem"; KeyFile = "$scratch/junk.pem" }
+        missingKey = @{ CertFile = "$scratch/junk.pem"; KeyFile = "$scratch/no-such-key.pem" }
+    }
+
+    # The first error a call reports (terminating or not) and what it wrote.
+    function Invoke-Case([scriptblock] $Call, [object[]] $Arguments = @()) {
+        $out = [Collections.Generic.List[object]]::new()
+        $err = $null
+        try { & $Call @Arguments 2>&1 | ForEach-Object { if ($_ -is [System.Management.Automation.ErrorRecord]) { if (-not $err) { $err = $_ } } else { $out.Add($_) } } }
+        catch { $err = $_ }
+        [pscustomobject]@{ Error = $err; Output = $out }
+    }
+    Get-EtcdCluster | Where-Object Name -EQ $u | Should -BeNullOrEmpty
+}
+
+AfterAll {
+    foreach ($kv in $savedEnv.GetEnumerator()) { [Environment]::SetEnvironmentVariable($kv.Key, $kv.Value) }
+    Remove-Item $scratch -Recurse -Force -ErrorAction Ignore
+}
+
+Describe 'An unknown cluster' -Tag Docker, FaultMatrix {
+    It '<Cmd>: <Id> (<Cat>), nothing created' -ForEach $unknownCluster {
+        $r = Invoke-Case $Call
+        $r.Error | Should -Not -BeNullOrEmpty -Because 'the target does not exist'
+        $r.Error.FullyQualifiedErrorId | Should -BeLike "$Id,*"
+        $r.Error.CategoryInfo.Category | Should -Be $Cat
+        $r.Output | Should -BeNullOrEmpty
+        Get-LabelledDockerObject $u | Should -BeNullOrEmpty
+        docker ps -aq --filter label=k3d.cluster=fmk | Should -BeNullOrEmpty
+        Test-Path "$env:FAKE_K3D_STATE_DIR/fmk.json" | Should -BeFalse
+        Test-Path (Join-Path $scratch 'cert') | Should -BeFalse
+    }
+}
+
+Describe 'An unreachable endpoint' -Tag FaultMatrix {
+    It '<Cmd>: EtcdUnreachable (ConnectionError) within the timeout' -ForEach $unreachable {
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $r = Invoke-Case $Call
+        $sw.Elapsed.TotalSeconds | Should -BeLessThan 30
+        $r.Error.FullyQualifiedErrorId | Should -BeLike 'EtcdUnreachable,*'
+        $r.Error.CategoryInfo.Category | Should -Be 'ConnectionError'
+        $r.Error.Exception.Message | Should -Match '127\.0\.0\.1:9'
+    }
+
+    It 'Test-EtcdCluster: the honest result, the endpoint unhealthy with the reason, and -Quiet says $false' {
+        $r = Invoke-Case { Test-EtcdCluster -Endpoint $ep -TimeoutSeconds 3 }
+        $r.Error | Should -BeNullOrEmpty
+        $r.Output | Should -HaveCount 1
+        $r.Output[0].Healthy | Should -BeFalse
+        "$($r.Output[0].Error)" | Should -Match 'refused|unreachable|accepted'
+        Test-EtcdCluster -Endpoint $ep -TimeoutSeconds 3 -Quiet | Should -BeExactly $false
+    }
+
+    It 'New-K3dCluster: the pre-flight probe fails (DatastorePreflightFailed), k3d never runs, nothing created' -Tag Docker {
+        $r = Invoke-Case { New-K3dCluster fmpre -Datastore 'http://fm-no-such-host:2379' -Network bridge -Image $env:K3DETCD_ETCD_IMAGE -SkipVerify -ProgressAction SilentlyContinue }
+        $r.Error.FullyQualifiedErrorId | Should -BeLike 'DatastorePreflightFailed,*'
+        $r.Error.CategoryInfo.Category | Should -Be 'ConnectionError'
+        @(Get-Content $env:FAKE_K3D_ARGV_LOG -ErrorAction Ignore | Where-Object { $_ -match '"create"' }) | Should -BeNullOrEmpty
+        docker ps -aq --filter label=io.k3detcd.probe | Should -BeNullOrEmpty
+    }
+
+    It 'Test-K3dDatastore: the honest result, Health failed and nothing else tried' -Tag Docker {
+        $checks = Test-K3dDatastore 'http://fm-no-such-host:2379' -Network bridge -Image $env:K3DETCD_ETCD_IMAGE -ProgressAction SilentlyContinue
+        $checks[0].Name | Should -Be 'Health'
+        $checks[0].Passed | Should -BeFalse
+        $checks | Where-Object Passed | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Missing and malformed TLS files' -Tag FaultMatrix {
+    It '<Cmd> with <Case>: <Id> (<Cat>)' -ForEach $tlsFiles {
+        $r = Invoke-Case $Call @($tlsSets[$Files])
+        $r.Error.FullyQualifiedErrorId | Should -BeLike "$Id,*"
+        $r.Error.CategoryInfo.Category | Should -Be $Cat
+    }
+
+    It 'Test-K3dDatastore and New-K3dCluster with a missing -CaFile: DatastoreFileNotFound, nothing run' {
+        foreach ($call in { Test-K3dDatastore 'https://db:2379' -CaFile "$scratch/no-such-ca.pem" }, { New-K3dCluster fmtls -Datastore 'https://db:2379' -CaFile "$scratch/no-such-ca.pem" -SkipVerify }) {
+            $r = Invoke-Case $call
+            $r.Error.FullyQualifiedErrorId | Should -BeLike 'DatastoreFileNotFound,*'
+            $r.Error.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        }
+        @(Get-Content $env:FAKE_K3D_ARGV_LOG -ErrorAction Ignore | Where-Object { $_ -match '"create"' }) | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'A TLS cluster whose CA files are missing or malformed' -Tag Docker, FaultMatrix {
+    BeforeAll { $script:tlsCluster = New-EtcdCluster (New-TestName 'fmtls') -Size 1 -Tls -ProgressAction SilentlyContinue }
+    AfterAll { Remove-EtcdCluster $tlsCluster.Name -Force }
+
+    It 'New-EtcdClientCertificate: TlsMaterialMissing, then TlsMaterialInvalid; no file written; the CA restored works' {
+        $caKey = Join-Path $tlsCluster.Tls.Directory 'ca-key.pem'
+        $out = Join-Path $scratch 'tlscert'
+        Move-Item $caKey "$caKey.moved"
+        try {
+            $r = Invoke-Case { New-EtcdClientCertificate -Cluster $tlsCluster -CommonName fm -OutputDirectory $out }
+            $r.Error.FullyQualifiedErrorId | Should -BeLike 'TlsMaterialMissing,*'
+            $r.Error.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+            Copy-Item "$scratch/junk.pem" $caKey
+            $r = Invoke-Case { New-EtcdClientCertificate -Cluster $tlsCluster -CommonName fm -OutputDirectory $out }
+            $r.Error.FullyQualifiedErrorId | Should -BeLike 'TlsMaterialInvalid,*'
+            $r.Error.CategoryInfo.Category | Should -Be 'InvalidResult'
+            @(Get-ChildItem $out -ErrorAction Ignore) | Should -BeNullOrEmpty
+        }
+        finally { Move-Item "$caKey.moved" $caKey -Force }
+        (New-EtcdClientCertificate -Cluster $tlsCluster -CommonName fm -OutputDirectory $out).CommonName | Should -Be 'fm'
+    }
+
+    It 'Get-EtcdKey without a client certificate: EtcdClientCertificateRequired (SecurityError)' {
+        $r = Invoke-Case { Get-EtcdKey -Endpoint $tlsCluster.Endpoints[0] -CaFile $tlsCluster.Tls.CaFile -Key /x }
+        $r.Error.FullyQualifiedErrorId | Should -BeLike 'EtcdClientCertificateRequired,*'
+        $r.Error.CategoryInfo.Category | Should -Be 'SecurityError'
+    }
+}
+
+Describe 'One member down, then no quorum' -Tag Docker, FaultMatrix {
+    BeforeAll {
+        $script:c = New-EtcdCluster (New-TestName 'fmq') -Size 3 -ProgressAction SilentlyContinue
+        Set-EtcdKey -Cluster $c -Key /fm/keep -Value kept
+        $script:leader = (Get-EtcdMember -Cluster $c | Where-Object IsLeader).Name
+        $script:followers = @($c.Members.Name | Where-Object { $_ -ne $leader })
+        Stop-EtcdMember -Cluster $c -Name $followers[0] -Force | Out-Null
+        $script:down = @($followers[0])
+    }
+    AfterAll { Remove-EtcdCluster $c.Name -Force }
+
+    It 'one down: reads and writes go on (etcdctl sees the write on a live member)' {
+        Set-EtcdKey -Cluster $c -Key /fm/one-down -Value ok
+        (Get-EtcdKey -Cluster $c -Key /fm/keep).Value | Should -Be 'kept'
+        $live = ($c.Members | Where-Object Name -NotIn $down)[0].ClientUrl
+        etcdctl --endpoints $live get /fm/one-down --print-value-only | Should -Be 'ok'
+    }
+
+    It 'one down: Get-EtcdMember and Test-EtcdCluster report the stopped member honestly' {
+        $m = Get-EtcdMember -Cluster $c -WarningAction SilentlyContinue
+        $m | Should -HaveCount 3
+        ($m | Where-Object Name -EQ $down[0]).Status | Should -Not -Be 'Running'
+        $t = Test-EtcdCluster -Cluster $c -WarningAction SilentlyContinue
+        @($t | Where-Object { -not $_.Healthy }).Count | Should -BeGreaterThan 0
+        Get-EtcdLeaderStats -Cluster $c | Should -Not -BeNullOrEmpty
+    }
+
+    It 'one down: Stop-EtcdMember of another member is refused (QuorumLoss), nothing stopped' {
+        $r = Invoke-Case { Stop-EtcdMember -Cluster $c -Name $followers[1] }
+        $r.Error.FullyQualifiedErrorId | Should -BeLike 'QuorumLoss,*'
+        $r.Error.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        docker inspect -f '{{.State.Running}}' ($c.Members | Where-Object Name -EQ $followers[1]).ContainerName | Should -Be 'true'
+    }
+
+    It 'one down: Add-EtcdMember (EtcdClusterDegraded) and Remove-EtcdMember (QuorumLoss) are refused, membership unchanged' {
+        $before = (etcdctl --endpoints ($c.Members | Where-Object Name -EQ $leader).ClientUrl member list) -join "`n"
+        foreach ($case in @{ Call = { Add-EtcdMember -Cluster $c }; Id = 'EtcdClusterDegraded' }, @{ Call = { Remove-EtcdMember -Cluster $c -Name $followers[1] }; Id = 'QuorumLoss' }) {
+            $r = Invoke-Case $case.Call
+            $r.Error.FullyQualifiedErrorId | Should -BeLike "$($case.Id),*"
+            $r.Error.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        }
+        (etcdctl --endpoints ($c.Members | Where-Object Name -EQ $leader).ClientUrl member list) -join "`n" | Should -Be $before
+    }
+
+    It 'no quorum: writes and linearizable reads fail with a timeout or no-leader id, not a hang' {
+        Stop-EtcdMember -Cluster $c -Name $followers[1] -Force | Out-Null
+        $script:down += $followers[1]
+        foreach ($case in @{ Call = { Set-EtcdKey -Cluster $c -Key /fm/noquorum -Value x -TimeoutSeconds 3 }; Write = $true },
+            @{ Call = { Get-EtcdKey -Cluster $c -Key /fm/keep -TimeoutSeconds 3 }; Write = $false },
+            @{ Call = { Remove-EtcdKey -Cluster $c -Key /fm/noquorum-del -Force -TimeoutSeconds 3 }; Write = $true }) {
+            $sw = [Diagnostics.Stopwatch]::StartNew()
+            $r = Invoke-Case $case.Call
+            $sw.Elapsed.TotalSeconds | Should -BeLessThan 30
+            $r.Error.FullyQualifiedErrorId | Should -BeLike 'EtcdTimeout,*'
+            $r.Error.CategoryInfo.Category | Should -Be 'OperationTimeout'
+            # Honest about a write: not acknowledged, but etcd may still commit it once a quorum is back.
+            if ($case.Write) { $r.Error.Exception.Message | Should -Match 'may still be applied' }
+        }
+    }
+
+    It 'no quorum: Get-EtcdLeaderStats says there is no leader (EtcdNoLeader); Measure-EtcdFailover refuses' {
+        $r = Invoke-Case { Get-EtcdLeaderStats -Cluster $c -TimeoutSeconds 3 }
+        $r.Error.FullyQualifiedErrorId | Should -BeLike 'EtcdNoLeader,*'
+        $r.Error.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $r = Invoke-Case { Measure-EtcdFailover -Cluster $c -TimeoutSeconds 10 }
+        $r.Error | Should -Not -BeNullOrEmpty
+        $r.Error.FullyQualifiedErrorId | Should -Not -BeLike 'NotSpecified*'
+    }
+
+    It 'no quorum: starting the members brings the acknowledged data back unchanged' {
+        Start-EtcdMember -Cluster $c -All | Out-Null
+        (Get-EtcdKey -Cluster $c -Key /fm/keep).Value | Should -Be 'kept'
+        etcdctl --endpoints $c.Endpoints[0] get /fm/one-down --print-value-only | Should -Be 'ok'
+        # The unacknowledged put is either absent or exactly what was sent (the error said it might apply).
+        @(etcdctl --endpoints $c.Endpoints[0] get /fm/noquorum --print-value-only | Where-Object { $_ }) | Should -BeIn @(@(), @('x'))
+    }
+}
+
+Describe 'An unreachable Docker engine' -Tag FaultMatrix {
+    BeforeAll {
+        # A fresh pwsh whose module resolves Docker from DOCKER_HOST (DockerEndpointResolver): no engine listens there.
+        $lines = ($dockerDown | ForEach-Object { $_.Line }) | ForEach-Object {
+            "try { `$o = @($_ 2>&1); `$e = `$o | Where-Object { `$_ -is [System.Management.Automation.ErrorRecord] } | Select-Object -First 1; if (`$e) { '$_|' + `$e.FullyQualifiedErrorId + '|' + `$e.CategoryInfo.Category } else { '$_|no error' } } catch { '$_|' + `$_.FullyQualifiedErrorId + '|' + `$_.CategoryInfo.Category }"
+        }
+        $saved = $env:DOCKER_HOST
+        $env:DOCKER_HOST = 'unix:///nonexistent.sock'
+        try { $script:results = Invoke-FreshPwsh ("`$ErrorActionPreference='Continue'; (Get-K3dEtcdOption).DockerEndpoint; " + ($lines -join '; ')) }
+        finally { $env:DOCKER_HOST = $saved }
+        $script:byLine = @{}
+        foreach ($r in $results | Select-Object -Skip 1) { $parts = $r -split '\|'; $byLine[$parts[0]] = $parts }
+    }
+
+    It 'Get-K3dEtcdOption shows the endpoint in use' {
+        $results[0] | Should -Be 'unix:///nonexistent.sock'
+    }
+
+    It '<Line>: DockerUnreachable (ConnectionError)' -ForEach $dockerDown {
+        $byLine[$Line] | Should -Not -BeNullOrEmpty
+        $byLine[$Line][1] | Should -BeLike 'DockerUnreachable,*'
+        $byLine[$Line][2] | Should -Be 'ConnectionError'
+    }
+}
+
+Describe 'Ctrl+C in the middle of the operation' -Tag Docker, FaultMatrix {
+    BeforeAll {
+        # PowerShell.Stop() is what Ctrl+C does: it calls StopProcessing on the running cmdlet.
+        # PowerShell.Stop() is what Ctrl+C does: it calls StopProcessing on the running cmdlet.
+        # Stops once $When is true (polled), so a slow machine still stops in the middle.
+        function Stop-When([string] $Script, [scriptblock] $When, [double] $TimeoutSeconds = 120) {
+            $ps = [powershell]::Create()
+            $null = $ps.AddScript("Import-Module '$script:ModulePath'; " + $Script)
+            $handle = $ps.BeginInvoke()
+            $until = (Get-Date).AddSeconds($TimeoutSeconds)
+            while (-not (& $When) -and -not $handle.IsCompleted -and (Get-Date) -lt $until) { Start-Sleep -Milliseconds 200 }
+            $stoppedMidway = -not $handle.IsCompleted
+            $sw = [Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            try { $null = $ps.EndInvoke($handle) } catch { }
+            [pscustomobject]@{ StoppedMidway = $stoppedMidway; StopSeconds = $sw.Elapsed.TotalSeconds; State = $ps.InvocationStateInfo.State; Errors = @($ps.Streams.Error) }
+            $ps.Dispose()
+        }
+    }
+
+    It 'New-EtcdCluster: stops, and the half-made cluster is rolled back (no container, volume, network, TLS dir)' {
+        $name = New-TestName 'fmstop'
+        $tlsDir = Join-Path $(if ($env:XDG_DATA_HOME) { $env:XDG_DATA_HOME } else { Join-Path $HOME '.local/share' }) "k3detcd/clusters/$name"
+        # Stop once the second member's container exists: network, volumes, TLS directory and containers are half made.
+        $r = Stop-When "New-EtcdCluster '$name' -Size 3 -Tls" { docker ps -aq --filter "name=^${name}1$" }
+        $r.StoppedMidway | Should -BeTrue
+        $r.State | Should -Be 'Stopped'
+        $r.StopSeconds | Should -BeLessThan 60
+        Get-LabelledDockerObject $name | Should -BeNullOrEmpty
+        Get-EtcdCluster | Where-Object Name -EQ $name | Should -BeNullOrEmpty
+        Test-Path $tlsDir | Should -BeFalse
+    }
+
+    It 'New-K3dCluster: stops while k3d runs; k3d''s half-made cluster, the config file and the k3s certificate are removed' {
+        $etcd = New-EtcdCluster (New-TestName 'fmk3d') -Size 1 -Tls -ProgressAction SilentlyContinue
+        try {
+            $name = New-TestName 'fmk'
+            $env:FAKE_K3D_CREATE_DELAY_MS = '20000'
+            # Stop while the fake k3d sleeps after making its nodes (its state file exists from then on).
+            $r = Stop-When "New-K3dCluster '$name' -Datastore '$($etcd.Name)' -SkipVerify" { Test-Path "$env:FAKE_K3D_STATE_DIR/$name.json" }
+            $env:FAKE_K3D_CREATE_DELAY_MS = $null
+            $r.StoppedMidway | Should -BeTrue
+            $r.State | Should -Be 'Stopped'
+            $r.StopSeconds | Should -BeLessThan 60
+            Test-Path "$env:FAKE_K3D_STATE_DIR/$name.json" | Should -BeFalse
+            Test-Path (Join-Path $etcd.Tls.Directory "k3d/$name") | Should -BeFalse
+            $config = Get-Content $env:FAKE_K3D_ARGV_LOG | ConvertFrom-Json | Where-Object { $_.argv[1] -eq 'create' -and $_.argv[2] -eq $name } | Select-Object -First 1
+            $config.config.path | Should -Not -BeNullOrEmpty
+            Test-Path (Split-Path $config.config.path) | Should -BeFalse
+            (Get-EtcdCluster $etcd.Name).State | Should -Be 'Running'
+        }
+        finally { $env:FAKE_K3D_CREATE_DELAY_MS = $null; Remove-EtcdCluster $etcd.Name -Force }
+    }
+
+    It 'Watch-EtcdKey: stops promptly and leaves the cluster as it was' {
+        $etcd = New-EtcdCluster (New-TestName 'fmwatch') -Size 1 -ProgressAction SilentlyContinue
+        try {
+            Start-Sleep -Seconds 4
+            $r = Stop-When "Watch-EtcdKey -Cluster '$($etcd.Name)' -Key /fm -Prefix" { $true }
+            $r.State | Should -Be 'Stopped'
+            $r.StopSeconds | Should -BeLessThan 10
+            $r.Errors | Should -BeNullOrEmpty
+        }
+        finally { Remove-EtcdCluster $etcd.Name -Force }
+    }
+}
