@@ -1,3 +1,4 @@
+// Long because: every data-plane case shares one pair of clusters (plain and TLS) through the class fixture; splitting the file would start them twice.
 using System.Net;
 using System.Net.Sockets;
 using System.Text;

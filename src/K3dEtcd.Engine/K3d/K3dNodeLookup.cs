@@ -1,5 +1,4 @@
 using Docker.DotNet;
-using Docker.DotNet.Models;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
 
@@ -13,19 +12,16 @@ public static class K3dNodeLookup
 {
     public const string ClusterLabel = "k3d.cluster";
 
-    public static Func<string, CancellationToken, Task<IReadOnlyList<string>>> For(DockerConnection docker) =>
-        (name, ct) => FindAsync(docker, name, ct);
+    public static Func<string, CancellationToken, Task<IReadOnlyList<string>>> For(DockerConnection docker, IOperationLog log) =>
+        (name, ct) => FindAsync(new DockerAdapter(docker, log), name, ct);
 
     /// <summary>Names of the containers (running or not) labelled as nodes of k3d cluster <paramref name="name"/>.</summary>
-    public static async Task<IReadOnlyList<string>> FindAsync(DockerConnection docker, string name, CancellationToken ct)
+    public static async Task<IReadOnlyList<string>> FindAsync(DockerAdapter docker, string name, CancellationToken ct)
     {
         try
         {
-            var containers = await docker.Client.Containers.ListContainersAsync(new ContainersListParameters
-            {
-                All = true,
-                Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ClusterLabel}={name}"] = true } },
-            }, ct).ConfigureAwait(false);
+            var containers = await docker.ListContainersAsync(
+                new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ClusterLabel}={name}"] = true } }, ct).ConfigureAwait(false);
             return containers.Select(c => c.Names.FirstOrDefault()?.TrimStart('/') ?? c.ID).ToList();
         }
         catch (DockerApiException ex)

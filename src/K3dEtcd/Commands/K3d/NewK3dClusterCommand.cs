@@ -162,7 +162,7 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
             // label on k3d v3.0-v3.3) before anything is made, so a refusal changes nothing.
             var docker = await GetDockerAsync(ct);
             var withProbe = (!SkipPreflight || !SkipVerify) && target.Kind == DatastoreKind.Etcd;
-            service = new K3dClusterService(service.Cli, service.Version, withProbe ? new DatastoreProbe(docker, this) : null, this) { NodeLookup = K3dNodeLookup.For(docker) };
+            service = new K3dClusterService(service.Cli, service.Version, withProbe ? new DatastoreProbe(docker, this) : null, this) { NodeLookup = K3dNodeLookup.For(docker, this) };
             await service.EnsureNameFreeAsync(Name, ct);
 
             var issued = false;
