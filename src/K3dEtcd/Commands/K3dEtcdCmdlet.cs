@@ -140,6 +140,7 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         FailureKind.InvalidOperation => ErrorCategory.InvalidOperation,
         FailureKind.NotImplemented => ErrorCategory.NotImplemented,
         FailureKind.SecurityError => ErrorCategory.SecurityError,
+        FailureKind.QuotaExceeded => ErrorCategory.QuotaExceeded,
         _ => ErrorCategory.NotSpecified,
     };
 

@@ -66,6 +66,7 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
                 "-TlsSan names go on TLS server certificates; add -Tls to make a TLS cluster.", spec.TlsSans[0]);
         }
         foreach (var san in spec.TlsSans) ClusterTlsStore.ValidateSan(san);
+        Operations.EtcdClusterSeed.ValidateQuotaAndCompaction(spec);
         if (spec.CertificateValidityDays is < 1 or > CertificateAuthority.MaxValidityDays)
         {
             throw new K3dEtcdException("InvalidCertificateValidity", FailureKind.InvalidArgument,
@@ -127,6 +128,11 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
                 progress.Step($"Creating member {containers[i]} ({i + 1}/{spec.Size})");
                 var memberId = EtcdMemberIdentity.ToHex(EtcdMemberIdentity.Compute([peerUrls[i]], spec.ClusterToken));
                 await CreateMemberContainerAsync(spec, i, initialCluster, "new", memberId, version, createdAt, created, ct).ConfigureAwait(false);
+            }
+
+            if (spec.BeforeStart is { } seed)
+            {
+                await seed(new Operations.EtcdClusterSeed(spec, version, containers, peerUrls, initialCluster), ct).ConfigureAwait(false);
             }
 
             for (var i = 0; i < spec.Size; i++)
@@ -282,6 +288,10 @@ public sealed partial class EtcdClusterService(IDockerClient docker, IOperationL
             ]);
         }
         if (spec.EnableV2) command.Add("--enable-v2=true");
+        // One token each (--flag=value), so Add-EtcdMember carries them to new members with the other extra arguments.
+        if (spec.QuotaBackendBytes is { } quota) command.Add($"--quota-backend-bytes={quota.ToString(CultureInfo.InvariantCulture)}");
+        if (spec.AutoCompactionMode is { } mode) command.Add($"--auto-compaction-mode={mode}");
+        if (spec.AutoCompactionRetention is { } retention) command.Add($"--auto-compaction-retention={retention}");
         command.AddRange(spec.ExtraArguments);
         return command;
     }

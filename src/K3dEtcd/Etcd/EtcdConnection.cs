@@ -183,6 +183,13 @@ public sealed class EtcdConnection : IDisposable
                 $"etcd {operation}: the connection to {where} broke ({transport.Message}).{(Options.UsesTls ? " With client-certificate TLS, check -CertFile and -KeyFile: etcd drops clients it does not accept." : "")}",
                 target ?? where, ex);
         }
+        // Over --quota-backend-bytes etcd raises NOSPACE and refuses writes until space is freed and the alarm disarmed.
+        if (detail.Contains("database space exceeded", StringComparison.Ordinal))
+        {
+            return new K3dEtcdException("EtcdNoSpace", FailureKind.QuotaExceeded,
+                $"etcd {operation}: the database is over its space quota (etcd raised the NOSPACE alarm: {detail}) and refuses writes. " +
+                "Run Optimize-EtcdCluster on the cluster (compaction, defragmentation of every member, NOSPACE alarm cleared), then write again.", target ?? where, ex);
+        }
         return ex.StatusCode switch
         {
             StatusCode.NotFound => new K3dEtcdException("EtcdNotFound", FailureKind.ObjectNotFound, $"etcd {operation}: {detail}", target, ex),
