@@ -265,14 +265,27 @@ public sealed class EtcdMaintenanceService(EtcdConnection connection, IReadOnlyD
         }
         var member = connection.ForEndpoint(m.Endpoint);
         var sw = Stopwatch.StartNew();
+        // etcd refuses HashKV at exactly the compact revision; right after compacting to the current
+        // revision the only way to hash it is "the member's current revision" (0), checked to be ours.
+        var ask = revision;
         while (true)
         {
             try
             {
-                Log.Verbose($"etcd: hashkv at revision {revision} on {m.Name}.");
-                var r = await member.CallAsync("hashkv", o => member.Grpc.MaintenanceClient.HashKVAsync(new HashKVRequest { Revision = revision }, o),
+                Log.Verbose($"etcd: hashkv at revision {(ask == 0 ? $"{revision} (current)" : ask)} on {m.Name}.");
+                var r = await member.CallAsync("hashkv", o => member.Grpc.MaintenanceClient.HashKVAsync(new HashKVRequest { Revision = ask }, o),
                     ct, m.Name, LongTimeout, mapDeadline: true).ConfigureAwait(false);
+                if (ask == 0 && r.Header.Revision != revision)
+                {
+                    if (sw.Elapsed < TimeSpan.FromSeconds(5)) { await Task.Delay(100, ct).ConfigureAwait(false); continue; }
+                    return new EtcdMemberHash { Name = m.Name, Id = m.Id, Endpoint = m.Endpoint, Revision = revision,
+                        Error = $"the member is at revision {r.Header.Revision}, not {revision}, so its hash cannot be compared" };
+                }
                 return new EtcdMemberHash { Name = m.Name, Id = m.Id, Endpoint = m.Endpoint, Revision = revision, Hash = r.Hash, CompactRevision = r.CompactRevision };
+            }
+            catch (K3dEtcdException ex) when (ask != 0 && ex.Message.Contains("required revision has been compacted", StringComparison.Ordinal))
+            {
+                ask = 0;
             }
             catch (K3dEtcdException ex) when (ex.Message.Contains("future revision", StringComparison.Ordinal) && sw.Elapsed < TimeSpan.FromSeconds(5))
             {
