@@ -11,6 +11,10 @@ namespace K3dEtcd.Commands.Etcd;
 /// <code>Move-EtcdLeader -Cluster etcd -To etcd2</code>
 /// <para>Makes etcd2 the leader, for example before stopping the current leader's host.</para>
 /// </example>
+/// <example>
+/// <code>$next = Get-EtcdMember -Cluster etcd | Where-Object { -not $_.IsLeader } | Select-Object -First 1; Move-EtcdLeader -Cluster etcd -To $next.Name -Confirm:$false</code>
+/// <para>Hands the leadership to any follower without asking, for a drill before Stop-EtcdMember on the old leader.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Move, "EtcdLeader", DefaultParameterSetName = ClusterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(EtcdMemberStatus))]
 public sealed class MoveEtcdLeaderCommand : EtcdMaintenanceCmdlet
