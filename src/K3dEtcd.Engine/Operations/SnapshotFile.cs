@@ -26,7 +26,13 @@ public static class SnapshotFile
     private const int ElementSize = 16;
 
     /// <summary>Verifies the trailing SHA-256 and walks the database; throws SnapshotTruncated/SnapshotCorrupted/SnapshotNotFound.</summary>
-    public static SnapshotFileInfo Read(string path, Action<long, long>? progress = null, CancellationToken ct = default)
+    public static SnapshotFileInfo Read(string path, Action<long, long>? progress = null, CancellationToken ct = default) => Read(path, null, progress, ct);
+
+    /// <summary>
+    /// As <see cref="Read(string, Action{long, long}?, CancellationToken)"/>; with <paramref name="knownSha256"/> (a hash
+    /// already verified over the bytes as they were written) only the trailing hash is compared, not recomputed.
+    /// </summary>
+    public static SnapshotFileInfo Read(string path, byte[]? knownSha256, Action<long, long>? progress = null, CancellationToken ct = default)
     {
         if (!File.Exists(path))
         {
@@ -43,7 +49,7 @@ public static class SnapshotFile
                     $"'{path}' is not a complete etcd snapshot: its {size} bytes are not whole database pages followed by the 32-byte SHA-256 etcd appends (a truncated file, or a database copied from a data directory).", path);
             }
             var dbSize = size - Sha256Size;
-            var sha = VerifySha256(handle, dbSize, path, progress, ct);
+            var sha = knownSha256 is null ? VerifySha256(handle, dbSize, path, progress, ct) : CompareTrailingSha256(handle, dbSize, knownSha256, path);
             var reader = new BoltReader(handle, dbSize, path);
             var (revision, total, hash, txSize) = reader.Walk(ct);
             return new SnapshotFileInfo(Path.GetFullPath(path), size, txSize, revision, total, hash, sha);
@@ -56,6 +62,17 @@ public static class SnapshotFile
         {
             throw new K3dEtcdException("SnapshotUnreadable", FailureKind.SecurityError, $"'{path}' could not be read: {ex.Message}", path, ex);
         }
+    }
+
+    private static string CompareTrailingSha256(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long dbSize, byte[] known, string path)
+    {
+        var trailing = new byte[Sha256Size];
+        RandomAccess.Read(handle, trailing, dbSize);
+        if (!CryptographicOperations.FixedTimeEquals(trailing, known))
+        {
+            throw new K3dEtcdException("SnapshotCorrupted", FailureKind.InvalidArgument, $"'{path}' does not end with the SHA-256 its stream was verified against.", path);
+        }
+        return Convert.ToHexString(known).ToLowerInvariant();
     }
 
     private static string VerifySha256(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long dbSize, string path, Action<long, long>? progress, CancellationToken ct)
@@ -95,21 +112,23 @@ public static class SnapshotFile
         {
             var (root, pgid) = ReadMeta();
             if (pgid * _pageSize > dbSize) throw Corrupt($"the database claims {pgid} pages of {_pageSize} bytes but holds {dbSize / _pageSize}");
-            // The top-level bucket lists the buckets by name; each is hashed after its name, in key order.
-            foreach (var (name, value, flags) in Iterate(root, null, ct))
+            // The top-level bucket lists the buckets by name (a handful): copy them out, then walk each in key order.
+            var buckets = new List<(byte[] Name, byte[] Value, uint Flags)>();
+            Visit(root, null, (k, v, f) => buckets.Add((k.ToArray(), v.ToArray(), f)), ct);
+            foreach (var (name, value, flags) in buckets)
             {
                 if ((flags & BucketLeafFlag) == 0) throw Corrupt("a top-level record is not a bucket");
                 _crc.Append(name);
                 var isKeyBucket = name.AsSpan().SequenceEqual("key"u8);
                 var (bucketRoot, inline) = BucketOf(value);
-                foreach (var (k, v, _) in Iterate(bucketRoot, inline, ct))
+                Visit(bucketRoot, inline, (k, v, _) =>
                 {
                     _crc.Append(k);
                     _crc.Append(v);
                     // An MVCC key is 8 bytes of main revision (big-endian), '_', 8 of sub revision.
                     if (isKeyBucket && k.Length >= 8) _revision = (long)BinaryPrimitives.ReadUInt64BigEndian(k);
                     _total++;
-                }
+                }, ct);
             }
             return (_revision, _total, _crc.GetCurrentHashAsUInt32(), pgid * _pageSize);
         }
@@ -149,15 +168,19 @@ public static class SnapshotFile
             return root == 0 ? (0, value[16..]) : (root, null);
         }
 
-        /// <summary>Key, value and flags of a bucket's leaf elements in key order (depth-first over branch pages).</summary>
-        private IEnumerable<(byte[] Key, byte[] Value, uint Flags)> Iterate(ulong root, byte[]? inline, CancellationToken ct)
+        private delegate void ElementVisitor(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags);
+
+        private byte[] _page = [];
+
+        /// <summary>Key, value and flags of a bucket's leaf elements in key order (depth-first over branch pages), read into one reused buffer.</summary>
+        private void Visit(ulong root, byte[]? inline, ElementVisitor visit, CancellationToken ct)
         {
-            var stack = new Stack<ulong>();
             if (inline is not null)
             {
-                foreach (var e in LeafElements(inline, 0)) yield return e;
-                yield break;
+                VisitLeaf(inline, inline.Length, visit);
+                return;
             }
+            var stack = new Stack<ulong>();
             stack.Push(root);
             var visited = 0L;
             while (stack.Count > 0)
@@ -165,7 +188,8 @@ public static class SnapshotFile
                 ct.ThrowIfCancellationRequested();
                 var pgid = stack.Pop();
                 if (++visited > dbSize / _pageSize + 1) throw Corrupt("its page tree has a cycle");
-                var page = ReadPage(pgid);
+                var length = ReadPage(pgid);
+                var page = _page;
                 var flags = BinaryPrimitives.ReadUInt16LittleEndian(page.AsSpan(8));
                 var count = BinaryPrimitives.ReadUInt16LittleEndian(page.AsSpan(10));
                 if ((flags & BranchPage) != 0)
@@ -174,13 +198,13 @@ public static class SnapshotFile
                     for (var i = count - 1; i >= 0; i--)
                     {
                         var el = PageHeaderSize + i * ElementSize;
-                        CheckRange(page, el, ElementSize);
+                        CheckRange(length, el, ElementSize);
                         stack.Push(BinaryPrimitives.ReadUInt64LittleEndian(page.AsSpan(el + 8)));
                     }
                 }
                 else if ((flags & LeafPage) != 0)
                 {
-                    foreach (var e in LeafElements(page, 0)) yield return e;
+                    VisitLeaf(page, length, visit);
                 }
                 else
                 {
@@ -189,39 +213,57 @@ public static class SnapshotFile
             }
         }
 
-        private IEnumerable<(byte[] Key, byte[] Value, uint Flags)> LeafElements(byte[] page, int start)
+        private void VisitLeaf(byte[] page, int length, ElementVisitor visit)
         {
-            if (page.Length < start + PageHeaderSize) throw Corrupt("a leaf page is cut short");
-            var flags = BinaryPrimitives.ReadUInt16LittleEndian(page.AsSpan(start + 8));
+            if (length < PageHeaderSize) throw Corrupt("a leaf page is cut short");
+            var flags = BinaryPrimitives.ReadUInt16LittleEndian(page.AsSpan(8));
             if ((flags & LeafPage) == 0) throw Corrupt("an inline bucket does not hold a leaf page");
-            var count = BinaryPrimitives.ReadUInt16LittleEndian(page.AsSpan(start + 10));
+            var count = BinaryPrimitives.ReadUInt16LittleEndian(page.AsSpan(10));
             for (var i = 0; i < count; i++)
             {
-                var el = start + PageHeaderSize + i * ElementSize;
-                CheckRange(page, el, ElementSize);
+                var el = PageHeaderSize + i * ElementSize;
+                CheckRange(length, el, ElementSize);
                 var elFlags = BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(el));
                 var pos = (int)BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(el + 4));
                 var ksize = (int)BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(el + 8));
                 var vsize = (int)BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(el + 12));
-                CheckRange(page, el + pos, ksize + (long)vsize);
-                yield return (page.AsSpan(el + pos, ksize).ToArray(), page.AsSpan(el + pos + ksize, vsize).ToArray(), elFlags);
+                CheckRange(length, el + (long)pos, ksize + (long)vsize);
+                visit(page.AsSpan(el + pos, ksize), page.AsSpan(el + pos + ksize, vsize), elFlags);
             }
         }
 
-        private void CheckRange(byte[] page, long offset, long length)
+        private void CheckRange(int pageLength, long offset, long length)
         {
-            if (offset < 0 || length < 0 || offset + length > page.Length) throw Corrupt("an element points outside its page");
+            if (offset < 0 || length < 0 || offset + length > pageLength) throw Corrupt("an element points outside its page");
         }
 
-        private byte[] ReadPage(ulong pgid)
+        /// <summary>Reads a page and its overflow pages into <see cref="_page"/>; returns its length.</summary>
+        private int ReadPage(ulong pgid)
         {
             var offset = (long)pgid * _pageSize;
             if (pgid < 2 || offset + _pageSize > dbSize) throw Corrupt($"page {pgid} is outside the database");
-            var header = ReadBytes(offset, PageHeaderSize);
-            var overflow = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(12));
+            if (_page.Length < _pageSize) _page = new byte[_pageSize];
+            ReadInto(offset, _page.AsSpan(0, _pageSize));
+            var overflow = BinaryPrimitives.ReadUInt32LittleEndian(_page.AsSpan(12));
             var length = (overflow + 1L) * _pageSize;
             if (offset + length > dbSize || length > int.MaxValue) throw Corrupt($"page {pgid} runs past the end of the database");
-            return ReadBytes(offset, (int)length);
+            if (overflow > 0)
+            {
+                if (_page.Length < length) Array.Resize(ref _page, (int)length);
+                ReadInto(offset + _pageSize, _page.AsSpan(_pageSize, (int)length - _pageSize));
+            }
+            return (int)length;
+        }
+
+        private void ReadInto(long offset, Span<byte> buffer)
+        {
+            var read = 0;
+            while (read < buffer.Length)
+            {
+                var n = RandomAccess.Read(handle, buffer[read..], offset + read);
+                if (n == 0) throw Corrupt("it ends inside a page");
+                read += n;
+            }
         }
 
         private byte[] ReadBytes(long offset, int length)
