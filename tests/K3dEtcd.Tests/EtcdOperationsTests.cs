@@ -153,7 +153,8 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
         await fx.Service().RemoveAsync(source.Name, keepData: false, None);
 
         var spec = fx.Spec(tls ? "rtdsttls" : "rtdst") with { Image = image, Tls = tls };
-        var restored = await new EtcdRestoreService(await DockerConnection.ConnectAsync(null, None), NullOperationLog.Instance).RestoreAsync(path, spec, None);
+        using var docker = await DockerConnection.ConnectAsync(null, None);
+        var restored = await new EtcdRestoreService(docker, NullOperationLog.Instance).RestoreAsync(path, spec, None);
         try
         {
             Assert.Equal(3, restored.Size);
@@ -199,7 +200,7 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
             copy[copy.Length / 2] ^= 0x40;
             await File.WriteAllBytesAsync(flipped, copy);
 
-            var docker = await DockerConnection.ConnectAsync(null, None);
+            using var docker = await DockerConnection.ConnectAsync(null, None);
             var restore = new EtcdRestoreService(docker, NullOperationLog.Instance);
             foreach (var (file, errorId) in new[] { (truncated, "SnapshotTruncated"), (truncatedAtPage, "SnapshotCorrupted"), (flipped, "SnapshotCorrupted") })
             {
@@ -270,6 +271,49 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
         {
             await fx.Service().RemoveAsync(source.Name, keepData: false, None);
         }
+    }
+
+    /// <summary>Cancels when the first member's volume has been restored: the cluster is half made.</summary>
+    private sealed class CancelAfterFirstRestore(CancellationTokenSource cts) : IOperationLog
+    {
+        public bool Cancelled;
+        public void Verbose(string message) { }
+        public void Warning(string message) { }
+        public void Progress(OperationProgress p)
+        {
+            if (p.Activity.StartsWith("Restoring the snapshot", StringComparison.Ordinal) && p.Status.StartsWith("1/", StringComparison.Ordinal))
+            {
+                Cancelled = true;
+                cts.Cancel();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_restore_cancelled_half_way_removes_everything_it_created()
+    {
+        var source = await fx.Service().CreateAsync(fx.Spec("cancelrst", size: 1), None);
+        var path = Path.Combine(_dir, "source.db");
+        try
+        {
+            using (var conn = Connect(source)) await PutAllAsync(conn, Enumerable.Range(0, 100).Select(i => ($"/k/{i}", Encoding.UTF8.GetBytes($"v{i}"))));
+            using (var conn = Connect(source)) await new EtcdSnapshotService(conn).SaveAsync(path, source.Name, false, None);
+        }
+        finally
+        {
+            await fx.Service().RemoveAsync(source.Name, keepData: false, None);
+        }
+        using var cts = new CancellationTokenSource();
+        var log = new CancelAfterFirstRestore(cts);
+        var target = fx.UniqueName("cancelled");
+        var spec = fx.Spec("x") with { Name = target, Tls = true };
+        using var docker = await DockerConnection.ConnectAsync(null, None);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new EtcdRestoreService(docker, log).RestoreAsync(path, spec, cts.Token));
+        Assert.True(log.Cancelled);
+        await AssertNothingNamedAsync(target);
+        Assert.False(Directory.Exists(spec.TlsDirectory));
+        Assert.Equal("", Cli.Run("docker", "ps", "-aq", "--filter", "label=io.k3detcd.probe=restore").Output.Trim());
+        Assert.True(File.Exists(path), "the snapshot itself is the user's and stays");
     }
 
     [Fact]
