@@ -34,6 +34,15 @@
         'Add-EtcdMember'
         'Remove-EtcdMember'
         'Measure-EtcdFailover'
+        'Save-EtcdSnapshot'
+        'Get-EtcdSnapshot'
+        'Restore-EtcdSnapshot'
+        'Get-EtcdAlarm'
+        'Clear-EtcdAlarm'
+        'Invoke-EtcdCompaction'
+        'Invoke-EtcdDefragmentation'
+        'Optimize-EtcdCluster'
+        'Move-EtcdLeader'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()

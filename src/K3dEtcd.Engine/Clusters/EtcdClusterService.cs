@@ -1,3 +1,4 @@
+// Long because: creating a cluster is one transaction (checks, network, volumes, members, seeding, start, quorum) whose steps share one record of what was created, for the roll-back.
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -75,6 +76,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
                 "-TlsSan names go on TLS server certificates; add -Tls to make a TLS cluster.", spec.TlsSans[0]);
         }
         foreach (var san in spec.TlsSans) ClusterTlsStore.ValidateSan(san);
+        Operations.EtcdClusterSeed.ValidateQuotaAndCompaction(spec);
         if (spec.CertificateValidityDays is < 1 or > CertificateAuthority.MaxValidityDays)
         {
             throw new K3dEtcdException(ErrorCatalog.InvalidCertificateValidity,
@@ -136,6 +138,11 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
                 progress.Step($"Creating member {containers[i]} ({i + 1}/{spec.Size})");
                 var memberId = EtcdMemberIdentity.ToHex(EtcdMemberIdentity.Compute([peerUrls[i]], spec.ClusterToken));
                 await CreateMemberContainerAsync(spec, i, initialCluster, "new", memberId, version, createdAt, created, ct).ConfigureAwait(false);
+            }
+
+            if (spec.BeforeStart is { } seed)
+            {
+                await seed(new Operations.EtcdClusterSeed(spec, version, containers, peerUrls, initialCluster), ct).ConfigureAwait(false);
             }
 
             for (var i = 0; i < spec.Size; i++)

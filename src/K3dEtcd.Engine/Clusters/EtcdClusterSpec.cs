@@ -19,6 +19,17 @@ public sealed record EtcdClusterSpec
     public string ClusterToken { get; init; } = DefaultClusterToken;
     public bool EnableV2 { get; init; }
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
+    /// <summary>etcd's --quota-backend-bytes (null: etcd's default of 2 GiB).</summary>
+    public long? QuotaBackendBytes { get; init; }
+    /// <summary>etcd's --auto-compaction-retention, for example 1h or (revision mode) 1000; null: off.</summary>
+    public string? AutoCompactionRetention { get; init; }
+    /// <summary>etcd's --auto-compaction-mode: periodic or revision (null: etcd's default, periodic).</summary>
+    public string? AutoCompactionMode { get; init; }
+    /// <summary>
+    /// Runs after every member's volume and container exist and before any starts (Restore-EtcdSnapshot
+    /// fills the volumes here); a failure rolls back the whole cluster like any other.
+    /// </summary>
+    public Func<Operations.EtcdClusterSeed, CancellationToken, Task>? BeforeStart { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
     public ImagePullPolicy PullPolicy { get; init; } = DefaultPullPolicy();
     /// <summary>https for clients and peers, with a generated CA and client-certificate authentication.</summary>

@@ -36,6 +36,10 @@ public static class EtcdCommandLine
             ]);
         }
         if (spec.EnableV2) command.Add("--enable-v2=true");
+        // One token each (--flag=value), so Add-EtcdMember carries them to new members with the other extra arguments.
+        if (spec.QuotaBackendBytes is { } quota) command.Add($"--quota-backend-bytes={quota.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        if (spec.AutoCompactionMode is { } mode) command.Add($"--auto-compaction-mode={mode}");
+        if (spec.AutoCompactionRetention is { } retention) command.Add($"--auto-compaction-retention={retention}");
         command.AddRange(spec.ExtraArguments);
         return command;
     }

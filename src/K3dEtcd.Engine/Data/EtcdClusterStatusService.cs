@@ -57,6 +57,7 @@ public sealed class EtcdClusterStatusService(EtcdConnection connection)
         var leaderId = byId.Values.Select(r => r.Status!.Leader).Where(l => l != 0)
             .GroupBy(l => l).OrderByDescending(g => g.Count()).Select(g => g.Key).FirstOrDefault();
 
+        var alarmsById = await AlarmsByMemberAsync(ct).ConfigureAwait(false);
         var result = new List<EtcdMemberStatus>();
         foreach (var m in list.Members)
         {
@@ -70,6 +71,8 @@ public sealed class EtcdClusterStatusService(EtcdConnection connection)
                     Id = Hex(m.ID), Name = name ?? "", PeerUrls = [.. m.PeerURLs], ClientUrls = [.. m.ClientURLs],
                     Endpoint = probe.Endpoint, IsLeader = s.Leader == m.ID, IsLearner = m.IsLearner || s.IsLearner,
                     RaftTerm = (long)s.RaftTerm, RaftIndex = (long)s.RaftIndex, DbSize = s.DbSize, Version = s.Version,
+                    DbSizeInUse = s.DbSizeInUse, RaftAppliedIndex = (long)s.RaftAppliedIndex,
+                    Alarms = alarmsById.TryGetValue(m.ID, out var raised) ? raised : [],
                     LeaderId = s.Leader == 0 ? null : Hex(s.Leader),
                     Healthy = s.Leader != 0 && alarms is null,
                     Error = s.Leader == 0 ? "the member has no leader" : alarms,
@@ -86,6 +89,23 @@ public sealed class EtcdClusterStatusService(EtcdConnection connection)
             });
         }
         return result;
+    }
+
+    /// <summary>Alarms per member (one cluster-wide list); empty when the list cannot be read, since the member statuses still can.</summary>
+    private async Task<Dictionary<ulong, string[]>> AlarmsByMemberAsync(CancellationToken ct)
+    {
+        try
+        {
+            var r = await connection.CallAsync("alarm list", o => connection.Grpc.MaintenanceClient.AlarmAsync(
+                new AlarmRequest { Action = AlarmRequest.Types.AlarmAction.Get }, o), ct).ConfigureAwait(false);
+            return r.Alarms.Where(a => a.Alarm != AlarmType.None).GroupBy(a => a.MemberID)
+                .ToDictionary(g => g.Key, g => g.Select(a => a.Alarm.ToString().ToUpperInvariant()).Distinct().ToArray());
+        }
+        catch (K3dEtcdException ex)
+        {
+            Log.Verbose($"etcd: alarm list failed: {ex.Message}");
+            return [];
+        }
     }
 
     private static bool IsStoppedContainer(Member m, IReadOnlyDictionary<string, string?>? hostEndpoints) =>

@@ -289,6 +289,13 @@ public sealed class EtcdConnection : IDisposable
                 $"etcd {operation}: the request is larger than etcd accepts ({detail}). etcd's limit is --max-request-bytes, 1.5 MiB by default: " +
                 "store a smaller value, or split the batch.", target, ex);
         }
+        // Over --quota-backend-bytes etcd raises NOSPACE and refuses writes until space is freed and the alarm disarmed.
+        if (detail.Contains("database space exceeded", StringComparison.Ordinal))
+        {
+            return new K3dEtcdException(ErrorCatalog.EtcdNoSpace,
+                $"etcd {operation}: the database is over its space quota (etcd raised the NOSPACE alarm: {detail}) and refuses writes. " +
+                "Run Optimize-EtcdCluster on the cluster (compaction, defragmentation of every member, NOSPACE alarm cleared), then write again.", target ?? where, ex);
+        }
         return ex.StatusCode switch
         {
             StatusCode.NotFound => new K3dEtcdException(ErrorCatalog.EtcdNotFound, $"etcd {operation}: {detail}", target, ex),

@@ -165,6 +165,31 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition DatastoreProbeNotSupported = Item(nameof(DatastoreProbeNotSupported), FailureKind.NotImplemented, "Test-K3dDatastore probes etcd datastores only.");
     public static readonly ErrorDefinition ProbeImageNotFound = Item(nameof(ProbeImageNotFound), FailureKind.ObjectNotFound, "The image the datastore probe runs (for its etcdctl) is not present.");
 
+    // Day-2 operations: snapshots, restore, compaction, defragmentation, alarms, leader moves
+    public static readonly ErrorDefinition CompactionArgumentsConflict = Item(nameof(CompactionArgumentsConflict), FailureKind.InvalidArgument, "Invoke-EtcdCompaction was given both -Revision and -KeepRevisions.");
+    public static readonly ErrorDefinition CompactionRevisionInFuture = Item(nameof(CompactionRevisionInFuture), FailureKind.InvalidArgument, "The compaction revision is newer than the cluster's current revision.");
+    public static readonly ErrorDefinition DefragmentationMemberUnavailable = Item(nameof(DefragmentationMemberUnavailable), FailureKind.ResourceUnavailable, "A member to defragment is not running or does not answer.");
+    public static readonly ErrorDefinition DefragmentationWouldBreakQuorum = Item(nameof(DefragmentationWouldBreakQuorum), FailureKind.InvalidOperation, "Defragmenting the member now would leave too few members serving to keep quorum.");
+    public static readonly ErrorDefinition EtcdNoSpace = Item(nameof(EtcdNoSpace), FailureKind.QuotaExceeded, "etcd raised its NOSPACE alarm: the database is over its quota and writes are refused until Optimize-EtcdCluster.");
+    public static readonly ErrorDefinition InvalidAutoCompactionMode = Item(nameof(InvalidAutoCompactionMode), FailureKind.InvalidArgument, "-AutoCompactionMode is not periodic or revision.");
+    public static readonly ErrorDefinition InvalidAutoCompactionRetention = Item(nameof(InvalidAutoCompactionRetention), FailureKind.InvalidArgument, "-AutoCompactionRetention is not a duration (periodic mode) or a revision count (revision mode).");
+    public static readonly ErrorDefinition InvalidQuotaBackendBytes = Item(nameof(InvalidQuotaBackendBytes), FailureKind.InvalidArgument, "-QuotaBackendBytes is zero, negative or above etcd's 8 GiB maximum.");
+    public static readonly ErrorDefinition MoveLeaderTargetIsLearner = Item(nameof(MoveLeaderTargetIsLearner), FailureKind.InvalidArgument, "The member to move the leadership to is a learner, which cannot lead.");
+    public static readonly ErrorDefinition MoveLeaderTargetUnavailable = Item(nameof(MoveLeaderTargetUnavailable), FailureKind.ResourceUnavailable, "The member to move the leadership to is stopped or does not answer.");
+    public static readonly ErrorDefinition MoveLeaderTimeout = Item(nameof(MoveLeaderTimeout), FailureKind.OperationTimeout, "The leadership did not move to the named member in time.");
+    public static readonly ErrorDefinition RestoreNeedsLocalEngine = Item(nameof(RestoreNeedsLocalEngine), FailureKind.NotImplemented, "Restore-EtcdSnapshot copies the snapshot into member volumes, which needs a Docker engine on this machine.");
+    public static readonly ErrorDefinition SnapshotAccessDenied = Item(nameof(SnapshotAccessDenied), FailureKind.SecurityError, "The snapshot file or its folder may not be read or written by this user.");
+    public static readonly ErrorDefinition SnapshotCorrupted = Item(nameof(SnapshotCorrupted), FailureKind.InvalidArgument, "The snapshot file fails its integrity check (SHA-256 or database structure): it was changed or damaged.");
+    public static readonly ErrorDefinition SnapshotDirectoryNotFound = Item(nameof(SnapshotDirectoryNotFound), FailureKind.ObjectNotFound, "The folder for the snapshot file does not exist.");
+    public static readonly ErrorDefinition SnapshotFileExists = Item(nameof(SnapshotFileExists), FailureKind.ResourceExists, "A file already exists at the snapshot path (-Force replaces it).");
+    public static readonly ErrorDefinition SnapshotNoMember = Item(nameof(SnapshotNoMember), FailureKind.ResourceUnavailable, "No member of the cluster answered to stream a snapshot.");
+    public static readonly ErrorDefinition SnapshotNotFound = Item(nameof(SnapshotNotFound), FailureKind.ObjectNotFound, "The snapshot file does not exist.");
+    public static readonly ErrorDefinition SnapshotPathIsDirectory = Item(nameof(SnapshotPathIsDirectory), FailureKind.InvalidArgument, "The snapshot path names a folder, not a file.");
+    public static readonly ErrorDefinition SnapshotRestoreFailed = Item(nameof(SnapshotRestoreFailed), FailureKind.InvalidResult, "The etcd restore tool (etcdctl or etcdutl in the cluster's image) failed on the snapshot.");
+    public static readonly ErrorDefinition SnapshotStreamCorrupted = Item(nameof(SnapshotStreamCorrupted), FailureKind.InvalidResult, "The snapshot etcd streamed did not match its own SHA-256; nothing was kept.");
+    public static readonly ErrorDefinition SnapshotTruncated = Item(nameof(SnapshotTruncated), FailureKind.InvalidArgument, "The snapshot file is shorter than its database claims: it was cut off.");
+    public static readonly ErrorDefinition SnapshotUnreadable = Item(nameof(SnapshotUnreadable), FailureKind.ResourceUnavailable, "The snapshot file could not be read (I/O error).");
+
     private static ErrorDefinition Item(string id, FailureKind kind, string meaning) => new(id, kind, ErrorScope.Item, meaning);
     private static ErrorDefinition Session(string id, FailureKind kind, string meaning) => new(id, kind, ErrorScope.Session, meaning);
 

@@ -16,6 +16,8 @@ public enum FailureKind
     InvalidOperation,
     NotImplemented,
     SecurityError,
+    /// <summary>A quota was exceeded (etcd's NOSPACE alarm).</summary>
+    QuotaExceeded,
     LimitsExceeded,
 }
 

@@ -17,6 +17,12 @@ public sealed class EtcdMemberStatus
     public long? RaftIndex { get; init; }
     /// <summary>Backend database size in bytes.</summary>
     public long? DbSize { get; init; }
+    /// <summary>Bytes of the backend database in use (the rest is free pages that defragmentation returns); etcd 3.4+.</summary>
+    public long? DbSizeInUse { get; init; }
+    /// <summary>The raft index the member has applied to its key space (trails RaftIndex while it catches up).</summary>
+    public long? RaftAppliedIndex { get; init; }
+    /// <summary>Alarms this member has raised (NOSPACE, CORRUPT); empty when none.</summary>
+    public string[] Alarms { get; init; } = [];
     /// <summary>etcd server version.</summary>
     public string? Version { get; init; }
     /// <summary>Leader ID this member follows (hex); null when unknown.</summary>

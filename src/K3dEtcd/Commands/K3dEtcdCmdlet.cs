@@ -170,6 +170,7 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         FailureKind.NotImplemented => ErrorCategory.NotImplemented,
         FailureKind.SecurityError => ErrorCategory.SecurityError,
         FailureKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
+        FailureKind.QuotaExceeded => ErrorCategory.QuotaExceeded,
         _ => ErrorCategory.NotSpecified,
     };
 

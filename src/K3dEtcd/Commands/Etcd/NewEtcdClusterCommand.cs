@@ -28,6 +28,10 @@ namespace K3dEtcd.Commands.Etcd;
 /// the CA, the client certificate and its key (under the per-user data directory); data cmdlets given $c use them by themselves.</para>
 /// </example>
 /// <example>
+/// <code>New-EtcdCluster small -QuotaBackendBytes 64MB -AutoCompactionRetention 1h</code>
+/// <para>A cluster whose database may grow to 64 MiB (then etcd raises NOSPACE; see Optimize-EtcdCluster) and that compacts history older than an hour by itself.</para>
+/// </example>
+/// <example>
 /// <code>New-EtcdCluster single -Size 1 -ClientPort 2379 -EnableV2</code>
 /// <para>Creates a one-member cluster on the fixed host port 2379 with the v2 API enabled (etcd 3.4 and 3.5 only).</para>
 /// </example>
@@ -101,6 +105,21 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
     [ValidateRange(1, K3dEtcd.Pki.CertificateAuthority.MaxValidityDays)]
     public int CertificateValidityDays { get; set; } = K3dEtcd.Pki.CertificateAuthority.DefaultValidityDays;
 
+    /// <summary>etcd's backend quota in bytes (--quota-backend-bytes; etcd's default 2 GiB). Past it etcd raises NOSPACE and refuses writes until Optimize-EtcdCluster frees space.</summary>
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long QuotaBackendBytes { get; set; }
+
+    /// <summary>Compact the key history automatically (--auto-compaction-retention): a period such as 1h or 30m, or with -AutoCompactionMode revision a number of revisions to keep.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AutoCompactionRetention { get; set; }
+
+    /// <summary>periodic (default: -AutoCompactionRetention is a period) or revision (a number of revisions).</summary>
+    [Parameter]
+    [ValidateSet("periodic", "revision")]
+    public string? AutoCompactionMode { get; set; }
+
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
         var spec = new EtcdClusterSpec
@@ -119,6 +138,9 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
             Tls = Tls,
             TlsSans = TlsSan,
             CertificateValidityDays = CertificateValidityDays,
+            QuotaBackendBytes = MyInvocation.BoundParameters.ContainsKey(nameof(QuotaBackendBytes)) ? QuotaBackendBytes : null,
+            AutoCompactionRetention = AutoCompactionRetention,
+            AutoCompactionMode = AutoCompactionMode,
         };
         try
         {

@@ -101,7 +101,16 @@ public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
         if (_pending.Count == 0 || _pendingConnection is null) return;
         var batch = _pending.ToArray();
         _pending.Clear();
-        var written = await new EtcdKeyService(_pendingConnection).PutBatchAsync(batch, ct);
+        IReadOnlyList<EtcdKeyValue> written;
+        try
+        {
+            written = await new EtcdKeyService(_pendingConnection).PutBatchAsync(batch, ct);
+        }
+        catch (K3dEtcdException ex) when (ex.ErrorId == ErrorCatalog.EtcdNoSpace.Id && TargetCluster is { } cluster)
+        {
+            // Name the exact command that gets this cluster out of NOSPACE.
+            throw new K3dEtcdException(ex, ex.Message.Replace("Run Optimize-EtcdCluster on the cluster", $"Run 'Optimize-EtcdCluster -Cluster {cluster.Name}'", StringComparison.Ordinal));
+        }
         if (PassThru) WriteObject(written, enumerateCollection: true);
     }
 

@@ -17,16 +17,32 @@ namespace K3dEtcd.Commands.Etcd;
 /// <code>if (-not (Test-EtcdCluster -Cluster etcd -Quiet)) { Write-Warning 'etcd has no quorum' }</code>
 /// <para>Uses the single boolean in a script.</para>
 /// </example>
+/// <example>
+/// <code>Test-EtcdCluster -Cluster etcd -Consistency</code>
+/// <para>Asks every member for HashKV at one revision; Consistent is $false for a member whose hash differs from the majority's or that does not answer.</para>
+/// </example>
 [Cmdlet(VerbsDiagnostic.Test, "EtcdCluster", DefaultParameterSetName = ClusterSet)]
-[OutputType(typeof(EtcdHealth), typeof(bool))]
+[OutputType(typeof(EtcdHealth), typeof(EtcdMemberHash), typeof(bool))]
 public sealed class TestEtcdClusterCommand : EtcdDataCmdlet
 {
     /// <summary>Return only $true or $false.</summary>
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
+    /// <summary>Compare the members' key spaces instead: HashKV of every member at one revision (with -Quiet: $true only when all agree).</summary>
+    [Parameter]
+    public SwitchParameter Consistency { get; set; }
+
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
+        if (Consistency)
+        {
+            var connection = await GetConnectionAsync(ct);
+            var hashes = await new Operations.EtcdMaintenanceService(connection, TargetHostEndpoints, TargetCluster?.Name).HashAllAsync(ct);
+            if (Quiet) WriteObject(hashes.All(h => h.Consistent));
+            else WriteObject(hashes, enumerateCollection: true);
+            return;
+        }
         IReadOnlyList<EtcdHealth> health;
         try
         {

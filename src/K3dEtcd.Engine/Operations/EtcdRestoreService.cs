@@ -1,0 +1,133 @@
+using System.Globalization;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using K3dEtcd.Common;
+using K3dEtcd.Docker;
+using K3dEtcd.Model;
+
+namespace K3dEtcd.Operations;
+
+/// <summary>
+/// Makes a NEW cluster from a snapshot. The snapshot is verified and the name checked before
+/// anything is created; then cluster creation runs as for New-EtcdCluster, and between creating
+/// the members and starting them each member's volume gets its data directory from the
+/// snapshot, made by the etcd tool inside the cluster's own image (etcdctl snapshot restore on
+/// 3.4, etcdutl from 3.5) in a short-lived container. Any failure rolls back the whole cluster.
+/// </summary>
+public sealed class EtcdRestoreService(DockerConnection docker, IOperationLog log)
+{
+    private readonly DockerAdapter adapter = new(docker, log);
+    private const string ProbeLabel = Labels.Prefix + "probe";
+    private const string SnapshotInContainer = "/snapshot.db";
+
+    public async Task<EtcdCluster> RestoreAsync(string snapshotPath, EtcdClusterSpec spec, CancellationToken ct)
+    {
+        snapshotPath = Path.GetFullPath(snapshotPath);
+        EtcdClusterService.ValidateSpec(spec);
+        if (!docker.EngineIsLocal)
+        {
+            // The tools read the snapshot through a bind mount, which needs the file on the engine's machine.
+            throw new K3dEtcdException(ErrorCatalog.RestoreNeedsLocalEngine, "Restore-EtcdSnapshot bind-mounts the snapshot into the restore containers, so it needs a Docker engine on this machine.", snapshotPath);
+        }
+        var clusters = new EtcdClusterService(docker, log);
+        if (await clusters.GetAsync(spec.Name, ct).ConfigureAwait(false) is not null)
+        {
+            throw new K3dEtcdException(ErrorCatalog.ClusterExists, $"An etcd cluster named '{spec.Name}' already exists; a snapshot is restored into a new cluster. Choose another -Name or remove that cluster first.", spec.Name);
+        }
+        // A damaged or truncated snapshot is refused before anything exists (etcd's tools would refuse it later, after the cluster was half made).
+        var info = EtcdSnapshotService.Inspect(snapshotPath, log, ct);
+        log.Verbose($"Snapshot {snapshotPath}: revision {info.Revision}, {info.TotalKeys} records, sha256 {info.Sha256}.");
+        return await clusters.CreateAsync(spec with { BeforeStart = (seed, c) => RestoreVolumesAsync(seed, snapshotPath, c) }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The tool that restores snapshots in an image of this etcd version.</summary>
+    internal static string ToolFor(string? version) =>
+        version is not null && System.Version.TryParse(version.Split('-', '+')[0], out var v) && (v.Major < 3 || (v.Major == 3 && v.Minor < 5))
+            ? "/usr/local/bin/etcdctl"
+            : "/usr/local/bin/etcdutl";
+
+    private async Task RestoreVolumesAsync(EtcdClusterSeed seed, string snapshotPath, CancellationToken ct)
+    {
+        var tool = ToolFor(seed.Version);
+        const string activity = "Restoring the snapshot into the member volumes";
+        var done = 0;
+        log.Progress(new OperationProgress(activity, $"0/{seed.Containers.Count}", 0, ActivityId: 5));
+        // The members' restores are independent: run them side by side.
+        await Task.WhenAll(seed.Containers.Select(async (container, i) =>
+        {
+            await RestoreOneAsync(seed, i, tool, snapshotPath, ct).ConfigureAwait(false);
+            var n = Interlocked.Increment(ref done);
+            log.Progress(new OperationProgress(activity, $"{n}/{seed.Containers.Count}", 100 * n / seed.Containers.Count, ActivityId: 5));
+        })).ConfigureAwait(false);
+        log.Progress(new OperationProgress(activity, "Done", 100, ActivityId: 5, Completed: true));
+    }
+
+    private async Task RestoreOneAsync(EtcdClusterSeed seed, int index, string tool, string snapshotPath, CancellationToken ct)
+    {
+        var spec = seed.Spec;
+        var container = seed.Containers[index];
+        var volume = seed.Volume(index);
+        var command = new List<string>
+        {
+            tool, "snapshot", "restore", SnapshotInContainer,
+            "--name", container,
+            "--initial-cluster", seed.InitialCluster,
+            "--initial-cluster-token", spec.ClusterToken,
+            "--initial-advertise-peer-urls", seed.PeerUrls[index],
+            // The data directory the member's etcd is started with (EtcdClusterService.BuildEtcdCommand).
+            "--data-dir", "/var/lib/etcd/data",
+        };
+        log.Verbose($"docker run --rm --network none -v {volume}:/var/lib/etcd -v {snapshotPath}:{SnapshotInContainer}:ro {spec.Image} {string.Join(' ', command)}");
+        string? id = null;
+        try
+        {
+            id = await adapter.CreateContainerAsync(new CreateContainerParameters
+            {
+                Name = $"{container}-restore-{Guid.NewGuid().ToString("N")[..8]}",
+                Image = spec.Image,
+                Cmd = command,
+                Env = ["ETCDCTL_API=3"],
+                Labels = new Dictionary<string, string> { [ProbeLabel] = "restore" },
+                HostConfig = new HostConfig
+                {
+                    NetworkMode = "none",
+                    Binds = [$"{volume}:/var/lib/etcd", $"{snapshotPath}:{SnapshotInContainer}:ro"],
+                },
+            }, ct).ConfigureAwait(false);
+            try
+            {
+                await adapter.StartContainerAsync(id, ct).ConfigureAwait(false);
+            }
+            catch (DockerApiException ex) when (tool.EndsWith("etcdutl", StringComparison.Ordinal) && (ex.ResponseBody ?? "").Contains("executable file not found", StringComparison.OrdinalIgnoreCase))
+            {
+                // An image whose version could not be read and that has no etcdutl: etcd 3.4's etcdctl restores.
+                log.Verbose($"{spec.Image} has no etcdutl; restoring with etcdctl.");
+                await RemoveAsync(id).ConfigureAwait(false);
+                id = null;
+                await RestoreOneAsync(seed, index, "/usr/local/bin/etcdctl", snapshotPath, ct).ConfigureAwait(false);
+                return;
+            }
+            var exit = await adapter.WaitContainerAsync(id, ct).ConfigureAwait(false);
+            if (exit != 0)
+            {
+                var logs = await adapter.TailLogsAsync(id, 30).ConfigureAwait(false);
+                throw new K3dEtcdException(ErrorCatalog.SnapshotRestoreFailed, $"{Path.GetFileName(tool)} snapshot restore for member {container} exited with {exit.ToString(CultureInfo.InvariantCulture)}:{Environment.NewLine}{logs}", container);
+            }
+        }
+        catch (DockerApiException ex)
+        {
+            throw new K3dEtcdException(ErrorCatalog.SnapshotRestoreFailed, $"The restore container for member {container} failed: {DockerAdapter.DockerMessage(ex)}", container, ex);
+        }
+        finally
+        {
+            if (id is not null) await RemoveAsync(id).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RemoveAsync(string id)
+    {
+        // Also after Ctrl+C: never the cancelled token.
+        try { await adapter.RemoveContainerAsync(id, CancellationToken.None).ConfigureAwait(false); }
+        catch (DockerApiException ex) { log.Warning($"Could not remove the restore container {id}: {DockerAdapter.DockerMessage(ex)}"); }
+    }
+}
