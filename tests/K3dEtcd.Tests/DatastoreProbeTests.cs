@@ -69,7 +69,7 @@ public sealed class DatastoreProbeTests(DockerFixture fx)
             await fx.Service().RemoveAsync(etcd.Name, keepData: false, CancellationToken.None);
         }
         // No probe container is left behind.
-        Assert.Equal("", Cli.Run("docker", "ps", "-aq", "--filter", "label=io.k3detcd.probe").Output.Trim());
+        Assert.Equal("", Cli.Run("docker", "ps", "-aq", "--filter", "label=io.k3detcd.probe=datastore").Output.Trim());
     }
 
     [Fact]

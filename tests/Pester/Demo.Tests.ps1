@@ -33,7 +33,7 @@ Describe 'demo/Demo.ps1' -Tag Docker {
     It 'stops half way on a failure and removes what it created' {
         $prefix = New-TestName 'demo'
         $run = Start-Demo $prefix @('-FailAfter', 'tls')
-        $run.Process.WaitForExit(120000) | Should -BeTrue
+        $run.Process.WaitForExit(300000) | Should -BeTrue
         $run.Process.WaitForExit()
         $text = (Get-DemoOutput $run) -join "`n"
         $run.Process.ExitCode | Should -Not -Be 0
