@@ -34,6 +34,9 @@
         'Add-EtcdMember'
         'Remove-EtcdMember'
         'Measure-EtcdFailover'
+        'Start-EtcdBrowser'
+        'Get-EtcdBrowser'
+        'Stop-EtcdBrowser'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()
