@@ -261,7 +261,9 @@ public sealed class KeyDetailService(EtcdConnection connection)
                 return true;
             case 2:
                 if (!reader.TryReadBytes(out var bytes)) return false;
-                if (LooksLikeText(bytes))
+                // Printable text is a string; bytes with line breaks that parse as fields are a message
+                // ("\n\nkubernetes" is field 1 holding "kubernetes"); other valid UTF-8 is a string.
+                if (LooksLikeText(bytes, strict: true) || (!IsMessage(bytes) && LooksLikeText(bytes, strict: false)))
                 {
                     sb.Append(": ").Append(JsonSerializer.Serialize(Encoding.UTF8.GetString(bytes), Indented)).Append('\n');
                 }
@@ -295,13 +297,13 @@ public sealed class KeyDetailService(EtcdConnection connection)
     }
 
     /// <summary>Valid UTF-8 without control characters (a string field rather than a nested message).</summary>
-    private static bool LooksLikeText(ReadOnlySpan<byte> bytes)
+    private static bool LooksLikeText(ReadOnlySpan<byte> bytes, bool strict)
     {
         if (bytes.IsEmpty) return true;
         if (!System.Text.Unicode.Utf8.IsValid(bytes)) return false;
         foreach (var b in bytes)
         {
-            if (b < 0x20 && b is not (0x09 or 0x0A or 0x0D)) return false;
+            if (b < 0x20 && (strict || b is not (0x09 or 0x0A or 0x0D))) return false;
             if (b == 0x7F) return false;
         }
         return true;

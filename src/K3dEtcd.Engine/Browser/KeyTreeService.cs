@@ -49,6 +49,7 @@ public sealed class KeyTreeService(EtcdConnection connection)
         var end = prefixBytes.Length == 0 ? new byte[] { 0 } : EtcdKeyService.PrefixEnd(prefixBytes);
         var from = string.IsNullOrEmpty(after) ? (prefixBytes.Length == 0 ? new byte[] { 0 } : prefixBytes) : Encoding.UTF8.GetBytes(after);
         var children = new List<KeyTreeNode>();
+        var counts = new Dictionary<int, Task<long>>();
         long revision = 0;
         string? next = null;
         var done = false;
@@ -78,8 +79,9 @@ public sealed class KeyTreeService(EtcdConnection connection)
                     continue;
                 }
                 var folder = key[..(prefix.Length + slash + 1)];
-                var count = await _keys.CountAsync(new EtcdKeyQuery { Key = folder, Prefix = true, Revision = revision }, ct).ConfigureAwait(false);
-                children.Add(Folder(folder, rest[..(slash + 1)], count, key));
+                // Counted concurrently: the walk does not need the count to jump past the folder.
+                counts[children.Count] = _keys.CountAsync(new EtcdKeyQuery { Key = folder, Prefix = true, Revision = revision }, ct);
+                children.Add(Folder(folder, rest[..(slash + 1)], 0, key));
                 skipFolder = folder;
             }
             if (done) break;
@@ -99,6 +101,8 @@ public sealed class KeyTreeService(EtcdConnection connection)
             if (resumeAt.Length == 1 && resumeAt[0] == 0) break; // PrefixEnd of all-0xFF: nothing after
             from = resumeAt;
         }
+        await Task.WhenAll(counts.Values).ConfigureAwait(false);
+        foreach (var (index, count) in counts) children[index] = children[index] with { Count = count.Result };
         if (KubernetesValueDecoder.IsRegistryKey(prefix)) children = await AddKubernetesTypesAsync(children, revision, ct).ConfigureAwait(false);
         return new KeyTreePage(prefix, children, next, revision);
     }

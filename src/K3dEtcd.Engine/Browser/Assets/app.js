@@ -1,5 +1,5 @@
 // The etcd browser's page. Keys and values are untrusted: everything from etcd is put on the
-// page with textContent or as attribute values, never parsed as markup (no innerHTML anywhere).
+// page with textContent or as attribute values, never parsed as markup.
 'use strict';
 
 (() => {
@@ -135,6 +135,7 @@
     const want = open === undefined ? !entry.expanded : open;
     entry.expanded = want;
     entry.row.querySelector('.toggle').textContent = want ? '▾' : '▸';
+    entry.row.setAttribute('aria-expanded', String(want));
     if (want) {
       await loadChildren(entry);
       entry.ul.hidden = false;
@@ -181,19 +182,25 @@
       const cut = f.slice(0, -1).lastIndexOf('/');
       f = cut < 0 ? '' : f.slice(0, cut + 1);
     }
-    if (!state.refreshTimer) state.refreshTimer = setTimeout(flushRefresh, 60);
+    if (!state.refreshTimer) state.refreshTimer = setTimeout(flushRefresh, 30);
   }
 
   async function flushRefresh() {
     state.refreshTimer = 0;
-    const folders = [...state.pendingRefresh].sort((a, b) => a.length - b.length);
+    // Deepest first: the folder holding the changed key shows it as soon as possible; the folders
+    // above only update their counts, all at once.
+    const folders = [...state.pendingRefresh].sort((a, b) => b.length - a.length);
     state.pendingRefresh.clear();
-    for (const f of folders) {
+    const refresh = async (f) => {
       const e = state.nodes.get(f);
       if (e && e.expanded) {
         try { await loadChildren(e); } catch (err) { /* the next change or reload retries */ }
       }
-    }
+    };
+    const deepest = new Set();
+    for (const f of folders) if (!folders.some((g) => g !== f && g.startsWith(f))) deepest.add(f);
+    await Promise.all([...deepest].map(refresh));
+    await Promise.all(folders.filter((f) => !deepest.has(f)).map(refresh));
     if (folders.includes('')) {
       const root = state.nodes.get('');
       const rows = root.ul ? [...root.ul.querySelectorAll(':scope > li > .row')] : [];
@@ -447,7 +454,7 @@
     // The picture: members on a ring, the leader filled, lines to the followers with their latency.
     const pic = $('members-pic');
     const parts = [];
-    const cx = 130, cy = 75, r = members.length > 1 ? 52 : 0;
+    const cx = 180, cy = 88, r = members.length > 1 ? 62 : 0;
     const pos = members.map((m, i) => {
       const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, members.length);
       return { m, x: cx + r * Math.cos(a), y: cy + r * Math.sin(a) };
@@ -475,12 +482,14 @@
 
     const t = $('members');
     const head = el('tr');
-    for (const h of ['Member', 'Role', 'Term', 'Index', 'DB', 'Version']) head.appendChild(el('th', null, h));
+    for (const h of ['Member', 'Role', 'Term', 'Index', 'DB']) head.appendChild(el('th', null, h));
     const rows = [head];
     for (const m of members) {
       const tr = el('tr');
-      tr.append(el('td', null, m.name || m.id), el('td', null, m.isLeader ? 'leader' : (m.error ? m.error : (m.isLearner ? 'learner' : 'follower'))),
-        el('td', 'num', m.raftTerm ?? ''), el('td', 'num', m.raftIndex ?? ''), el('td', 'num', formatBytes(m.dbSize)), el('td', null, m.version ?? ''));
+      const name = el('td', 'name', m.name || m.id);
+      name.title = `${m.name} ${m.id} etcd ${m.version ?? '?'} ${m.endpoint ?? ''}`;
+      tr.append(name, el('td', null, m.isLeader ? 'leader' : (m.error ? m.error : (m.isLearner ? 'learner' : 'follower'))),
+        el('td', 'num', m.raftTerm ?? ''), el('td', 'num', m.raftIndex ?? ''), el('td', 'num', formatBytes(m.dbSize)));
       rows.push(tr);
     }
     t.replaceChildren(...rows);
@@ -488,12 +497,16 @@
     const ft = $('followers');
     if (followers.length) {
       const fh = el('tr');
-      for (const h of ['Follower', 'Latency avg', 'Current', 'Fail', 'Success']) fh.appendChild(el('th', null, h));
-      const frows = [fh];
+      // Columns the statistics source knows (the metrics source has no current latency or success count).
       const ms = (v) => (v === undefined || v === null ? '' : `${v.toFixed(2)} ms`);
+      const columns = [['Follower', (f) => f.name || f.id, null], ['Latency avg', (f) => ms(f.latencyAverageMs), 'num'],
+        ['Current', (f) => ms(f.latencyCurrentMs), 'num'], ['Fail', (f) => f.fail ?? '', 'num'], ['Success', (f) => f.success ?? '', 'num']]
+        .filter(([, get], i) => i === 0 || followers.some((f) => get(f) !== ''));
+      for (const [h] of columns) fh.appendChild(el('th', null, h));
+      const frows = [fh];
       for (const f of followers) {
         const tr = el('tr');
-        tr.append(el('td', null, f.name || f.id), el('td', 'num', ms(f.latencyAverageMs)), el('td', 'num', ms(f.latencyCurrentMs)), el('td', 'num', f.fail ?? ''), el('td', 'num', f.success ?? ''));
+        for (const [, get, cls] of columns) tr.appendChild(el('td', cls, get(f)));
         frows.push(tr);
       }
       ft.replaceChildren(...frows);
