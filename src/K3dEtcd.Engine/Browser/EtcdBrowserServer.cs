@@ -278,6 +278,22 @@ public sealed class EtcdBrowserServer : IAsyncDisposable
                 await WriteJsonAsync(response, 200, page).ConfigureAwait(false);
                 return;
             }
+            case "/api/open" when method == "GET":
+            {
+                // The root and, while a folder is the only child, that folder too: the page's first view in one request.
+                var limit = int.TryParse(query.GetValueOrDefault("limit"), out var l) ? l : 500;
+                var pages = new List<KeyTreePage>();
+                var prefix = "";
+                for (var depth = 0; depth < 16; depth++)
+                {
+                    var page = await _tree.ListAsync(prefix, null, limit, ct).ConfigureAwait(false);
+                    pages.Add(page);
+                    if (page.Children.Count != 1 || !page.Children[0].IsFolder) break;
+                    prefix = page.Children[0].Key;
+                }
+                await WriteJsonAsync(response, 200, new { pages }).ConfigureAwait(false);
+                return;
+            }
             case "/api/search" when method == "GET":
             {
                 var text = query.GetValueOrDefault("q") ?? "";

@@ -111,6 +111,10 @@
   async function loadChildren(entry, after, append) {
     const loadedCount = append ? 0 : Math.max(500, entry.ul ? entry.ul.querySelectorAll(':scope > li').length : 0);
     const page = await api('/api/children', { prefix: entry.node.key, after: after || undefined, limit: Math.min(loadedCount || 500, state.info.maxChildren) });
+    return renderPage(entry, page, append);
+  }
+
+  function renderPage(entry, page, append) {
     if (!entry.ul) { entry.ul = el('ul', 'children'); entry.ul.setAttribute('role', 'group'); entry.li.appendChild(entry.ul); }
     const lis = page.children.map((n) => entryFor(n).li);
     if (page.next) lis.push(moreRow(entry, page.next));
@@ -152,17 +156,61 @@
       state.nodes.set('', root);
       $('tree').replaceChildren(li);
     }
-    const page = await loadChildren(root);
-    const total = page.children.reduce((s, n) => s + n.count, 0);
-    $('total').textContent = `${total.toLocaleString()} keys${page.next ? '+' : ''}`;
-    // Open single folders ("/" then "registry/") so the first view shows something useful.
-    let entry = root, children = page.children;
-    while (children.length === 1 && children[0].isFolder) {
-      entry = state.nodes.get(children[0].key);
-      if (!entry.expanded) await toggle(entry, true);
-      children = entry.ul ? [...entry.ul.querySelectorAll(':scope > li > .row')].map((r) => state.nodes.get(r.dataset.key)?.node).filter(Boolean) : [];
+    // One request brings the root and the chain of single folders below it ("/", "registry/"),
+    // opened, so the first view shows something useful without a round trip per level.
+    const opened = await api('/api/open', { limit: 500 });
+    for (const page of opened.pages) {
+      const entry = state.nodes.get(page.prefix);
+      if (!entry) break;
+      if (entry !== root) {
+        entry.expanded = true;
+        entry.row.querySelector('.toggle').textContent = '▾';
+        entry.row.setAttribute('aria-expanded', 'true');
+      }
+      renderPage(entry, page, false);
     }
+    const first = opened.pages[0];
+    const total = first.children.reduce((s, n) => s + n.count, 0);
+    $('total').textContent = `${total.toLocaleString()} keys${first.next ? '+' : ''}`;
     document.body.dataset.treeReady = '1';
+    performance.mark('k3detcd-tree-ready'); // read by the tests and bench/browser.ps1
+  }
+
+  // A change shows at once from the event itself (a new row, counts one up or down); the
+  // debounced read of the folders then puts etcd's own answer in place.
+  function applyLocally(ev) {
+    let folder = '';
+    for (let i = ev.key.indexOf('/'); i >= 0; i = ev.key.indexOf('/', i + 1)) {
+      const candidate = ev.key.slice(0, i + 1);
+      if (candidate === ev.key) break;
+      const e = state.nodes.get(candidate);
+      if (!e || !e.expanded || !e.ul) break;
+      folder = candidate;
+    }
+    const created = ev.type === 'put' && ev.version === 1;
+    const removed = ev.type === 'delete';
+    if (created || removed) {
+      // Every shown folder above the key counts it.
+      for (const [k, e] of state.nodes) {
+        if (k && e.node.isFolder && ev.key.startsWith(k) && k !== ev.key) {
+          e.node = { ...e.node, count: Math.max(0, e.node.count + (created ? 1 : -1)) };
+          fillTags(e.row, e.node);
+        }
+      }
+    }
+    const parent = state.nodes.get(folder);
+    if (!parent || !parent.ul || !created) return;
+    const rest = ev.key.slice(folder.length);
+    const slash = rest.indexOf('/');
+    const childKey = slash < 0 ? ev.key : ev.key.slice(0, folder.length + slash + 1);
+    if (state.nodes.has(childKey)) return;
+    const node = { name: slash < 0 ? rest : rest.slice(0, slash + 1), key: childKey, isFolder: slash >= 0, count: 1, modRevision: ev.revision };
+    const li = entryFor(node).li;
+    const after = [...parent.ul.querySelectorAll(':scope > li')].find((x) => {
+      const k = x.firstElementChild && x.firstElementChild.dataset.key;
+      return k === undefined || k > childKey;
+    });
+    parent.ul.insertBefore(li, after || null);
   }
 
   // A change refreshes the deepest loaded, expanded folder above the key (debounced, so a burst of
@@ -182,7 +230,7 @@
       const cut = f.slice(0, -1).lastIndexOf('/');
       f = cut < 0 ? '' : f.slice(0, cut + 1);
     }
-    if (!state.refreshTimer) state.refreshTimer = setTimeout(flushRefresh, 30);
+    if (!state.refreshTimer) state.refreshTimer = setTimeout(flushRefresh, 250);
   }
 
   async function flushRefresh() {
@@ -418,6 +466,7 @@
     source.addEventListener('change', (m) => {
       const ev = JSON.parse(m.data);
       addFeed(ev);
+      applyLocally(ev);
       markChanged(ev.key, ev.type);
       scheduleRefresh(ev.key);
       if (ev.key === state.selected && !state.selectedRev) showDetail();
@@ -536,12 +585,13 @@
     }
     $('filter').addEventListener('input', onFilter);
     connectEvents();
-    refreshCluster();
     try {
       await loadRoot();
     } catch (err) {
       $('tree').replaceChildren(el('p', 'error', err.message));
     }
+    // After the tree: the member probes must not hold up its first paint.
+    refreshCluster();
   }
 
   start();
