@@ -252,6 +252,75 @@ public sealed class EtcdBrowserTests(DockerFixture fx) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_cluster_with_k3s_like_data_is_grouped_by_resource_and_namespace_with_kinds_and_a_live_feed()
+    {
+        var cluster = await NewClusterAsync("brk3s", size: 3);
+        var objects = new List<EtcdPut>();
+        var n = 0;
+        string Uid() => $"00000000-0000-4000-8000-{++n:000000000000}";
+        foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
+        {
+            objects.Add(new EtcdPut($"/registry/namespaces/{ns}", KubernetesProtobuf.Namespace(ns, Uid())));
+            objects.Add(new EtcdPut($"/registry/configmaps/{ns}/kube-root-ca.crt", KubernetesProtobuf.Object("v1", "ConfigMap", "kube-root-ca.crt", ns, Uid())));
+            objects.Add(new EtcdPut($"/registry/serviceaccounts/{ns}/default", KubernetesProtobuf.Object("v1", "ServiceAccount", "default", ns, Uid())));
+        }
+        foreach (var pod in new[] { "coredns-7b98449c4-x2v8q", "local-path-provisioner-595dcfc56f-6kq9z", "metrics-server-cdcc87586-hv2jw", "svclb-traefik-4f2a1e3c-8mzl5", "traefik-d7c9c5778-qp4wd" })
+        {
+            objects.Add(new EtcdPut($"/registry/pods/kube-system/{pod}", KubernetesProtobuf.Object("v1", "Pod", pod, "kube-system", Uid(), ("k8s-app", pod.Split('-')[0]))));
+        }
+        foreach (var d in new[] { "coredns", "local-path-provisioner", "metrics-server", "traefik" })
+        {
+            objects.Add(new EtcdPut($"/registry/deployments/kube-system/{d}", KubernetesProtobuf.Object("apps/v1", "Deployment", d, "kube-system", Uid())));
+            objects.Add(new EtcdPut($"/registry/services/specs/kube-system/{d}", KubernetesProtobuf.Object("v1", "Service", d, "kube-system", Uid())));
+        }
+        foreach (var api in new[] { "v1.", "v1.apps", "v1.batch", "v1.networking.k8s.io", "v1beta1.metrics.k8s.io" })
+        {
+            objects.Add(new EtcdPut($"/registry/apiregistration.k8s.io/apiservices/{api}", KubernetesProtobuf.Object("apiregistration.k8s.io/v1", "APIService", api, null, Uid())));
+        }
+        objects.Add(new EtcdPut("/registry/traefik.io/middlewares/default/strip", Encoding.UTF8.GetBytes("{\"apiVersion\":\"traefik.io/v1alpha1\",\"kind\":\"Middleware\",\"metadata\":{\"name\":\"strip\",\"namespace\":\"default\"},\"spec\":{\"stripPrefix\":{\"prefixes\":[\"/api\"]}}}")));
+        objects.Add(new EtcdPut("/registry/leases/kube-node-lease/k3d-topgun-server-0", KubernetesProtobuf.Object("coordination.k8s.io/v1", "Lease", "k3d-topgun-server-0", "kube-node-lease", Uid())));
+        objects.Add(new EtcdPut("/registry/minions/k3d-topgun-server-0", KubernetesProtobuf.Object("v1", "Node", "k3d-topgun-server-0", null, Uid())));
+        using var connection = EtcdConnection.Open(EtcdConnectionOptions.FromCluster(cluster));
+        var keys = new EtcdKeyService(connection);
+        await keys.PutBatchAsync(objects, CancellationToken.None);
+
+        await using var server = StartServer(cluster);
+        using var driver = NewChrome();
+        OpenPage(driver, server);
+        WaitFor(driver, d => TreeKeys(d).Contains("/registry/pods/"), what: "the resources");
+        Assert.Contains("group", Row(driver, "/registry/apiregistration.k8s.io/").Text);
+        Expand(driver, "/registry/apiregistration.k8s.io/");
+        WaitFor(driver, d => TreeKeys(d).Contains("/registry/apiregistration.k8s.io/apiservices/"), what: "apiservices");
+        Assert.Contains("resource", Row(driver, "/registry/apiregistration.k8s.io/apiservices/").Text);
+        Expand(driver, "/registry/pods/");
+        WaitFor(driver, d => TreeKeys(d).Contains("/registry/pods/kube-system/"), what: "kube-system");
+        Assert.Contains("namespace", Row(driver, "/registry/pods/kube-system/").Text);
+        Assert.Contains("5", Row(driver, "/registry/pods/kube-system/").Text);
+        Expand(driver, "/registry/pods/kube-system/");
+        var coredns = "/registry/pods/kube-system/coredns-7b98449c4-x2v8q";
+        WaitFor(driver, d => TreeKeys(d).Contains(coredns), what: "the coredns pod");
+        Assert.Contains("Pod", Row(driver, coredns).Text);
+
+        // k3s renews its node lease and writes events all the time: the feed shows that as it happens.
+        for (var i = 0; i < 6; i++)
+        {
+            await keys.PutBatchAsync([new EtcdPut("/registry/leases/kube-node-lease/k3d-topgun-server-0", KubernetesProtobuf.Object("coordination.k8s.io/v1", "Lease", "k3d-topgun-server-0", "kube-node-lease", "lease-uid"))], CancellationToken.None);
+            await keys.PutBatchAsync([new EtcdPut($"/registry/events/kube-system/coredns.{i:x4}", KubernetesProtobuf.Object("v1", "Event", $"coredns.{i:x4}", "kube-system", Uid()))], CancellationToken.None);
+            await Task.Delay(100);
+        }
+        await keys.DeleteBatchAsync([new EtcdKeyService.EtcdDelete("/registry/events/kube-system/coredns.0000", false)], false, CancellationToken.None);
+        WaitFor(driver, d => d.FindElements(By.CssSelector("#feed li")).Count == 13, what: "13 changes in the feed");
+        Assert.Equal("delete", driver.FindElement(By.CssSelector("#feed li .type")).Text);
+        WaitFor(driver, d => TreeKeys(d).Contains("/registry/events/"), what: "the new events resource in the tree");
+
+        Row(driver, coredns).Click();
+        WaitFor(driver, d => d.FindElement(By.CssSelector(".k8s .kind")).Text == "Kind Pod", what: "Kind Pod");
+        Assert.Contains("3 namespace: \"kube-system\"", driver.FindElement(By.CssSelector("pre.value")).Text);
+        WaitFor(driver, d => d.FindElements(By.CssSelector("#followers tr")).Count == 3, what: "the followers' latency");
+        Screenshot(driver, "k3s");
+    }
+
+    [Fact]
     public async Task A_key_made_of_markup_renders_as_text_and_runs_nothing()
     {
         const string evilKey = "<img src=x onerror=alert(1)>";
@@ -351,6 +420,20 @@ public sealed class EtcdBrowserTests(DockerFixture fx) : IAsyncLifetime
 /// <summary>Kubernetes values as kube-apiserver stores them: "k8s\0" + runtime.Unknown in protobuf.</summary>
 internal static class KubernetesProtobuf
 {
+    /// <summary>Any object: TypeMeta in the envelope, ObjectMeta (name, namespace, uid, labels) as field 1 of the object.</summary>
+    public static byte[] Object(string apiVersion, string kind, string name, string? ns, string uid, params (string Key, string Value)[] labels)
+    {
+        var metaFields = new List<byte[]> { Bytes(1, name) };
+        if (ns is not null) metaFields.Add(Bytes(3, ns));
+        metaFields.Add(Bytes(5, uid));
+        metaFields.Add(Bytes(6, "1234"));
+        metaFields.Add(Field(8, Message(Varint(1, 1_764_400_000))));
+        foreach (var (k, v) in labels) metaFields.Add(Field(11, Message(Bytes(1, k), Bytes(2, v))));
+        var raw = Message(Field(1, Message([.. metaFields])), Field(2, Message(Bytes(1, "spec of " + name))), Field(3, Message(Bytes(1, "Running"))));
+        var unknown = Message(Field(1, Message(Bytes(1, apiVersion), Bytes(2, kind))), Field(2, raw), Bytes(3, ""), Bytes(4, ""));
+        return [.. "k8s\0"u8.ToArray(), .. unknown];
+    }
+
     public static byte[] Namespace(string name, string uid)
     {
         var creation = Message(Varint(1, 1_700_000_000));

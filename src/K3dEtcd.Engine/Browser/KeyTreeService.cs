@@ -42,67 +42,88 @@ public sealed class KeyTreeService(EtcdConnection connection)
     private readonly EtcdKeyService _keys = new(connection);
 
     /// <summary>Children of <paramref name="prefix"/> ("" is the root), from <paramref name="after"/> (a Next cursor) on.</summary>
+    /// <remarks>
+    /// Folder counts cost no extra request: every range answer carries the number of keys from its
+    /// start to the end of the folder being listed, so a sub-folder's count is the difference
+    /// between that number where the folder starts and where the read after it starts. All reads
+    /// are at the first read's revision, so the numbers agree.
+    /// </remarks>
     public async Task<KeyTreePage> ListAsync(string prefix, string? after, int limit, CancellationToken ct)
     {
         limit = Math.Clamp(limit, 1, MaxChildren);
         var prefixBytes = Encoding.UTF8.GetBytes(prefix);
         var end = prefixBytes.Length == 0 ? new byte[] { 0 } : EtcdKeyService.PrefixEnd(prefixBytes);
+        var toTheEnd = end is [0];
         var from = string.IsNullOrEmpty(after) ? (prefixBytes.Length == 0 ? new byte[] { 0 } : prefixBytes) : Encoding.UTF8.GetBytes(after);
         var children = new List<KeyTreeNode>();
-        var counts = new Dictionary<int, Task<long>>();
         long revision = 0;
         string? next = null;
-        var done = false;
-        while (!done && children.Count < limit)
+        // A folder that runs past the page just read: its index and the keys from its start to the end.
+        (int Index, long Remaining)? open = null;
+        while (true)
         {
             var page = await RangeAsync(from, end, ScanPage, keysOnly: true, revision, ct).ConfigureAwait(false);
             if (revision == 0) revision = page.Header.Revision;
-            if (page.Kvs.Count == 0) break;
-            byte[]? resumeAt = null;
-            string? skipFolder = null;
-            foreach (var kv in page.Kvs)
+            var remaining = page.Count; // keys in [from, end)
+            if (open is { } o)
             {
-                var key = kv.Key.ToStringUtf8();
-                if (skipFolder is not null && key.StartsWith(skipFolder, StringComparison.Ordinal)) continue;
-                skipFolder = null;
+                children[o.Index] = children[o.Index] with { Count = o.Remaining - remaining };
+                open = null;
+            }
+            if (page.Kvs.Count == 0) break;
+            string? folder = null;
+            int folderIndex = -1, folderStart = 0;
+            var stop = false;
+            for (var j = 0; j < page.Kvs.Count; j++)
+            {
+                var key = page.Kvs[j].Key.ToStringUtf8();
+                if (folder is not null)
+                {
+                    if (key.StartsWith(folder, StringComparison.Ordinal)) continue;
+                    children[folderIndex] = children[folderIndex] with { Count = j - folderStart };
+                    folder = null;
+                }
                 if (children.Count >= limit)
                 {
                     next = key;
-                    done = true;
+                    stop = true;
                     break;
                 }
                 var rest = key[prefix.Length..];
                 var slash = rest.IndexOf('/');
                 if (slash < 0)
                 {
-                    children.Add(Leaf(rest, key, kv.ModRevision));
+                    children.Add(Leaf(rest, key, page.Kvs[j].ModRevision));
                     continue;
                 }
-                var folder = key[..(prefix.Length + slash + 1)];
-                // Counted concurrently: the walk does not need the count to jump past the folder.
-                counts[children.Count] = _keys.CountAsync(new EtcdKeyQuery { Key = folder, Prefix = true, Revision = revision }, ct);
+                folder = key[..(prefix.Length + slash + 1)];
+                folderIndex = children.Count;
+                folderStart = j;
                 children.Add(Folder(folder, rest[..(slash + 1)], 0, key));
-                skipFolder = folder;
             }
-            if (done) break;
-            if (skipFolder is not null)
+            if (stop) break;
+            if (folder is not null)
             {
-                // The page ended inside a folder already counted: continue after all of it.
-                resumeAt = EtcdKeyService.PrefixEnd(Encoding.UTF8.GetBytes(skipFolder));
-            }
-            else
-            {
-                var last = page.Kvs[^1].Key.Span;
-                resumeAt = new byte[last.Length + 1];
-                last.CopyTo(resumeAt);
+                if (!page.More)
+                {
+                    children[folderIndex] = children[folderIndex] with { Count = page.Kvs.Count - folderStart };
+                    break;
+                }
+                // The page ended inside a folder: continue after all of it.
+                open = (folderIndex, remaining - folderStart);
+                from = EtcdKeyService.PrefixEnd(Encoding.UTF8.GetBytes(folder));
+                if (from is [0] || (!toTheEnd && from.AsSpan().SequenceCompareTo(end) >= 0))
+                {
+                    children[folderIndex] = children[folderIndex] with { Count = open.Value.Remaining };
+                    break;
+                }
+                continue;
             }
             if (!page.More) break;
-            if (end.Length > 0 && !(end.Length == 1 && end[0] == 0) && resumeAt.AsSpan().SequenceCompareTo(end) >= 0) break;
-            if (resumeAt.Length == 1 && resumeAt[0] == 0) break; // PrefixEnd of all-0xFF: nothing after
-            from = resumeAt;
+            var last = page.Kvs[^1].Key.Span;
+            from = new byte[last.Length + 1];
+            last.CopyTo(from);
         }
-        await Task.WhenAll(counts.Values).ConfigureAwait(false);
-        foreach (var (index, count) in counts) children[index] = children[index] with { Count = count.Result };
         if (KubernetesValueDecoder.IsRegistryKey(prefix)) children = await AddKubernetesTypesAsync(children, revision, ct).ConfigureAwait(false);
         return new KeyTreePage(prefix, children, next, revision);
     }
