@@ -22,6 +22,7 @@ public sealed class GetEtcdBrowserCommand : K3dEtcdCmdlet
     /// <summary>Only the browsers with these numbers.</summary>
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(EtcdBrowserIdCompleter))]
     public int[]? Id { get; set; }
 
     protected override Task ProcessRecordAsync(CancellationToken ct)

@@ -31,6 +31,7 @@ public sealed class StopEtcdBrowserCommand : K3dEtcdCmdlet
     /// <summary>The numbers of the browsers to stop.</summary>
     [Parameter(Mandatory = true, ParameterSetName = IdSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(EtcdBrowserIdCompleter))]
     public int[]? Id { get; set; }
 
     protected override async Task ProcessRecordAsync(CancellationToken ct)
