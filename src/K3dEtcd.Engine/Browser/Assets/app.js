@@ -148,7 +148,7 @@
     }
   }
 
-  async function loadRoot() {
+  async function loadRoot(openRequest) {
     let root = state.nodes.get('');
     if (!root) {
       const li = el('div');
@@ -158,7 +158,7 @@
     }
     // One request brings the root and the chain of single folders below it ("/", "registry/"),
     // opened, so the first view shows something useful without a round trip per level.
-    const opened = await api('/api/open', { limit: 500 });
+    const opened = await (openRequest || api('/api/open', { limit: 500 }));
     for (const page of opened.pages) {
       const entry = state.nodes.get(page.prefix);
       if (!entry) break;
@@ -567,6 +567,9 @@
   // ---- start --------------------------------------------------------------------------------
 
   async function start() {
+    // The tree's first request goes out with the first one, not after it.
+    const openRequest = api('/api/open', { limit: 500 });
+    openRequest.catch(() => {});
     try {
       state.info = await api('/api/info');
     } catch (err) {
@@ -586,7 +589,7 @@
     $('filter').addEventListener('input', onFilter);
     connectEvents();
     try {
-      await loadRoot();
+      await loadRoot(openRequest);
     } catch (err) {
       $('tree').replaceChildren(el('p', 'error', err.message));
     }
