@@ -43,6 +43,9 @@
         'Invoke-EtcdDefragmentation'
         'Optimize-EtcdCluster'
         'Move-EtcdLeader'
+        'Start-EtcdBrowser'
+        'Get-EtcdBrowser'
+        'Stop-EtcdBrowser'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()

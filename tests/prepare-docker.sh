@@ -30,6 +30,9 @@ command -v etcd    >/dev/null || need_pkgs+=(etcd-server)
 command -v etcdctl >/dev/null || need_pkgs+=(etcd-client)
 command -v curl    >/dev/null || need_pkgs+=(curl)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
+# The etcd browser's tests drive Debian's chromium through chromedriver (Selenium never downloads one).
+command -v chromium     >/dev/null || need_pkgs+=(chromium)
+command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null; then
     die "missing ${need_pkgs[*]}, and this is not a Debian/Ubuntu machine (no apt-get): install a Docker engine (Docker Desktop on macOS/Windows) and etcd's server and client, start the engine, then run this again."

@@ -15,6 +15,8 @@ public sealed class EtcdWatchRequest
     public bool Prefix { get; init; }
     /// <summary>Replay history from this revision on; 0 watches from now.</summary>
     public long StartRevision { get; init; }
+    /// <summary>Every key in the keyspace (Key and Prefix are ignored); the etcd browser's feed.</summary>
+    public bool AllKeys { get; init; }
 }
 
 /// <summary>
@@ -51,13 +53,14 @@ public sealed class EtcdWatchService(EtcdConnection connection)
 
     private async Task WatchCoreAsync(EtcdWatchRequest request, ChannelWriter<EtcdWatchEvent> writer, CancellationToken ct)
     {
-        EtcdKeyService.ValidateKey(request.Key);
+        if (!request.AllKeys) EtcdKeyService.ValidateKey(request.Key);
         if (request.StartRevision < 0)
         {
             throw new K3dEtcdException(ErrorCatalog.EtcdRevisionInvalid, $"The start revision must be 0 (now) or more, not {request.StartRevision}.", request.StartRevision);
         }
-        var key = Encoding.UTF8.GetBytes(request.Key);
-        var rangeEnd = request.Prefix ? EtcdKeyService.PrefixEnd(key) : [];
+        // etcd's "all keys": key "\0" with range end "\0".
+        byte[] key = request.AllKeys ? [0] : Encoding.UTF8.GetBytes(request.Key);
+        byte[] rangeEnd = request.AllKeys ? [0] : request.Prefix ? EtcdKeyService.PrefixEnd(key) : [];
         var next = request.StartRevision;
         var everConnected = false;
         var firstAttempt = DateTime.UtcNow;

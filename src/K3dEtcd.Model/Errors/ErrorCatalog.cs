@@ -190,6 +190,13 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition SnapshotTruncated = Item(nameof(SnapshotTruncated), FailureKind.InvalidArgument, "The snapshot file is shorter than its database claims: it was cut off.");
     public static readonly ErrorDefinition SnapshotUnreadable = Item(nameof(SnapshotUnreadable), FailureKind.ResourceUnavailable, "The snapshot file could not be read (I/O error).");
 
+    // The etcd browser
+    public static readonly ErrorDefinition EtcdBrowserBodyTooLarge = Item(nameof(EtcdBrowserBodyTooLarge), FailureKind.InvalidArgument, "A value written from the browser page is over the page's size limit.");
+    public static readonly ErrorDefinition EtcdBrowserNotFound = Item(nameof(EtcdBrowserNotFound), FailureKind.ObjectNotFound, "No etcd browser with that Id runs in this session.");
+    public static readonly ErrorDefinition EtcdBrowserPortInvalid = Item(nameof(EtcdBrowserPortInvalid), FailureKind.InvalidArgument, "Start-EtcdBrowser -Port is not 1-65535 (or 0 for a free port).");
+    public static readonly ErrorDefinition EtcdBrowserPortUnavailable = Item(nameof(EtcdBrowserPortUnavailable), FailureKind.ResourceUnavailable, "The port for the etcd browser is taken or may not be listened on.");
+    public static readonly ErrorDefinition EtcdBrowserSearchEmpty = Item(nameof(EtcdBrowserSearchEmpty), FailureKind.InvalidArgument, "The browser page asked to search with no text.");
+
     private static ErrorDefinition Item(string id, FailureKind kind, string meaning) => new(id, kind, ErrorScope.Item, meaning);
     private static ErrorDefinition Session(string id, FailureKind kind, string meaning) => new(id, kind, ErrorScope.Session, meaning);
 
