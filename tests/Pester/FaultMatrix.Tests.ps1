@@ -68,10 +68,7 @@ BeforeAll {
     Assert-DockerAvailable
     $script:u = 'nosuch-fm'
     $script:ep = 'http://127.0.0.1:9'
-    $script:fakeDir = (Resolve-Path "$PSScriptRoot/../../out/fake-k3d").Path
-    $script:savedEnv = @{}
-    foreach ($v in 'PATH', 'KUBECONFIG', 'FAKE_K3D_VERSION', 'FAKE_K3D_STATE_DIR', 'FAKE_K3D_ARGV_LOG', 'FAKE_K3D_FAIL_CREATE', 'FAKE_K3D_CREATE_DELAY_MS') { $savedEnv[$v] = [Environment]::GetEnvironmentVariable($v) }
-    $env:PATH = "$fakeDir$([IO.Path]::PathSeparator)$env:PATH"
+    Enter-FakeK3d
     $script:scratch = Join-Path ([IO.Path]::GetTempPath()) "faultmatrix-$([guid]::NewGuid().ToString('N'))"
     New-Item -ItemType Directory $scratch | Out-Null
     $env:FAKE_K3D_STATE_DIR = "$scratch/k3d-state"
@@ -99,7 +96,7 @@ BeforeAll {
 }
 
 AfterAll {
-    foreach ($kv in $savedEnv.GetEnumerator()) { [Environment]::SetEnvironmentVariable($kv.Key, $kv.Value) }
+    Exit-FakeK3d
     Remove-Item $scratch -Recurse -Force -ErrorAction Ignore
 }
 

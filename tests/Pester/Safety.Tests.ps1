@@ -4,21 +4,8 @@
 BeforeAll {
     . "$PSScriptRoot/TestHelpers.ps1"
     Assert-DockerAvailable
-    $script:fakeDir = (Resolve-Path "$PSScriptRoot/../../out/fake-k3d").Path
-    if (-not (Test-Path "$fakeDir/k3d")) { throw "The fake k3d is not built in $fakeDir (dotnet build K3dEtcd.sln builds it)." }
-    $script:savedEnv = @{}
-    foreach ($v in 'PATH', 'KUBECONFIG', 'FAKE_K3D_VERSION', 'FAKE_K3D_STATE_DIR', 'FAKE_K3D_ARGV_LOG', 'FAKE_K3D_FAIL_CREATE') { $savedEnv[$v] = [Environment]::GetEnvironmentVariable($v) }
-    $env:PATH = "$fakeDir$([IO.Path]::PathSeparator)$env:PATH"
+    Enter-FakeK3d
 
-    function Use-FakeK3d([string] $Version = 'v5.8.3') {
-        $dir = Join-Path ([IO.Path]::GetTempPath()) "fake-k3d-$([guid]::NewGuid().ToString('N'))"
-        New-Item -ItemType Directory $dir | Out-Null
-        $env:FAKE_K3D_VERSION = $Version
-        $env:FAKE_K3D_STATE_DIR = "$dir/state"
-        $env:FAKE_K3D_ARGV_LOG = "$dir/argv.jsonl"
-        $env:KUBECONFIG = "$dir/kubeconfig"
-        $env:FAKE_K3D_FAIL_CREATE = $null
-    }
     # Every invocation the fake recorded: argv, and the --config file it read (content, modes, path).
     function Get-FakeK3dRecord([string] $Command, [string] $Sub) {
         if (-not (Test-Path $env:FAKE_K3D_ARGV_LOG)) { return @() }
@@ -51,7 +38,7 @@ BeforeAll {
 
 AfterAll {
     foreach ($c in $tlsEtcd, $plainA, $plainB) { if ($c) { Remove-EtcdCluster $c.Name -Force -ErrorAction Continue } }
-    foreach ($kv in $savedEnv.GetEnumerator()) { [Environment]::SetEnvironmentVariable($kv.Key, $kv.Value) }
+    Exit-FakeK3d
 }
 
 Describe '1. A refused New-K3dCluster keeps the existing cluster''s k3s certificate' -Tag Docker, K3d {

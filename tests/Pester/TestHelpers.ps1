@@ -40,3 +40,27 @@ function Get-LabelledDockerObject([string] $Cluster) {
     $f = "label=io.k3detcd.cluster=$Cluster"
     @(docker ps -aq --filter $f) + @(docker volume ls -q --filter $f) + @(docker network ls -q --filter $f) | Where-Object { $_ }
 }
+
+# The fake k3d (tests/FakeK3d, built to out/fake-k3d) first on PATH, with the environment it reads
+# saved for Exit-FakeK3d; Use-FakeK3d gives each test a fresh fake world.
+$script:FakeK3dVariables = 'PATH', 'KUBECONFIG', 'FAKE_K3D_VERSION', 'FAKE_K3D_STATE_DIR', 'FAKE_K3D_ARGV_LOG', 'FAKE_K3D_FAIL_CREATE', 'FAKE_K3D_CREATE_DELAY_MS'
+function Enter-FakeK3d {
+    $script:fakeDir = (Resolve-Path "$PSScriptRoot/../../out/fake-k3d").Path
+    if (-not (Test-Path "$fakeDir/k3d")) { throw "The fake k3d is not built in $fakeDir (dotnet build K3dEtcd.sln builds it)." }
+    $script:savedFakeK3dEnv = @{}
+    foreach ($v in $script:FakeK3dVariables) { $savedFakeK3dEnv[$v] = [Environment]::GetEnvironmentVariable($v) }
+    $env:PATH = "$fakeDir$([IO.Path]::PathSeparator)$env:PATH"
+}
+function Exit-FakeK3d {
+    foreach ($kv in $script:savedFakeK3dEnv.GetEnumerator()) { [Environment]::SetEnvironmentVariable($kv.Key, $kv.Value) }
+}
+# A fresh fake k3d world: its version, its own state, argv log and kubeconfig.
+function Use-FakeK3d([string] $Version = 'v5.8.3') {
+    $dir = Join-Path ([IO.Path]::GetTempPath()) "fake-k3d-$([guid]::NewGuid().ToString('N'))"
+    New-Item -ItemType Directory $dir | Out-Null
+    $env:FAKE_K3D_VERSION = $Version
+    $env:FAKE_K3D_STATE_DIR = "$dir/state"
+    $env:FAKE_K3D_ARGV_LOG = "$dir/argv.jsonl"
+    $env:KUBECONFIG = "$dir/kubeconfig"
+    $env:FAKE_K3D_FAIL_CREATE = $null
+}
