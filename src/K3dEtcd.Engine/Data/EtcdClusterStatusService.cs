@@ -13,7 +13,7 @@ namespace K3dEtcd.Etcd;
 /// Members, health and leader statistics. Every member is asked about itself, so one that is
 /// down is reported with its error instead of disappearing from the answer.
 /// </summary>
-public sealed class EtcdClusterStatusService(EtcdConnection connection)
+public sealed partial class EtcdClusterStatusService(EtcdConnection connection)
 {
     private IOperationLog Log => connection.Log;
 
@@ -57,7 +57,7 @@ public sealed class EtcdClusterStatusService(EtcdConnection connection)
         var leaderId = byId.Values.Select(r => r.Status!.Leader).Where(l => l != 0)
             .GroupBy(l => l).OrderByDescending(g => g.Count()).Select(g => g.Key).FirstOrDefault();
 
-        var alarmsById = await AlarmsByMemberAsync(ct).ConfigureAwait(false);
+        var alarmsById = AlarmsByMember(byId.Values.Select(r => r.Status!));
         var result = new List<EtcdMemberStatus>();
         foreach (var m in list.Members)
         {
@@ -91,22 +91,19 @@ public sealed class EtcdClusterStatusService(EtcdConnection connection)
         return result;
     }
 
-    /// <summary>Alarms per member (one cluster-wide list); empty when the list cannot be read, since the member statuses still can.</summary>
-    private async Task<Dictionary<ulong, string[]>> AlarmsByMemberAsync(CancellationToken ct)
-    {
-        try
-        {
-            var r = await connection.CallAsync("alarm list", o => connection.Grpc.MaintenanceClient.AlarmAsync(
-                new AlarmRequest { Action = AlarmRequest.Types.AlarmAction.Get }, o), ct).ConfigureAwait(false);
-            return r.Alarms.Where(a => a.Alarm != AlarmType.None).GroupBy(a => a.MemberID)
-                .ToDictionary(g => g.Key, g => g.Select(a => a.Alarm.ToString().ToUpperInvariant()).Distinct().ToArray());
-        }
-        catch (K3dEtcdException ex)
-        {
-            Log.Verbose($"etcd: alarm list failed: {ex.Message}");
-            return [];
-        }
-    }
+    [System.Text.RegularExpressions.GeneratedRegex(@"memberID:(\d+)\s+alarm:(\w+)")]
+    private static partial System.Text.RegularExpressions.Regex AlarmText();
+
+    /// <summary>
+    /// Alarms per member, from the alarm lines every member puts in its own status ("memberID:N
+    /// alarm:NOSPACE"): no extra request, and none through raft (an Alarm GET is a raft request that
+    /// blocks without quorum).
+    /// </summary>
+    private static Dictionary<ulong, string[]> AlarmsByMember(IEnumerable<StatusResponse> statuses) =>
+        statuses.SelectMany(s => s.Errors).Select(e => AlarmText().Match(e)).Where(m => m.Success)
+            .Select(m => (Id: ulong.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), Alarm: m.Groups[2].Value.ToUpperInvariant()))
+            .Where(a => a.Alarm != "NONE")
+            .GroupBy(a => a.Id).ToDictionary(g => g.Key, g => g.Select(a => a.Alarm).Distinct().ToArray());
 
     private static bool IsStoppedContainer(Member m, IReadOnlyDictionary<string, string?>? hostEndpoints) =>
         hostEndpoints is not null && hostEndpoints.TryGetValue(m.Name, out var url) && url is null;

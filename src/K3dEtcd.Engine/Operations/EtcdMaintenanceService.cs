@@ -27,7 +27,7 @@ public sealed class EtcdMaintenanceService(EtcdConnection connection, IReadOnlyD
     {
         Log.Verbose($"etcd: alarm list from {string.Join(',', connection.Endpoints)}.");
         var response = await connection.CallAsync("alarm list",
-            o => connection.Grpc.MaintenanceClient.AlarmAsync(new AlarmRequest { Action = AlarmRequest.Types.AlarmAction.Get }, o), ct).ConfigureAwait(false);
+            o => connection.Grpc.MaintenanceClient.AlarmAsync(new AlarmRequest { Action = AlarmRequest.Types.AlarmAction.Get }, o), ct, null, null, mapDeadline: true).ConfigureAwait(false);
         if (response.Alarms.Count == 0) return [];
         var names = await MemberNamesAsync(ct).ConfigureAwait(false);
         return response.Alarms.Where(a => a.Alarm != AlarmType.None).Select(a => new EtcdAlarm
@@ -52,7 +52,7 @@ public sealed class EtcdMaintenanceService(EtcdConnection connection, IReadOnlyD
                 Action = AlarmRequest.Types.AlarmAction.Deactivate,
                 MemberID = ulong.Parse(alarm.MemberId, NumberStyles.HexNumber, CultureInfo.InvariantCulture),
                 Alarm = type,
-            }, o), ct, alarm.MemberName ?? alarm.MemberId).ConfigureAwait(false);
+            }, o), ct, alarm.MemberName ?? alarm.MemberId, null, mapDeadline: true).ConfigureAwait(false);
             cleared.Add(alarm);
         }
         return cleared;
@@ -64,7 +64,7 @@ public sealed class EtcdMaintenanceService(EtcdConnection connection, IReadOnlyD
     public async Task<long> GetRevisionAsync(CancellationToken ct)
     {
         var r = await connection.CallAsync("range", o => connection.Grpc.KVClient.RangeAsync(
-            new RangeRequest { Key = ByteString.CopyFrom(0), CountOnly = true }, o), ct).ConfigureAwait(false);
+            new RangeRequest { Key = ByteString.CopyFrom(0), CountOnly = true }, o), ct, null, null, mapDeadline: true).ConfigureAwait(false);
         return r.Header.Revision;
     }
 
@@ -158,7 +158,7 @@ public sealed class EtcdMaintenanceService(EtcdConnection connection, IReadOnlyD
         await member.CallAsync("defragment", o => member.Grpc.MaintenanceClient.DefragmentAsync(new DefragmentRequest(), o),
             ct, m.Name, LongTimeout, mapDeadline: true).ConfigureAwait(false);
         var took = sw.Elapsed;
-        var after = await member.CallAsync("status", o => member.Grpc.MaintenanceClient.StatusAsync(new StatusRequest(), o), ct, m.Name).ConfigureAwait(false);
+        var after = await member.CallAsync("status", o => member.Grpc.MaintenanceClient.StatusAsync(new StatusRequest(), o), ct, m.Name, null, mapDeadline: true).ConfigureAwait(false);
         Log.Verbose($"etcd: {m.Name} defragmented in {took.TotalSeconds:0.00} s: {m.DbSize} -> {after.DbSize} bytes.");
         return new EtcdDefragmentation
         {
@@ -212,7 +212,7 @@ public sealed class EtcdMaintenanceService(EtcdConnection connection, IReadOnlyD
         var via = connection.ForEndpoint(leader.Endpoint!);
         Log.Verbose($"etcd: move leader from {leader.Name} to {to.Name} (sent to {leader.Endpoint}).");
         await via.CallAsync("move leader", o => via.Grpc.MaintenanceClient.MoveLeaderAsync(
-            new MoveLeaderRequest { TargetID = ulong.Parse(to.Id, NumberStyles.HexNumber, CultureInfo.InvariantCulture) }, o), ct, to.Name).ConfigureAwait(false);
+            new MoveLeaderRequest { TargetID = ulong.Parse(to.Id, NumberStyles.HexNumber, CultureInfo.InvariantCulture) }, o), ct, to.Name, null, mapDeadline: true).ConfigureAwait(false);
         var deadline = Stopwatch.StartNew();
         while (true)
         {
@@ -296,7 +296,7 @@ public sealed class EtcdMaintenanceService(EtcdConnection connection, IReadOnlyD
 
     private async Task<Dictionary<ulong, string>> MemberNamesAsync(CancellationToken ct)
     {
-        var list = await connection.CallAsync("member list", o => connection.Grpc.ClusterClient.MemberListAsync(new MemberListRequest(), o), ct).ConfigureAwait(false);
+        var list = await connection.CallAsync("member list", o => connection.Grpc.ClusterClient.MemberListAsync(new MemberListRequest(), o), ct, null, null, mapDeadline: true).ConfigureAwait(false);
         return list.Members.Where(m => m.Name.Length > 0).ToDictionary(m => m.ID, m => m.Name);
     }
 

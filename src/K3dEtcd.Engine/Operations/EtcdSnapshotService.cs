@@ -110,7 +110,7 @@ public sealed class EtcdSnapshotService(EtcdConnection connection)
             var member = connection.ForEndpoint(endpoint);
             try
             {
-                var status = await member.CallAsync("status", o => member.Grpc.MaintenanceClient.StatusAsync(new StatusRequest(), o), ct, endpoint).ConfigureAwait(false);
+                var status = await member.CallAsync("status", o => member.Grpc.MaintenanceClient.StatusAsync(new StatusRequest(), o), ct, endpoint, null, mapDeadline: true).ConfigureAwait(false);
                 if (status.Leader != 0) return (member, status);
                 last = new K3dEtcdException(ErrorCatalog.EtcdNoLeader, $"{endpoint} has no leader.", endpoint);
             }
