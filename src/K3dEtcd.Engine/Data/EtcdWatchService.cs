@@ -24,6 +24,11 @@ public sealed class EtcdWatchRequest
 /// </summary>
 public sealed class EtcdWatchService(EtcdConnection connection)
 {
+    private volatile bool _connected;
+
+    /// <summary>Whether etcd ever confirmed the watch (a window that ends before that has watched nothing).</summary>
+    public bool Connected => _connected;
+
     /// <summary>Writes events to <paramref name="writer"/> until cancelled; completes the writer with any terminal failure.</summary>
     public async Task WatchAsync(EtcdWatchRequest request, ChannelWriter<EtcdWatchEvent> writer, CancellationToken ct)
     {
@@ -37,6 +42,8 @@ public sealed class EtcdWatchService(EtcdConnection connection)
             // Every failure leaves with an ErrorId: a stray RpcException or an unrequested cancellation too.
             failure = ex switch
             {
+                // The caller ended the watch (its window or Ctrl+C): a normal end, not a failure.
+                RpcException { StatusCode: StatusCode.Cancelled } or OperationCanceledException when ct.IsCancellationRequested => null,
                 RpcException rpc when !ct.IsCancellationRequested => connection.Map(rpc, "watch", request.Key),
                 OperationCanceledException when !ct.IsCancellationRequested => new K3dEtcdException(ErrorCatalog.EtcdTimeout,
                     $"etcd watch: {string.Join(',', connection.Endpoints)} did not answer in time.", request.Key, ex),
@@ -87,6 +94,7 @@ public sealed class EtcdWatchService(EtcdConnection connection)
                     if (response.Created)
                     {
                         everConnected = true;
+                        _connected = true;
                         attempt = 0;
                         // Watching "from now": events after the revision the watch was created at.
                         if (next == 0) next = response.Header.Revision + 1;
