@@ -138,11 +138,18 @@ Describe 'An unreachable endpoint' -Tag FaultMatrix {
     }
 
     It 'New-K3dCluster: the pre-flight probe fails (DatastorePreflightFailed), k3d never runs, nothing created' -Tag Docker {
-        $r = Invoke-Case { New-K3dCluster fmpre -Datastore 'http://fm-no-such-host:2379' -Network bridge -Image $env:K3DETCD_ETCD_IMAGE -SkipVerify -ProgressAction SilentlyContinue }
+        # The probe runs this test's own tag of the etcd image, so its containers are told apart from other tests' (shared engine).
+        $probeImage = "k3detcd/etcd:fm-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+        docker tag $env:K3DETCD_ETCD_IMAGE $probeImage
+        $savedImage = $env:K3DETCD_ETCD_IMAGE
+        $env:K3DETCD_ETCD_IMAGE = $probeImage   # the probe's default image for a datastore string
+        try { $r = Invoke-Case { New-K3dCluster fmpre -Datastore 'http://fm-no-such-host:2379' -Network bridge -SkipVerify -ProgressAction SilentlyContinue } }
+        finally { $env:K3DETCD_ETCD_IMAGE = $savedImage }
         $r.Error.FullyQualifiedErrorId | Should -BeLike 'DatastorePreflightFailed,*'
         $r.Error.CategoryInfo.Category | Should -Be 'ConnectionError'
         @(Get-Content $env:FAKE_K3D_ARGV_LOG -ErrorAction Ignore | Where-Object { $_ -match '"create"' }) | Should -BeNullOrEmpty
-        docker ps -aq --filter label=io.k3detcd.probe | Should -BeNullOrEmpty
+        docker ps -aq --filter "ancestor=$probeImage" | Should -BeNullOrEmpty
+        docker rmi $probeImage | Out-Null
     }
 
     It 'Test-K3dDatastore: the honest result, Health failed and nothing else tried' -Tag Docker {

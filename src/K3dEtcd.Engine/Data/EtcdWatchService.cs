@@ -42,8 +42,9 @@ public sealed class EtcdWatchService(EtcdConnection connection)
             // Every failure leaves with an ErrorId: a stray RpcException or an unrequested cancellation too.
             failure = ex switch
             {
-                // The caller ended the watch (its window or Ctrl+C): a normal end, not a failure.
-                RpcException { StatusCode: StatusCode.Cancelled } or OperationCanceledException when ct.IsCancellationRequested => null,
+                // The caller ended the watch (its window or Ctrl+C): a cancellation, never a raw RpcException
+                // (the cmdlet rethrew that one as an error without an ErrorId when -TimeoutSeconds ran out).
+                RpcException { StatusCode: StatusCode.Cancelled } when ct.IsCancellationRequested => new OperationCanceledException("The watch was ended by its caller.", ex, ct),
                 RpcException rpc when !ct.IsCancellationRequested => connection.Map(rpc, "watch", request.Key),
                 OperationCanceledException when !ct.IsCancellationRequested => new K3dEtcdException(ErrorCatalog.EtcdTimeout,
                     $"etcd watch: {string.Join(',', connection.Endpoints)} did not answer in time.", request.Key, ex),
