@@ -148,7 +148,8 @@ Describe 'An unreachable endpoint' -Tag FaultMatrix {
         $r.Error.FullyQualifiedErrorId | Should -BeLike 'DatastorePreflightFailed,*'
         $r.Error.CategoryInfo.Category | Should -Be 'ConnectionError'
         @(Get-Content $env:FAKE_K3D_ARGV_LOG -ErrorAction Ignore | Where-Object { $_ -match '"create"' }) | Should -BeNullOrEmpty
-        docker ps -aq --filter "ancestor=$probeImage" | Should -BeNullOrEmpty
+        # (not `ancestor=`: that matches by image ID, which every etcd container of the shared engine has.)
+        docker ps -a --format '{{.ID}} {{.Image}}' | Where-Object { $_ -like "* $probeImage" } | Should -BeNullOrEmpty
         docker rmi $probeImage | Out-Null
     }
 
