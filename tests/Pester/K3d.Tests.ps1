@@ -343,7 +343,8 @@ Describe 'Bad input' -Tag K3d {
     BeforeAll { Use-FakeK3d }
     It 'refuses <Case> with a clear error' -ForEach $badInput {
         $err = $null
-        try { & $Call -ErrorAction Stop } catch { $err = $_ }
+        # -ErrorAction on `& $Call` would bind to the script block, not to the cmdlet: the preference does reach it.
+        try { $ErrorActionPreference = 'Stop'; & $Call } catch { $err = $_ }
         $err | Should -Not -BeNullOrEmpty
         $err.FullyQualifiedErrorId | Should -Be $ErrorId
         $err.CategoryInfo.Category | Should -Be $Category

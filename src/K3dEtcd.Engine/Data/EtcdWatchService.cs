@@ -26,6 +26,11 @@ public sealed class EtcdWatchRequest
 /// </summary>
 public sealed class EtcdWatchService(EtcdConnection connection)
 {
+    private volatile bool _connected;
+
+    /// <summary>Whether etcd ever confirmed the watch (a window that ends before that has watched nothing).</summary>
+    public bool Connected => _connected;
+
     /// <summary>Writes events to <paramref name="writer"/> until cancelled; completes the writer with any terminal failure.</summary>
     public async Task WatchAsync(EtcdWatchRequest request, ChannelWriter<EtcdWatchEvent> writer, CancellationToken ct)
     {
@@ -39,6 +44,9 @@ public sealed class EtcdWatchService(EtcdConnection connection)
             // Every failure leaves with an ErrorId: a stray RpcException or an unrequested cancellation too.
             failure = ex switch
             {
+                // The caller ended the watch (its window or Ctrl+C): a cancellation, never a raw RpcException
+                // (the cmdlet rethrew that one as an error without an ErrorId when -TimeoutSeconds ran out).
+                RpcException { StatusCode: StatusCode.Cancelled } when ct.IsCancellationRequested => new OperationCanceledException("The watch was ended by its caller.", ex, ct),
                 RpcException rpc when !ct.IsCancellationRequested => connection.Map(rpc, "watch", request.Key),
                 OperationCanceledException when !ct.IsCancellationRequested => new K3dEtcdException(ErrorCatalog.EtcdTimeout,
                     $"etcd watch: {string.Join(',', connection.Endpoints)} did not answer in time.", request.Key, ex),
@@ -90,6 +98,7 @@ public sealed class EtcdWatchService(EtcdConnection connection)
                     if (response.Created)
                     {
                         everConnected = true;
+                        _connected = true;
                         attempt = 0;
                         // Watching "from now": events after the revision the watch was created at.
                         if (next == 0) next = response.Header.Revision + 1;

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using System.Threading.Channels;
+using K3dEtcd.Common;
 using K3dEtcd.Etcd;
 using K3dEtcd.Model;
 
@@ -65,6 +66,14 @@ public sealed class WatchEtcdKeyCommand : EtcdDataCmdlet
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
+            if (!service.Connected)
+            {
+                // The window closed before etcd ever confirmed the watch: nothing was watched, so say why.
+                watch.Cancel();
+                try { await producer; } catch (OperationCanceledException) { }
+                throw new K3dEtcdException(ErrorCatalog.EtcdUnreachable,
+                    $"etcd watch: {string.Join(',', connection.Endpoints)} did not accept the watch within {TimeoutSeconds} s, so nothing was watched.", Key);
+            }
             WriteVerbose($"Watch ended after {TimeoutSeconds} s with {seen} event(s).");
         }
         finally

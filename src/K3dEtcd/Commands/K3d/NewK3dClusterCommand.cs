@@ -10,10 +10,13 @@ namespace K3dEtcd.Commands.K3d;
 /// <summary>
 /// <para type="synopsis">Creates a k3d (k3s) cluster whose servers use an external datastore: an etcd cluster from New-EtcdCluster, or any k3s datastore string.</para>
 /// <para type="description">Runs the installed k3d (found on PATH, or -K3dPath) with the arguments its version accepts: k3d v5 gets
-/// -e "K3S_DATASTORE_ENDPOINT=...@server:*" and --k3s-arg "ARG@server:*" (a literal '@' escaped as '\@'), k3d v3/v4 get
-/// --k3s-server-arg; k3d before v3 is refused. The endpoint and TLS file paths reach the servers as K3S_DATASTORE_* environment
-/// variables (not arguments, so they stay out of process lists); a TLS etcd cluster's CA, client certificate and key are mounted
-/// read-only into the server nodes. For an EtcdCluster the nodes join its Docker network and use the members' in-network URLs.</para>
+/// --k3s-arg "ARG@server:*" (a literal '@' escaped as '\@') and the token and the K3S_DATASTORE_* variables in a k3d config file
+/// (--config; created 0600 in a private 0700 directory and removed when k3d returns, so no secret is in the process list);
+/// k3d v3/v4 get --token, -e and --k3s-server-arg (with a warning that the process list shows them); k3d before v3 is refused.
+/// The endpoint and TLS file paths reach the servers as K3S_DATASTORE_* environment variables; a TLS etcd cluster's CA, client
+/// certificate and key are mounted read-only into the server nodes. For an EtcdCluster the nodes join its Docker network and use
+/// the members' in-network URLs. A name that is taken (found by k3d's list or its k3d.cluster Docker label) is refused before
+/// anything is made or changed.</para>
 /// <para type="description">Before anything is created, the datastore is probed from inside Docker (as Test-K3dDatastore does) and a
 /// datastore holding k3s /bootstrap data made with another token is refused. k3d's log lines feed the progress bar and Verbose.
 /// A failure or Ctrl+C deletes the half-made k3d cluster with `k3d cluster delete`; the etcd cluster is never touched. After k3d
