@@ -44,7 +44,7 @@ exit 0
         }
         & $stub id "echo $Uid"
         if ($Sudo) { & $stub sudo "echo `"sudo `$*`" >> '$log'; `"`$@`"" }
-        foreach ($tool in @('etcd', 'etcdctl', 'curl', 'openssl') | Where-Object { $_ -notin $Missing }) { & $stub $tool 'exit 0' }
+        foreach ($tool in @('etcd', 'etcdctl', 'curl', 'openssl', 'chromium', 'chromedriver') | Where-Object { $_ -notin $Missing }) { & $stub $tool 'exit 0' }
         [pscustomobject]@{ Root = $root; Bin = "$bin"; Log = $log }
     }
 

@@ -147,5 +147,12 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
         }
     }
 
-    public void OnRemove(PSModuleInfo psModuleInfo) => DependencyLoadContext.Unregister();
+    // One cleanup for the whole assembly: PowerShell runs only one IModuleAssemblyCleanup, and a second
+    // one made the resolver miss its re-registration on `Import-Module -Force`.
+    public void OnRemove(PSModuleInfo psModuleInfo)
+    {
+        // The session's etcd browsers stop and free their ports before the resolver goes.
+        Commands.Etcd.EtcdBrowserSessions.StopAll();
+        DependencyLoadContext.Unregister();
+    }
 }

@@ -33,9 +33,3 @@ internal static class EtcdBrowserSessions
 
     public static void StopAll() => EtcdBrowserRegistry.StopAll(Owner);
 }
-
-/// <summary>PowerShell calls this on Remove-Module: the session's browsers stop and free their ports.</summary>
-public sealed class EtcdBrowserModuleCleanup : IModuleAssemblyCleanup
-{
-    public void OnRemove(PSModuleInfo psModuleInfo) => EtcdBrowserSessions.StopAll();
-}
