@@ -44,11 +44,11 @@ public sealed class EtcdBrowserUnitTests
     [Fact]
     public void Query_values_are_percent_decoded_and_plus_stays_a_plus()
     {
-        var q = EtcdBrowserServer.ParseQuery("?prefix=%2Fregistry%2F&key=a+b%20c&token=x&empty=");
+        var q = BrowserHttp.ParseQuery("?prefix=%2Fregistry%2F&key=a+b%20c&token=x&empty=");
         Assert.Equal("/registry/", q["prefix"]);
         Assert.Equal("a+b c", q["key"]);
         Assert.Equal("", q["empty"]);
-        Assert.Empty(EtcdBrowserServer.ParseQuery(null));
+        Assert.Empty(BrowserHttp.ParseQuery(null));
     }
 
     [Theory]
@@ -58,5 +58,5 @@ public sealed class EtcdBrowserUnitTests
     [InlineData("xk3detcd-browser-1234=abc", null)]
     [InlineData(null, null)]
     public void The_cookie_is_read_by_its_exact_name(string? header, string? expected) =>
-        Assert.Equal(expected, EtcdBrowserServer.CookieValue(header, "k3detcd-browser-1234"));
+        Assert.Equal(expected, BrowserRequestGuard.CookieValue(header, "k3detcd-browser-1234"));
 }

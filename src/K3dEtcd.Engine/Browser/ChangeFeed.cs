@@ -1,4 +1,6 @@
 using System.Threading.Channels;
+using Etcdserverpb;
+using Google.Protobuf;
 using K3dEtcd.Common;
 using K3dEtcd.Etcd;
 using K3dEtcd.Model;
@@ -12,16 +14,23 @@ public sealed record FeedEvent(string Type, string Key, long Revision, long Vers
 /// One watch over the whole keyspace per browser, fanned out to every open page. Each page has
 /// its own bounded queue that drops the oldest changes when the page cannot keep up (a burst of
 /// 100k puts must not grow memory); a dropped change makes the page refresh what it shows.
+/// Every change reaches the <see cref="FolderListingCache"/> first, so a page that hears of a change
+/// and lists the folder again gets the new counts.
 /// </summary>
 public sealed class ChangeFeed : IAsyncDisposable
 {
     private readonly EtcdConnection _connection;
+    private readonly FolderListingCache? _listings;
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
     private readonly List<Subscriber> _subscribers = [];
     private Task? _pump;
 
-    public ChangeFeed(EtcdConnection connection) => _connection = connection;
+    public ChangeFeed(EtcdConnection connection, FolderListingCache? listings = null)
+    {
+        _connection = connection;
+        _listings = listings;
+    }
 
     /// <summary>Last error of the watch (shown on the page); null while it runs fine.</summary>
     public string? Problem { get; private set; }
@@ -46,9 +55,14 @@ public sealed class ChangeFeed : IAsyncDisposable
         while (!ct.IsCancellationRequested)
         {
             var channel = Channel.CreateBounded<EtcdWatchEvent>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
-            var watch = Task.Run(() => service.WatchAsync(new EtcdWatchRequest { AllKeys = true }, channel.Writer, ct), CancellationToken.None);
+            Task watch = Task.CompletedTask;
             try
             {
+                // Watch from a revision known here (not "now"), so the listing cache knows which
+                // revisions the watch vouches for.
+                var from = await CurrentRevisionAsync(ct).ConfigureAwait(false) + 1;
+                _listings?.WatchStarted(from);
+                watch = Task.Run(() => service.WatchAsync(new EtcdWatchRequest { AllKeys = true, StartRevision = from }, channel.Writer, ct), CancellationToken.None);
                 await foreach (var ev in channel.Reader.ReadAllAsync(ct).ConfigureAwait(false))
                 {
                     Problem = null;
@@ -67,11 +81,13 @@ public sealed class ChangeFeed : IAsyncDisposable
                 // access denied, a cluster gone for long) restarts the watch from now and tells
                 // the pages to reload what they show, since changes may have been missed.
                 Problem = ex.Message;
+                _listings?.WatchLost();
                 Publish(null);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 Problem = "the watch failed: " + ex.GetType().Name;
+                _listings?.WatchLost();
                 Publish(null);
             }
             finally
@@ -82,9 +98,18 @@ public sealed class ChangeFeed : IAsyncDisposable
         }
     }
 
-    /// <summary>Hands a change (null: "reload") to every page.</summary>
+    private async Task<long> CurrentRevisionAsync(CancellationToken ct)
+    {
+        // Any read answers with the store's revision; a count of one key is the cheapest.
+        var response = await _connection.CallAsync("range", o => _connection.Grpc.KVClient.RangeAsync(
+            new RangeRequest { Key = ByteString.CopyFrom(0), CountOnly = true }, o), ct).ConfigureAwait(false);
+        return response.Header.Revision;
+    }
+
+    /// <summary>Hands a change (null: "reload") to the listing cache, then to every page.</summary>
     private void Publish(FeedEvent? ev)
     {
+        if (ev is not null) _listings?.Apply(ev);
         Subscriber[] all;
         lock (_gate) all = [.. _subscribers];
         foreach (var s in all) s.Offer(ev);
