@@ -2,7 +2,8 @@
 # The etcd browser, measured in a real browser (Debian's chromium through chromedriver, driven
 # with Selenium.WebDriver from the NuGet cache; nothing is downloaded):
 #   - first paint of the tree over 100k keys laid out like k3s (/registry/<resource>/<ns>/<name>):
-#     from the start of navigation (the token URL) to the tree on screen, several page loads;
+#     from the start of navigation (the token URL) to the tree on screen, several page loads of one
+#     browser, and the first load of each of three new browsers (the keys not read yet);
 #   - put to page: Set-EtcdKey of a new key while the page is open, until the activity feed and
 #     the tree show it (a MutationObserver stamps Date.now(), the same clock as the put's start).
 # Usage: dotnet pwsh bench/browser.ps1 [-Keys 100000] [-Loads 5] [-Puts 30]
@@ -40,20 +41,30 @@ try {
     $service.SuppressInitialDiagnosticInformation = $true
     $driver = [OpenQA.Selenium.Chrome.ChromeDriver]::new($service, $options, [TimeSpan]::FromSeconds(120))
 
-    $paint = @()
-    foreach ($i in 0..$Loads) {
-        $driver.Navigate().GoToUrl($browser.Url)   # a new navigation each time: token, cookie, redirect, page, tree
+    function Measure-Paint([string] $Url) {
+        $driver.Navigate().GoToUrl($Url)   # a new navigation each time: token, cookie, redirect, page, tree
         $t = $null
         for ($w = 0; $w -lt 600 -and $null -eq $t; $w++) {
             $t = $driver.ExecuteScript("const m = performance.getEntriesByName('k3detcd-tree-ready'); return m.length ? m[0].startTime : null;")
             if ($null -eq $t) { Start-Sleep -Milliseconds 20 }
         }
         if ($null -eq $t) { throw 'the tree did not appear within 12 s' }
-        if ($i -gt 0) { $paint += [double]$t }   # the first load warms the server's JIT
-        $shown = $driver.ExecuteScript("return document.querySelectorAll('#tree .row[data-key]').length;")
+        [double]$t
     }
+    # The first load after Start-EtcdBrowser reads the keys (and JITs the server): shown on its own.
+    $first = Measure-Paint $browser.Url
+    $paint = @(foreach ($i in 1..$Loads) { Measure-Paint $browser.Url })
+    $shown = $driver.ExecuteScript("return document.querySelectorAll('#tree .row[data-key]').length;")
     $total = $driver.ExecuteScript("return document.getElementById('total').textContent;")
-    Write-Host ("First paint over {0}: median {1:0} ms (runs: {2}); {3} rows shown" -f $total, (Get-Median $paint), (($paint | ForEach-Object { '{0:0}' -f $_ }) -join ', '), $shown)
+    Write-Host ("First paint over {0}: median {1:0} ms (runs: {2}); {3} rows shown; first load after Start-EtcdBrowser {4:0} ms" -f $total, (Get-Median $paint), (($paint | ForEach-Object { '{0:0}' -f $_ }) -join ', '), $shown, $first)
+    # A new browser each time (the server code is JIT-compiled by now, but nothing of the keys is
+    # known yet): the first paint as a user sees it after Start-EtcdBrowser.
+    $cold = @(foreach ($i in 1..3) {
+        Stop-EtcdBrowser $browser -Confirm:$false
+        $browser = Start-EtcdBrowser -Cluster $cluster -NoBrowser
+        Measure-Paint $browser.Url
+    })
+    Write-Host ("First paint of a new browser (nothing read yet): median {0:0} ms (runs: {1})" -f (Get-Median $cold), (($cold | ForEach-Object { '{0:0}' -f $_ }) -join ', '))
 
     $driver.ExecuteScript(@'
 window.__seen = {};

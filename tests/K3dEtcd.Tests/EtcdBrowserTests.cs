@@ -53,7 +53,7 @@ public sealed class EtcdBrowserTests(DockerFixture fx) : IAsyncLifetime
 
     private static string ResultsDirectory => Directory.CreateDirectory(Path.Combine(RepoRoot, "out", "test-results")).FullName;
 
-    private static EtcdBrowserServer StartServer(EtcdCluster cluster, bool allowWrite = false) =>
+    internal static EtcdBrowserServer StartServer(EtcdCluster cluster, bool allowWrite = false) =>
         EtcdBrowserServer.Start(EtcdConnection.Open(EtcdConnectionOptions.FromCluster(cluster)), new EtcdBrowserOptions
         {
             ClusterName = cluster.Name,
@@ -61,7 +61,7 @@ public sealed class EtcdBrowserTests(DockerFixture fx) : IAsyncLifetime
             HostEndpoints = cluster.Members.ToDictionary(m => m.Name, m => m.ClientUrl),
         });
 
-    internal static ChromeDriver NewChrome()
+    internal static ChromeDriver NewChrome(params string[] extraArguments)
     {
         // Selenium must not fetch a driver or a browser: both come from Debian's packages.
         Environment.SetEnvironmentVariable("SE_OFFLINE", "true");
@@ -69,16 +69,17 @@ public sealed class EtcdBrowserTests(DockerFixture fx) : IAsyncLifetime
             "The browser tests need Debian's chromium and chromium-driver (tests/prepare-docker.sh installs them).");
         var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1500,950", "--no-first-run");
+        options.AddArguments(extraArguments);
         var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
         service.HideCommandPromptWindow = true;
         service.SuppressInitialDiagnosticInformation = true;
         return new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
     }
 
-    private static void Screenshot(ChromeDriver driver, string name) =>
+    internal static void Screenshot(ChromeDriver driver, string name) =>
         driver.GetScreenshot().SaveAsFile(Path.Combine(ResultsDirectory, $"browser-{name}.png"));
 
-    private static T WaitFor<T>(IWebDriver driver, Func<IWebDriver, T> condition, double seconds = 10, string? what = null)
+    internal static T WaitFor<T>(IWebDriver driver, Func<IWebDriver, T> condition, double seconds = 10, string? what = null)
     {
         var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(seconds)) { PollingInterval = TimeSpan.FromMilliseconds(20) };
         wait.IgnoreExceptionTypes(typeof(StaleElementReferenceException), typeof(NoSuchElementException));
@@ -87,11 +88,11 @@ public sealed class EtcdBrowserTests(DockerFixture fx) : IAsyncLifetime
     }
 
     /// <summary>The full keys of every tree row on the page.</summary>
-    private static List<string> TreeKeys(IWebDriver driver) =>
+    internal static List<string> TreeKeys(IWebDriver driver) =>
         ((IReadOnlyCollection<object>)((IJavaScriptExecutor)driver).ExecuteScript(
             "return [...document.querySelectorAll('#tree .row[data-key]')].map(r => r.dataset.key);")!).Cast<string>().ToList();
 
-    private static IWebElement Row(IWebDriver driver, string key) =>
+    internal static IWebElement Row(IWebDriver driver, string key) =>
         (IWebElement)((IJavaScriptExecutor)driver).ExecuteScript(
             "return [...document.querySelectorAll('#tree .row[data-key]')].find(r => r.dataset.key === arguments[0]) || null;", key)!
         ?? throw new NoSuchElementException($"no row for {key}");
@@ -113,14 +114,14 @@ public sealed class EtcdBrowserTests(DockerFixture fx) : IAsyncLifetime
         """;
 
     /// <summary>Opens a folder row unless it is open already (single folders open by themselves).</summary>
-    private static void Expand(IWebDriver driver, string folder)
+    internal static void Expand(IWebDriver driver, string folder)
     {
         var row = WaitFor(driver, d => Row(d, folder), what: folder);
         if (row.GetAttribute("aria-expanded") != "true") row.Click();
         WaitFor(driver, d => Row(d, folder).GetAttribute("aria-expanded") == "true", what: $"{folder} to open");
     }
 
-    private static void OpenPage(ChromeDriver driver, EtcdBrowserServer server)
+    internal static void OpenPage(ChromeDriver driver, EtcdBrowserServer server)
     {
         driver.Navigate().GoToUrl(server.Url);
         WaitFor(driver, d => d.FindElement(By.TagName("body")).GetAttribute("data-tree-ready") == "1", 15, "the tree to load");
