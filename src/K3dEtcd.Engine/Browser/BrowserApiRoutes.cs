@@ -81,6 +81,26 @@ internal sealed class BrowserApiRoutes(EtcdConnection connection, EtcdBrowserOpt
         }
     }
 
+    /// <summary>
+    /// Reads the page's first view as soon as the watch runs, so the tree is known (and kept
+    /// current) by the time a browser asks; a page asking meanwhile waits for this walk.
+    /// </summary>
+    public async Task WarmUpAsync(CancellationToken ct)
+    {
+        try
+        {
+            await feed.Started.WaitAsync(TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
+            await OpenAsync(DefaultLimit, ct).ConfigureAwait(false);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            // Only a head start: the page reads (and reports) for itself.
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     /// <summary>The root and, while a folder is the only child, that folder too: the page's first view in one request.</summary>
     private async Task<List<KeyTreePage>> OpenAsync(int limit, CancellationToken ct)
     {

@@ -24,6 +24,7 @@ public sealed class ChangeFeed : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
     private readonly List<Subscriber> _subscribers = [];
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _pump;
 
     public ChangeFeed(EtcdConnection connection, FolderListingCache? listings = null)
@@ -34,6 +35,9 @@ public sealed class ChangeFeed : IAsyncDisposable
 
     /// <summary>Last error of the watch (shown on the page); null while it runs fine.</summary>
     public string? Problem { get; private set; }
+
+    /// <summary>Completes once the first watch is set up (the listing cache can keep what is read from then on).</summary>
+    public Task Started => _started.Task;
 
     public void Start() => _pump = Task.Run(() => PumpAsync(_stop.Token));
 
@@ -60,8 +64,9 @@ public sealed class ChangeFeed : IAsyncDisposable
             {
                 // Watch from a revision known here (not "now"), so the listing cache knows which
                 // revisions the watch vouches for.
-                var from = await CurrentRevisionAsync(ct).ConfigureAwait(false) + 1;
+                var from = await CurrentRevisionAsync(_connection, ct).ConfigureAwait(false) + 1;
                 _listings?.WatchStarted(from);
+                _started.TrySetResult();
                 watch = Task.Run(() => service.WatchAsync(new EtcdWatchRequest { AllKeys = true, StartRevision = from }, channel.Writer, ct), CancellationToken.None);
                 await foreach (var ev in channel.Reader.ReadAllAsync(ct).ConfigureAwait(false))
                 {
@@ -98,10 +103,11 @@ public sealed class ChangeFeed : IAsyncDisposable
         }
     }
 
-    private async Task<long> CurrentRevisionAsync(CancellationToken ct)
+    /// <summary>The store's revision now (a linearizable read).</summary>
+    internal static async Task<long> CurrentRevisionAsync(EtcdConnection connection, CancellationToken ct)
     {
         // Any read answers with the store's revision; a count of one key is the cheapest.
-        var response = await _connection.CallAsync("range", o => _connection.Grpc.KVClient.RangeAsync(
+        var response = await connection.CallAsync("range", o => connection.Grpc.KVClient.RangeAsync(
             new RangeRequest { Key = ByteString.CopyFrom(0), CountOnly = true }, o), ct).ConfigureAwait(false);
         return response.Header.Revision;
     }

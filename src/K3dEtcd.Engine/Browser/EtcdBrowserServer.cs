@@ -82,6 +82,7 @@ public sealed class EtcdBrowserServer : IAsyncDisposable
             }
             var server = new EtcdBrowserServer(connection, options, listener, port, host);
             server._feed.Start();
+            _ = Task.Run(() => server._api.WarmUpAsync(server._stop.Token));
             server._acceptLoop = Task.Run(server.AcceptLoopAsync);
             return server;
         }

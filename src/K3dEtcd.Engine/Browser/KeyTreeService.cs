@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Etcdserverpb;
 using Google.Protobuf;
@@ -40,12 +42,13 @@ public sealed record KeyTreePage(string Prefix, IReadOnlyList<KeyTreeNode> Child
 public sealed class KeyTreeService(EtcdConnection connection, FolderListingCache? cache = null)
 {
     /// <summary>Keys asked per range read while walking a folder.</summary>
-    private const int ScanPage = 8192;
+    private const int ScanPage = 1024;
     public const int MaxChildren = 2000;
     /// <summary>Children of the folders below the one listed that one walk may collect.</summary>
     private const int SubListingBudget = 20_000;
 
     private readonly EtcdKeyService _keys = new(connection);
+    private readonly ConcurrentDictionary<string, Lazy<Task<(List<FolderChild>, long)>>> _walks = new(StringComparer.Ordinal);
 
     /// <summary>Children of <paramref name="prefix"/> ("" is the root), from <paramref name="after"/> (a Next cursor) on.</summary>
     public async Task<KeyTreePage> ListAsync(string prefix, string? after, int limit, CancellationToken ct)
@@ -55,7 +58,9 @@ public sealed class KeyTreeService(EtcdConnection connection, FolderListingCache
         long revision = 0;
         if (cache is null || !cache.TryGet(prefix, out children))
         {
-            (children, revision) = await ScanAsync(prefix, after, limit, ct).ConfigureAwait(false);
+            (children, revision) = string.IsNullOrEmpty(after)
+                ? await WalkOnceAsync(prefix, ct).ConfigureAwait(false)
+                : await ScanAsync(prefix, after, limit, ct).ConfigureAwait(false);
         }
         var from = string.IsNullOrEmpty(after) ? 0 : children.FindIndex(c => KeyOrder.Instance.Compare(c.Key, after) >= 0);
         if (from < 0) from = children.Count;
@@ -63,6 +68,20 @@ public sealed class KeyTreeService(EtcdConnection connection, FolderListingCache
         var next = from + limit < children.Count ? children[from + limit].Key : null;
         if (KubernetesValueDecoder.IsRegistryKey(prefix)) shown = await AddKubernetesTypesAsync(shown, revision, ct).ConfigureAwait(false);
         return new KeyTreePage(prefix, shown, next, revision);
+    }
+
+    /// <summary>One walk of a folder at a time: a page (or the warm-up at start) asking while it runs waits for it.</summary>
+    private async Task<(List<FolderChild> Children, long Revision)> WalkOnceAsync(string prefix, CancellationToken ct)
+    {
+        var walk = _walks.GetOrAdd(prefix, p => new Lazy<Task<(List<FolderChild>, long)>>(() => ScanAsync(p, null, MaxChildren, ct)));
+        try
+        {
+            return await walk.Value.ConfigureAwait(false);
+        }
+        finally
+        {
+            _walks.TryRemove(KeyValuePair.Create(prefix, walk));
+        }
     }
 
     /// <summary>
@@ -74,61 +93,96 @@ public sealed class KeyTreeService(EtcdConnection connection, FolderListingCache
     private async Task<(List<FolderChild> Children, long Revision)> ScanAsync(string prefix, string? after, int limit, CancellationToken ct)
     {
         var epoch = cache?.Epoch ?? 0;
-        var prefixBytes = Encoding.UTF8.GetBytes(prefix);
-        var end = prefixBytes.Length == 0 ? new byte[] { 0 } : EtcdKeyService.PrefixEnd(prefixBytes);
-        var from = !string.IsNullOrEmpty(after) ? Encoding.UTF8.GetBytes(after) : prefixBytes.Length == 0 ? new byte[] { 0 } : prefixBytes;
         var complete = string.IsNullOrEmpty(after);
         // Children wanted: the whole folder to cache it (up to the cap), else the page and the next one.
         var cap = complete ? MaxChildren : limit;
         var top = new FolderGrouping(prefix);
         var below = complete && cache is not null ? new SubFolderGroupings(prefix, SubListingBudget) : null;
+        if (!complete)
+        {
+            long atRevision = 0;
+            await foreach (var (key, modRevision, revision) in WalkFromAsync(prefix, after!, ct).ConfigureAwait(false))
+            {
+                atRevision = revision;
+                if (!top.Add(key, modRevision, cap)) break;
+            }
+            return (top.Children, atRevision);
+        }
+        // The whole folder through the data path's paging (pages of a few MB, the next one read
+        // while this one is grouped), all at one revision, the one the cache needs to know.
+        var at = await ChangeFeed.CurrentRevisionAsync(connection, ct).ConfigureAwait(false);
+        var query = prefix.Length == 0
+            ? new EtcdKeyQuery { KeysOnly = true, Revision = at }
+            : new EtcdKeyQuery { Key = prefix, Prefix = true, KeysOnly = true, Revision = at };
+        await foreach (var kv in _keys.GetAsync(query, ct).ConfigureAwait(false))
+        {
+            // One child more than the cap has started: everything before it is counted, nothing is cached.
+            if (!top.Add(kv.Key, kv.ModRevision, cap)) return (top.Children, at);
+            below?.Add(kv.Key, kv.ModRevision);
+        }
+        if (cache is not null)
+        {
+            var listings = below!.Complete();
+            listings[prefix] = top.Children;
+            cache.Store(epoch, at, listings);
+        }
+        return (top.Children, at);
+    }
+
+    /// <summary>Keys of <paramref name="prefix"/> from <paramref name="after"/> on, in small pages (a page of the tree needs few).</summary>
+    private async IAsyncEnumerable<(string Key, long ModRevision, long Revision)> WalkFromAsync(string prefix, string after, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var prefixBytes = Encoding.UTF8.GetBytes(prefix);
+        var end = prefixBytes.Length == 0 ? new byte[] { 0 } : EtcdKeyService.PrefixEnd(prefixBytes);
+        var from = Encoding.UTF8.GetBytes(after);
         long revision = 0;
         while (true)
         {
             var page = await RangeAsync(from, end, ScanPage, keysOnly: true, revision, ct).ConfigureAwait(false);
             if (revision == 0) revision = page.Header.Revision;
-            foreach (var kv in page.Kvs)
-            {
-                var key = kv.Key.ToStringUtf8();
-                if (!top.Add(key, kv.ModRevision, cap))
-                {
-                    // One child more than wanted has started: everything before it is counted.
-                    return (top.Children, revision);
-                }
-                below?.Add(key, kv.ModRevision);
-            }
-            if (!page.More || page.Kvs.Count == 0) break;
+            foreach (var kv in page.Kvs) yield return (kv.Key.ToStringUtf8(), kv.ModRevision, revision);
+            if (!page.More || page.Kvs.Count == 0) yield break;
             var last = page.Kvs[^1].Key.Span;
             from = new byte[last.Length + 1];
             last.CopyTo(from);
         }
-        if (complete && cache is not null)
-        {
-            var listings = below!.Complete();
-            listings[prefix] = top.Children;
-            cache.Store(epoch, revision, listings);
-        }
-        return (top.Children, revision);
     }
 
     /// <summary>Counts keys (in key order) into the children of one folder.</summary>
     private sealed class FolderGrouping(string prefix)
     {
+        private readonly List<FolderChild> _children = [];
+        private long _lastCount;
+
         public string Prefix { get; } = prefix;
-        public List<FolderChild> Children { get; } = [];
+        public int Count => _children.Count;
+        /// <summary>More children than a listing may hold: not kept.</summary>
+        public bool Overflowed { get; set; }
+
+        public List<FolderChild> Children
+        {
+            get
+            {
+                if (_children.Count > 0 && _children[^1].Count != _lastCount) _children[^1] = _children[^1] with { Count = _lastCount };
+                return _children;
+            }
+        }
 
         /// <summary>False once the key starts a child beyond <paramref name="cap"/> (added, as the next page's cursor; not counted further).</summary>
         public bool Add(string key, long modRevision, int cap)
         {
             var slash = key.IndexOf('/', Prefix.Length);
-            var childKey = slash < 0 ? key : key[..(slash + 1)];
-            if (Children.Count > 0 && Children[^1].Key == childKey)
+            var childLength = slash < 0 ? key.Length : slash + 1;
+            // Keys come in order, so a key of the child being counted only adds one (no string, no copy).
+            if (_children.Count > 0 && _children[^1].IsFolder && slash >= 0 && key.AsSpan(0, childLength).SequenceEqual(_children[^1].Key))
             {
-                Children[^1] = Children[^1] with { Count = Children[^1].Count + 1 };
+                _lastCount++;
                 return true;
             }
-            Children.Add(new FolderChild(childKey, slash >= 0, 1, key, modRevision));
-            return Children.Count <= cap;
+            if (_children.Count > 0) _children[^1] = _children[^1] with { Count = _lastCount };
+            _children.Add(new FolderChild(slash < 0 ? key : key[..childLength], slash >= 0, 1, key, modRevision));
+            _lastCount = 1;
+            return _children.Count <= cap;
         }
     }
 
@@ -140,7 +194,6 @@ public sealed class KeyTreeService(EtcdConnection connection, FolderListingCache
     {
         private readonly Dictionary<string, FolderGrouping>[] _levels = [new(StringComparer.Ordinal), new(StringComparer.Ordinal)];
         private readonly FolderGrouping?[] _current = new FolderGrouping?[2];
-        private readonly HashSet<string> _overflowed = new(StringComparer.Ordinal);
         private int _depth = 2;
         private long _entries;
 
@@ -152,22 +205,20 @@ public sealed class KeyTreeService(EtcdConnection connection, FolderListingCache
                 var slash = key.IndexOf('/', cut);
                 if (slash < 0) return;
                 cut = slash + 1;
-                var folder = key[..cut];
-                if (_current[level]?.Prefix != folder)
+                if (_current[level] is not { } grouping || !key.AsSpan(0, cut).SequenceEqual(grouping.Prefix))
                 {
-                    _current[level] = new FolderGrouping(folder);
-                    _levels[level][folder] = _current[level]!;
+                    grouping = _current[level] = new FolderGrouping(key[..cut]);
+                    _levels[level][grouping.Prefix] = grouping;
                 }
-                var grouping = _current[level]!;
-                if (_overflowed.Contains(folder)) continue;
-                var before = grouping.Children.Count;
+                if (grouping.Overflowed) continue;
+                var before = grouping.Count;
                 var fits = grouping.Add(key, modRevision, MaxChildren);
-                _entries += grouping.Children.Count - before;
-                if (!fits) { _overflowed.Add(folder); continue; }
+                _entries += grouping.Count - before;
+                if (!fits) { grouping.Overflowed = true; continue; }
                 while (_entries > budget && _depth > 0)
                 {
                     _depth--;
-                    _entries -= _levels[_depth].Values.Sum(g => (long)g.Children.Count);
+                    _entries -= _levels[_depth].Values.Sum(g => (long)g.Count);
                     _levels[_depth].Clear();
                     _current[_depth] = null;
                 }
@@ -181,7 +232,7 @@ public sealed class KeyTreeService(EtcdConnection connection, FolderListingCache
             {
                 foreach (var (folder, g) in _levels[level])
                 {
-                    if (!_overflowed.Contains(folder)) result[folder] = g.Children;
+                    if (!g.Overflowed) result[folder] = g.Children;
                 }
             }
             return result;
