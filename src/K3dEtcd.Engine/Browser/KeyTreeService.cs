@@ -54,6 +54,8 @@ public sealed class KeyTreeService(EtcdConnection connection, FolderListingCache
     public async Task<KeyTreePage> ListAsync(string prefix, string? after, int limit, CancellationToken ct)
     {
         limit = Math.Clamp(limit, 1, MaxChildren);
+        // A cursor before the folder would walk keys outside it.
+        if (after is not null && KeyOrder.Instance.Compare(after, prefix) < 0) after = null;
         List<FolderChild> children;
         long revision = 0;
         if (cache is null || !cache.TryGet(prefix, out children))
