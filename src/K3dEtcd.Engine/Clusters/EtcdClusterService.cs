@@ -105,6 +105,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         var version = EtcdVersion.ParseImageTag(spec.Image);
         EnsureV2Supported(spec, version);
         await EnsureNameIsFreeAsync(spec, ct).ConfigureAwait(false);
+        log.Phase("names checked (containers, volumes)");
         if (spec.Tls && (Directory.Exists(spec.TlsDirectory) || File.Exists(spec.TlsDirectory)))
         {
             throw ClusterTlsStore.TlsDirectoryExists(spec.TlsDirectory, spec.Name);
@@ -113,6 +114,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         await EnsureImageAsync(spec.Image, spec.PullPolicy, ct).ConfigureAwait(false);
         version ??= await DetectVersionAsync(spec.Image, ct).ConfigureAwait(false);
         EnsureV2Supported(spec, version);
+        log.Phase($"image checked (etcd {version ?? "version unknown"})");
 
         var created = new CreatedResources();
         try
@@ -124,10 +126,12 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
                 // Create removes what it wrote if it fails; from here on the roll-back owns the directory.
                 ClusterTlsStore.Create(spec.TlsDirectory, spec.Name, containers, ClusterTlsStore.ServerSans(spec.HostAddress, spec.TlsSans), spec.CertificateValidityDays, log);
                 created.TlsDirectory = spec.TlsDirectory;
+                log.Phase("TLS material written");
             }
 
             progress.Step($"Creating network {spec.NetworkName}");
             await EnsureNetworkAsync(spec, created, ct).ConfigureAwait(false);
+            log.Phase("network ready");
 
             var peerUrls = containers.Select(c => EtcdClusterSpec.PeerUrl(c, spec.Tls)).ToArray();
             var initialCluster = string.Join(",", containers.Select(c => $"{c}={EtcdClusterSpec.PeerUrl(c, spec.Tls)}"));
@@ -139,6 +143,8 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
                 var memberId = EtcdMemberIdentity.ToHex(EtcdMemberIdentity.Compute([peerUrls[i]], spec.ClusterToken));
                 await CreateMemberContainerAsync(spec, i, initialCluster, "new", memberId, version, createdAt, created, ct).ConfigureAwait(false);
             }
+
+            log.Phase($"{spec.Size} volumes and containers created");
 
             if (spec.BeforeStart is { } seed)
             {
@@ -160,11 +166,15 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
                 }
             }
 
+            log.Phase($"{spec.Size} members started");
+
             var cluster = await GetAsync(spec.Name, ct).ConfigureAwait(false)
                 ?? throw new K3dEtcdException(ErrorCatalog.ClusterVanished, $"The containers of cluster '{spec.Name}' disappeared while it was being created.", spec.Name);
             await new QuorumWait(docker, log).WaitAsync(cluster, spec.Timeout, activity, ct).ConfigureAwait(false);
             progress.Complete();
-            return await GetAsync(spec.Name, ct).ConfigureAwait(false) ?? cluster;
+            var readBack = await GetAsync(spec.Name, ct).ConfigureAwait(false) ?? cluster;
+            log.Phase("cluster read back");
+            return readBack;
         }
         catch (Exception ex)
         {
