@@ -8,6 +8,9 @@
               module); prints "Tests: N passed, N failed, N skipped" over both.
     Demo    : Build, then runs demo/Demo.ps1 in a fresh pwsh: the whole flow (clusters, data on every
               member, leader statistics, TLS, the k3d command line, a leader kill), then removes it all.
+    Bench   : Build, then bench/bench.ps1 in a fresh pwsh: every benchmarked path cold and warm against
+              its command-line reference, one Markdown table of ratios (paste it into bench/RESULTS.md,
+              or add -Record). -Quick: tiny sizes, one run (a smoke test of the task, not a measurement).
     Package : Build, then makes the PowerShell Gallery .nupkg under out/package/ (or -PackagePath).
               -ProjectUri and -LicenseUri go into the packaged manifest only: the repository's
               manifest names no URL until the project has a public one.
@@ -19,7 +22,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('Build', 'Test', 'Demo', 'Package')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Bench')]
     [string] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
@@ -32,8 +35,15 @@ param(
     [uri] $LicenseUri,
     # Package: the folder for the .nupkg (default out/package).
     [string] $PackagePath,
-    # Package: use the staged module folder as it is.
-    [switch] $NoBuild
+    # Package, Bench: use the staged module folder as it is.
+    [switch] $NoBuild,
+    # Bench: tiny sizes and one run (a smoke test of the task).
+    [switch] $Quick,
+    # Bench: timed runs per figure.
+    [ValidateRange(1, 99)]
+    [int] $Runs = 7,
+    # Bench: also append the table to bench/RESULTS.md.
+    [switch] $Record
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -184,9 +194,24 @@ function Set-ManifestLink([string] $Manifest, [hashtable] $Links) {
     }
 }
 
+function Invoke-Bench {
+    Initialize-Docker
+    if (-not $NoBuild) { Invoke-Build }
+    $pwsh = Get-PwshCommand
+    $env:K3DETCD_BENCH_COMMAND = if ($Quick) { 'build.ps1 Bench -Quick' } else { "build.ps1 Bench -Runs $Runs" }
+    $table = & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -File "$root/bench/bench.ps1" -Runs $Runs -Quick:$Quick -Manifest "$staged/K3dEtcd.psd1"
+    if ($LASTEXITCODE -ne 0) { throw "The benchmarks failed (exit code $LASTEXITCODE)" }
+    # The table's lines only (a warning of the child would land on the same stream).
+    $table = @($table | Where-Object { $_ -is [string] -and $_ -match '^(\||## |Command: |$)' })
+    Write-Host ''
+    $table | ForEach-Object { Write-Host $_ }
+    if ($Record) { Add-Content "$root/bench/RESULTS.md" (@('') + $table) }
+}
+
 switch ($Task) {
     'Build' { Invoke-Build }
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
     'Package' { Invoke-Package -NoBuild:$NoBuild }
+    'Bench' { Invoke-Bench }
 }

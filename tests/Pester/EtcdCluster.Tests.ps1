@@ -19,7 +19,8 @@ BeforeAll {
 Describe 'New-EtcdCluster / Get-EtcdCluster / Remove-EtcdCluster' -Tag Docker {
     BeforeAll {
         $script:name = New-TestName 'pester'
-        $script:cluster = New-EtcdCluster $script:name -ProgressAction SilentlyContinue
+        $script:created = New-EtcdCluster $script:name -ProgressAction SilentlyContinue -Verbose 4>&1
+        $script:cluster = $script:created | Where-Object { $_ -is [K3dEtcd.Model.EtcdCluster] }
     }
     AfterAll {
         Get-EtcdCluster "$script:name*" -ErrorAction Ignore | Remove-EtcdCluster -Force -ErrorAction Ignore
@@ -32,6 +33,18 @@ Describe 'New-EtcdCluster / Get-EtcdCluster / Remove-EtcdCluster' -Tag Docker {
         $cluster.Endpoints | Should -HaveCount 3
         $cluster.NetworkEndpoints | Should -Be @("http://${name}0:2379", "http://${name}1:2379", "http://${name}2:2379")
         $cluster.PSObject.TypeNames[0] | Should -Be 'K3dEtcd.Model.EtcdCluster'
+    }
+
+    It 'shows each phase of the creation with its time in -Verbose' {
+        $messages = ($created | Where-Object { $_ -is [Management.Automation.VerboseRecord] }).Message
+        $phases = @($messages | Where-Object { $_ -match '^\[ *\d+ ms\] ' })
+        $names = $phases -replace '^\[ *\d+ ms\] '
+        $expected = 'Docker engine connected', 'names checked*', 'image checked (etcd *)', 'network ready', '3 volumes and containers created',
+            '3 members started', 'first health answer*', 'every member healthy, leader * agreed', 'cluster read back'
+        $names | Should -HaveCount $expected.Count -Because ($messages -join "`n")
+        for ($i = 0; $i -lt $expected.Count; $i++) { $names[$i] | Should -BeLike $expected[$i] }
+        $ms = $phases | ForEach-Object { [int]($_ -replace '^\[ *(\d+) ms\].*', '$1') }
+        for ($i = 1; $i -lt $ms.Count; $i++) { $ms[$i] | Should -BeGreaterOrEqual $ms[$i - 1] }
     }
 
     It 'is healthy for etcdctl at every published endpoint, with the same member IDs' {

@@ -22,6 +22,7 @@ public sealed class QuorumWait(DockerAdapter docker, IOperationLog log)
         var attemptTimeout = TimeSpan.FromMilliseconds(300);
         var probe = new EtcdHttpProbe(http);
         var members = cluster.Members;
+        var firstAnswer = false;
         try
         {
             while (true)
@@ -52,12 +53,21 @@ public sealed class QuorumWait(DockerAdapter docker, IOperationLog log)
                     }
                 })).ConfigureAwait(false);
                 var healthyCount = checks.Count(c => c.Healthy);
+                if (!firstAnswer && healthyCount > 0)
+                {
+                    firstAnswer = true;
+                    log.Phase($"first health answer ({healthyCount}/{members.Length} members healthy)");
+                }
                 var leaders = checks.Where(c => c.Leader is not null).Select(c => c.Leader!).ToHashSet();
                 var hasOneLeader = leaders.Count == 1 && leaders.First() != "0";
                 log.Progress(new OperationProgress(activity,
                     healthyCount < members.Length ? $"Members healthy: {healthyCount}/{members.Length}" : hasOneLeader ? "Leader elected" : "Waiting for a leader",
                     50 + 50 * healthyCount / (members.Length + 1)));
-                if (healthyCount == members.Length && hasOneLeader) return;
+                if (healthyCount == members.Length && hasOneLeader)
+                {
+                    log.Phase($"every member healthy, leader {leaders.First()} agreed");
+                    return;
+                }
                 attemptTimeout = TimeSpan.FromMilliseconds(Math.Min(3000, attemptTimeout.TotalMilliseconds * 1.25));
                 await Task.Delay(100, deadline.Token).ConfigureAwait(false);
             }

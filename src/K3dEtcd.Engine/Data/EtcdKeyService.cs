@@ -100,6 +100,7 @@ public sealed class EtcdKeyService(EtcdConnection connection)
         var (key, rangeEnd) = RangeOf(q);
         var single = rangeEnd.IsEmpty;
         long revision = q.Revision, returned = 0;
+        var pages = 0;
         var pageSize = single ? 1 : q.PageSize;
         Log.Verbose($"etcd: range {Describe(q)}, first page {pageSize} keys, then pages of about {MaxPageBytes / (1024 * 1024)} MB.");
         Task<EtcdRangePage>? pending = RangePageAsync(key, rangeEnd, PageLimit(q, returned, pageSize), revision, q.KeysOnly, ct);
@@ -108,6 +109,7 @@ public sealed class EtcdKeyService(EtcdConnection connection)
             while (pending is not null)
             {
                 using var page = await pending.ConfigureAwait(false);
+                if (pages++ == 0) Log.Phase($"first page: {page.KeyCount} keys at revision {page.Revision}");
                 if (revision == 0) revision = page.Revision;
                 pending = null;
                 var count = page.KeyCount;

@@ -13,6 +13,13 @@ public interface IOperationLog
     void Verbose(string message);
     void Warning(string message);
     void Progress(OperationProgress progress);
+
+    /// <summary>
+    /// A named phase of the current command has ended. Cmdlets show it with -Verbose as
+    /// "[  312 ms] network created" (milliseconds since the command started), so a slow or a first
+    /// (cold) run says where its time went; nothing is done by default.
+    /// </summary>
+    void Phase(string phase) { }
 }
 
 public sealed class NullOperationLog : IOperationLog

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Management.Automation;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
@@ -14,10 +15,20 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
     private PumpContext? _pump;
+    private int _pipelineThread = -1;
+    // Messages from work that runs on between two records (a Set-EtcdKey batch in flight), written
+    // when the pipeline thread comes back: only that thread may call Write*.
+    private readonly ConcurrentQueue<Action> _deferred = new();
 
     protected CancellationToken CancellationToken => _stopping.Token;
 
-    protected sealed override void BeginProcessing() => Run(BeginProcessingAsync);
+    private long _started = Stopwatch.GetTimestamp();
+
+    protected sealed override void BeginProcessing()
+    {
+        _started = Stopwatch.GetTimestamp();
+        Run(BeginProcessingAsync);
+    }
     protected sealed override void ProcessRecord() => Run(ProcessRecordAsync);
     protected sealed override void EndProcessing() => Run(EndProcessingAsync);
     protected override void StopProcessing() => _stopping.Cancel();
@@ -29,6 +40,8 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
     /// <summary>Runs <paramref name="work"/> with a single-threaded context on the pipeline thread.</summary>
     private void Run(Func<CancellationToken, Task> work)
     {
+        _pipelineThread = Environment.CurrentManagedThreadId;
+        WriteDeferred();
         var previous = SynchronizationContext.Current;
         var pump = new PumpContext();
         _pump = pump;
@@ -67,15 +80,21 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         {
             _pump = null;
             SynchronizationContext.SetSynchronizationContext(previous);
+            WriteDeferred();
         }
+    }
+
+    private void WriteDeferred()
+    {
+        while (_deferred.TryDequeue(out var action)) Guarded(action);
     }
 
     /// <summary>Runs a callback on the pipeline thread, now if we are on it, else queued to the pump.</summary>
     private void OnPipelineThread(Action action)
     {
         var pump = _pump;
-        if (pump is null || pump.IsPumpThread) Guarded(action);
-        else pump.Post(_ => Guarded(action), null);
+        if (pump is not null ? pump.IsPumpThread : Environment.CurrentManagedThreadId == _pipelineThread) Guarded(action);
+        else if (pump is null || !pump.TryPost(_ => Guarded(action), null)) _deferred.Enqueue(action);
     }
 
     /// <summary>
@@ -102,6 +121,17 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         WriteProgress(record);
     });
 
+    void IOperationLog.Phase(string phase)
+    {
+        // Taken now, written when the pipeline thread gets to it.
+        var text = PhaseText(Stopwatch.GetElapsedTime(_started), phase);
+        OnPipelineThread(() => WriteVerbose(text));
+    }
+
+    /// <summary>"[  312 ms] network created": milliseconds since the command started, right-aligned so phases line up.</summary>
+    internal static string PhaseText(TimeSpan sinceStart, string phase) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"[{sinceStart.TotalMilliseconds,6:0} ms] {phase}");
+
     protected IOperationLog Log => this;
 
     /// <summary>-Force skips the confirmation prompt, but -WhatIf still only describes the change.</summary>
@@ -121,8 +151,15 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
     private DockerConnection? _docker;
 
     /// <summary>The Docker engine of this command, connected once; a missing engine ends the command.</summary>
-    protected async Task<DockerConnection> GetDockerAsync(CancellationToken ct) =>
-        _docker ??= await DockerConnection.ConnectAsync(ModuleSession.Current.DockerHost, ct);
+    protected async Task<DockerConnection> GetDockerAsync(CancellationToken ct)
+    {
+        if (_docker is null)
+        {
+            _docker = await DockerConnection.ConnectAsync(ModuleSession.Current.DockerHost, ct);
+            Log.Phase("Docker engine connected");
+        }
+        return _docker;
+    }
 
     protected async Task<EtcdClusterService> GetClusterServiceAsync(CancellationToken ct) =>
         EtcdServices.Clusters(await GetDockerAsync(ct), this);
@@ -193,10 +230,20 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
 
         public bool IsPumpThread => Environment.CurrentManagedThreadId == _threadId;
 
-        public override void Post(SendOrPostCallback d, object? state)
+        public override void Post(SendOrPostCallback d, object? state) => TryPost(d, state);
+
+        /// <summary>False once the pump has completed (late progress after the task ended is dropped).</summary>
+        public bool TryPost(SendOrPostCallback d, object? state)
         {
-            try { _queue.Add((d, state)); }
-            catch (InvalidOperationException) { } // completed: late progress after the task ended is dropped
+            try
+            {
+                _queue.Add((d, state));
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
         }
 
         public override void Send(SendOrPostCallback d, object? state) => throw new NotSupportedException();

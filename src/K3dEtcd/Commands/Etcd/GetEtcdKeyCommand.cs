@@ -83,17 +83,20 @@ public sealed class GetEtcdKeyCommand : EtcdDataCmdlet
             return;
         }
         var service = new EtcdKeyService(await GetConnectionAsync(ct));
+        Log.Phase($"connection ready ({TargetDescription})");
         if (CountOnly)
         {
             WriteObject(await service.CountAsync(query, ct));
             return;
         }
-        var any = false;
+        long written = 0;
         await foreach (var kv in service.GetAsync(query, ct))
         {
-            any = true;
+            written++;
             WriteObject(kv);
         }
+        Log.Phase($"{written} objects written");
+        var any = written > 0;
         if (!any && Key is not null && !Prefix && !FromKey)
         {
             WriteFailure(new K3dEtcdException(ErrorCatalog.EtcdKeyNotFound, $"Key '{Key}' does not exist in {TargetDescription}.", Key));

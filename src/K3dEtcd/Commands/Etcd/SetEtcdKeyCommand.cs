@@ -8,7 +8,7 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Sets etcd keys, from parameters or from piped objects with Key and Value properties.</para>
-/// <para type="description">Piped input is written in order in transactions of up to 128 puts (etcd's default --max-txn-ops), which is far faster than one request per key. -TtlSeconds grants one lease per cluster in the pipeline and attaches every key to its cluster's lease; -Lease uses an existing lease. -PassThru returns what each key now holds, with its revisions.</para>
+/// <para type="description">Piped input is written in transactions of up to 128 puts (etcd's default --max-txn-ops), which is far faster than one request per key; up to four transactions are in flight while the pipeline goes on, and when a key is piped more than once its last value wins. -TtlSeconds grants one lease per cluster in the pipeline and attaches every key to its cluster's lease; -Lease uses an existing lease. -PassThru returns what each key now holds, with its revisions.</para>
 /// </summary>
 /// <example>
 /// <code>Set-EtcdKey -Cluster $c -Key /foo -Value bar</code>
@@ -28,6 +28,17 @@ public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
 {
     private readonly List<EtcdPut> _pending = new(EtcdKeyService.MaxTxnOps);
     private EtcdConnection? _pendingConnection;
+    // etcd refuses a transaction that puts one key twice ("duplicate key given in txn request").
+    private readonly HashSet<string> _pendingKeys = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Transactions sent and not yet answered, oldest first: the pipeline goes on producing objects
+    /// while etcd applies them. etcd may apply concurrent transactions in any order, so a batch that
+    /// writes a key still in flight waits for everything sent before it: the last piped value wins.
+    /// </summary>
+    private readonly Queue<(Task<IReadOnlyList<EtcdKeyValue>> Task, EtcdPut[] Batch)> _inFlight = new();
+    private readonly Dictionary<string, int> _keysInFlight = new(StringComparer.Ordinal);
+    /// <summary>Enough for the pipeline never to wait on etcd's answer; each holds up to 128 values in memory.</summary>
+    internal const int MaxInFlight = 4;
     // One lease per connection: a lease id exists only in the cluster that granted it.
     private readonly Dictionary<EtcdConnection, long> _ttlLeases = new(ReferenceEqualityComparer.Instance);
 
@@ -79,7 +90,11 @@ public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
         }
         var connection = await GetConnectionAsync(ct);
         if (!ShouldProcess($"{Key} on {TargetDescription}", "Set etcd key")) return;
-        if (_pendingConnection is not null && !ReferenceEquals(_pendingConnection, connection)) await FlushAsync(ct);
+        if (_pendingConnection is not null && !ReferenceEquals(_pendingConnection, connection))
+        {
+            await FlushAsync(ct);
+            await DrainAsync(0, ct);
+        }
         _pendingConnection = connection;
         long lease = Lease;
         if (TtlSeconds > 0)
@@ -90,21 +105,60 @@ public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
                 _ttlLeases[connection] = lease;
             }
         }
+        if (_pendingKeys.Contains(Key)) await FlushAsync(ct);
         _pending.Add(new EtcdPut(Key, ToBytes(Value), lease));
+        _pendingKeys.Add(Key);
         if (_pending.Count >= EtcdKeyService.MaxTxnOps) await FlushAsync(ct);
     }
 
-    protected override Task EndProcessingAsync(CancellationToken ct) => FlushAsync(ct);
+    protected override async Task EndProcessingAsync(CancellationToken ct)
+    {
+        await FlushAsync(ct);
+        await DrainAsync(0, ct);
+    }
 
+    /// <summary>Sends the pending puts as one transaction, without waiting for its answer unless the window is full.</summary>
     private async Task FlushAsync(CancellationToken ct)
     {
         if (_pending.Count == 0 || _pendingConnection is null) return;
         var batch = _pending.ToArray();
         _pending.Clear();
+        _pendingKeys.Clear();
+        foreach (var put in batch)
+        {
+            if (_keysInFlight.ContainsKey(put.Key))
+            {
+                await DrainAsync(0, ct);
+                break;
+            }
+        }
+        await DrainAsync(MaxInFlight - 1, ct);
+        foreach (var put in batch) _keysInFlight[put.Key] = _keysInFlight.GetValueOrDefault(put.Key) + 1;
+        var service = new EtcdKeyService(_pendingConnection);
+        // Off the pipeline thread's context: the transaction runs on while PowerShell produces the next objects.
+        _inFlight.Enqueue((Task.Run(() => service.PutBatchAsync(batch, ct), ct), batch));
+    }
+
+    /// <summary>Waits for the oldest transactions until at most <paramref name="keep"/> are in flight; writes their results in order.</summary>
+    private async Task DrainAsync(int keep, CancellationToken ct)
+    {
+        while (_inFlight.Count > keep)
+        {
+            var (task, batch) = _inFlight.Dequeue();
+            foreach (var put in batch)
+            {
+                if (--_keysInFlight[put.Key] == 0) _keysInFlight.Remove(put.Key);
+            }
+            await WriteAnswerAsync(task);
+        }
+    }
+
+    private async Task WriteAnswerAsync(Task<IReadOnlyList<EtcdKeyValue>> task)
+    {
         IReadOnlyList<EtcdKeyValue> written;
         try
         {
-            written = await new EtcdKeyService(_pendingConnection).PutBatchAsync(batch, ct);
+            written = await task;
         }
         catch (K3dEtcdException ex) when (ex.ErrorId == ErrorCatalog.EtcdNoSpace.Id && TargetCluster is { } cluster)
         {
@@ -112,6 +166,18 @@ public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
             throw new K3dEtcdException(ex, ex.Message.Replace("Run Optimize-EtcdCluster on the cluster", $"Run 'Optimize-EtcdCluster -Cluster {cluster.Name}'", StringComparison.Ordinal));
         }
         if (PassThru) WriteObject(written, enumerateCollection: true);
+    }
+
+    protected override void OnDispose()
+    {
+        // A failure or Ctrl+C can leave transactions in flight: let them end before the connection closes.
+        if (_inFlight.Count > 0)
+        {
+            try { Task.WaitAll(_inFlight.Select(f => (Task)f.Task).ToArray()); }
+            catch (AggregateException) { }
+            _inFlight.Clear();
+        }
+        base.OnDispose();
     }
 
     internal static byte[] ToBytes(object? value)
