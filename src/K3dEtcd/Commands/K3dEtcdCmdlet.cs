@@ -122,7 +122,7 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
 
     /// <summary>The Docker engine of this command, connected once; a missing engine ends the command.</summary>
     protected async Task<DockerConnection> GetDockerAsync(CancellationToken ct) =>
-        _docker ??= await DockerConnection.ConnectAsync(ModuleSession.Current.DockerHost, ct);
+        _docker ??= await DockerConnection.ConnectAsync(ModuleSession.Current.DockerHost, ModuleSession.Current.AdditionalDockerHosts, ModuleSession.Current.DockerCertPath, ct);
 
     protected async Task<EtcdClusterService> GetClusterServiceAsync(CancellationToken ct) =>
         EtcdServices.Clusters(await GetDockerAsync(ct), this);
