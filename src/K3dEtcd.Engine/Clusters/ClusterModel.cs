@@ -52,7 +52,7 @@ public static class ClusterModel
                 State = unreachable?.ContainsKey(missing.Engine) == true ? UnreachableState : "missing",
                 StateReason = reason,
                 Engine = missing.Engine,
-                Address = missing.Address,
+                HostAddress = missing.Address,
             });
         }
         members.Sort((a, b) => MemberIndex(a.Name, placement).CompareTo(MemberIndex(b.Name, placement)));
@@ -97,7 +97,7 @@ public static class ClusterModel
             State = c.State,
             Volume = c.Mounts?.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Name ?? "",
             Engine = engine,
-            Address = place?.Address,
+            HostAddress = place?.Address,
         };
     }
 

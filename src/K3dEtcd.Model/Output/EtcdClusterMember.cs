@@ -23,7 +23,7 @@ public sealed class EtcdClusterMember
     /// </summary>
     public string? Engine { get; init; }
     /// <summary>The address of the member's engine host that it listens on and advertises (several engines only).</summary>
-    public string? Address { get; init; }
+    public string? HostAddress { get; init; }
     /// <summary>Why the member's state is not known, e.g. its engine does not answer (State is then "unreachable").</summary>
     public string? StateReason { get; init; }
 
