@@ -110,6 +110,28 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
         (Get-EtcdCluster $name).State | Should -Be 'Running'
     }
 
+    It 'gives k3d the host addresses of the members and no Docker network; Test-K3dDatastore reaches them (host network here)' {
+        Enter-FakeK3d
+        try {
+            Use-FakeK3d 'v5.8.3'
+            $c = Get-EtcdCluster $name
+            $k3dName = New-TestName 'topgun'
+            $k = $c | New-K3dCluster $k3dName -Servers 3 -SkipPreflight -SkipVerify -ProgressAction SilentlyContinue
+            $k.Datastore.Name | Should -Be $name
+            $create = foreach ($line in Get-Content $env:FAKE_K3D_ARGV_LOG) { $r = $line | ConvertFrom-Json; if ($r.argv[1] -eq 'create') { $r } }
+            @($create).Count | Should -Be 1
+            $create.argv | Should -Not -Contain '--network'
+            ($create.config.content | ConvertFrom-Json).env.envVar | Should -Contain "K3S_DATASTORE_ENDPOINT=$(($ips | ForEach-Object { "https://${_}:2379" }) -join ',')"
+            Remove-K3dCluster $k3dName -Force
+            # On one machine a bridge network cannot reach 127.0.0.x, so the probe runs on the host's network.
+            $checks = Test-K3dDatastore -Datastore $c -Network host
+            $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap')
+            $checks | ForEach-Object { $_.Passed | Should -BeTrue -Because $_.Detail }
+            $checks[0].Detail | Should -Match '^3/3 endpoints healthy'
+        }
+        finally { Exit-FakeK3d }
+    }
+
     It 'removes the cluster from every engine' {
         $tlsDir = (Get-EtcdCluster $name).Tls.Directory
         Remove-EtcdCluster $name -Force
