@@ -92,6 +92,21 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
         (Get-EtcdCluster $name).State | Should -Be 'Running'
     }
 
+    It 'adds a member on the next engine round-robin (a second port pair on its address) and removes it from that engine' {
+        $added = Add-EtcdMember -Cluster $name -Confirm:$false
+        $added.Name | Should -Be "${name}3"
+        $added.Engine | Should -Be $hosts[0]
+        $added.ClientUrl | Should -Be "https://$($ips[0]):2381"
+        $added.PeerUrl | Should -Be "https://$($ips[0]):2382"
+        Get-EngineObject $engines[0] $name | Sort-Object | Should -Be @("${name}0", "${name}0-data", "${name}3", "${name}3-data")
+        $c = Get-EtcdCluster $name
+        Invoke-Etcdctl $c $added.ClientUrl get /multi/k --print-value-only --consistency=s | Should -Be 'across'
+        (Invoke-Etcdctl $c $c.Members[1].ClientUrl member list -w json | ConvertFrom-Json).members | Should -HaveCount 4
+        Remove-EtcdMember -Cluster $name -Name $added.Name -Confirm:$false
+        Get-EngineObject $engines[0] $name | Sort-Object | Should -Be @("${name}0", "${name}0-data")
+        (Get-EtcdCluster $name).Members.Name | Should -Be @("${name}0", "${name}1", "${name}2")
+    }
+
     It 'shows the members of an engine that stops answering as unreachable while the others keep serving' {
         kill -STOP $engines[1].Pid
         try {

@@ -37,11 +37,13 @@ public static class ClusterModel
             };
         }).ToList();
         var first = ordered[0].Labels;
-        var placement = MemberPlacement.Parse(Label(first, Labels.Placement));
-        foreach (var missing in placement.Where(p => members.All(m => m.Name != p.Container)))
+        // Every member's labels name the members placed when it was made (a member added later knows the older ones).
+        var placement = ordered.SelectMany(c => MemberPlacement.Parse(Label(c.Labels, Labels.Placement))).DistinctBy(p => p.Container).ToList();
+        foreach (var missing in placement.Where(p => unreachable?.ContainsKey(p.Engine) == true && members.All(m => m.Name != p.Container)))
         {
-            // A member whose engine did not answer, or that was removed from its engine by hand: shown, not dropped.
-            var reason = unreachable is not null && unreachable.TryGetValue(missing.Engine, out var r) ? $"engine {missing.Engine} does not answer: {r}" : $"no container {missing.Container} on engine {missing.Engine}";
+            // A member whose engine did not answer: shown with the reason, not dropped. (One removed with
+            // Remove-EtcdMember is still named by older labels, so only an unreachable engine adds members here.)
+            var reason = $"engine {missing.Engine} does not answer: {unreachable![missing.Engine]}";
             members.Add(new EtcdClusterMember
             {
                 ClusterName = name,
@@ -49,7 +51,7 @@ public static class ClusterModel
                 ContainerName = missing.Container,
                 NetworkClientUrl = missing.ClientUrl(Label(first, Labels.Tls) == "true"),
                 PeerUrl = missing.PeerUrl(Label(first, Labels.Tls) == "true"),
-                State = unreachable?.ContainsKey(missing.Engine) == true ? UnreachableState : "missing",
+                State = UnreachableState,
                 StateReason = reason,
                 Engine = missing.Engine,
                 HostAddress = missing.Address,

@@ -73,14 +73,8 @@ public sealed partial class EtcdClusterService
             {
                 progress.Step($"Creating member {p.Container} on {p.Engine} ({p.Index + 1}/{spec.Size})");
                 var memberId = EtcdMemberIdentity.ToHex(EtcdMemberIdentity.Compute([p.PeerUrl(spec.Tls)], spec.ClusterToken));
-                var labels = MemberLabels(spec, p.Index, memberId, version, createdAt);
-                labels[Labels.Network] = "";
-                labels[Labels.Engine] = p.Engine;
-                labels[Labels.Engines] = string.Join(",", engineKeys);
-                labels[Labels.Placement] = placementLabel;
-                if (spec.Tls) labels[Labels.TlsDir] = spec.TlsDirectory;
-                if (spec.Tls) labels[Labels.Tls] = "true";
-                ids[p.Index] = await services[p.Engine].CreateHostNetworkMemberAsync(spec, p, initialCluster, labels, created[p.Engine], ct).ConfigureAwait(false);
+                var labels = HostNetworkLabels(spec, p, memberId, version, createdAt, engineKeys, placementLabel);
+                ids[p.Index] = await services[p.Engine].CreateHostNetworkMemberAsync(spec, p, initialCluster, "new", labels, created[p.Engine], ct).ConfigureAwait(false);
             }
 
             foreach (var p in placements)
@@ -128,12 +122,64 @@ public sealed partial class EtcdClusterService
         }
     }
 
+    private static Dictionary<string, string> HostNetworkLabels(EtcdClusterSpec spec, MemberPlacement p, string memberId, string? version, string createdAt,
+        IEnumerable<string> engines, string placementLabel)
+    {
+        var labels = MemberLabels(spec, p.Index, memberId, version, createdAt);
+        labels[Labels.Network] = "";
+        labels[Labels.Engine] = p.Engine;
+        labels[Labels.Engines] = string.Join(",", engines);
+        labels[Labels.Placement] = placementLabel;
+        if (spec.Tls)
+        {
+            labels[Labels.TlsDir] = spec.TlsDirectory;
+            labels[Labels.Tls] = "true";
+        }
+        return labels;
+    }
+
+    /// <summary>
+    /// Where Add-EtcdMember puts member <paramref name="index"/> of a multi-engine cluster: on the next
+    /// engine round-robin, at the address its members there use, on the next free port pair of that address.
+    /// </summary>
+    internal static MemberPlacement PlaceAddedMember(EtcdCluster cluster, int index)
+    {
+        var engine = cluster.Engines[index % cluster.Engines.Length];
+        var address = cluster.Members.FirstOrDefault(m => m.Engine == engine && m.HostAddress is not null)?.HostAddress
+            ?? EnginePlacement.AddressOf(new Uri(engine))
+            ?? throw new K3dEtcdException(ErrorCatalog.EngineAddressRequired,
+                $"Cluster '{cluster.Name}' has no member left on {engine} to show that engine's address, and its URL has none; the new member cannot be placed there.", engine);
+        var used = cluster.Members.Where(m => m.HostAddress == address)
+            .SelectMany(m => new[] { m.NetworkClientUrl, m.PeerUrl }).Select(u => new Uri(u).Port).DefaultIfEmpty(EnginePlacement.DefaultClientPort - 1).Max();
+        return new MemberPlacement(index, EtcdClusterSpec.ContainerName(cluster.Name, index), engine, address, used + 1, used + 2);
+    }
+
+    /// <summary>Creates an added member (initial state "existing") on its engine; routed there so starting and roll-back reach it.</summary>
+    internal async Task<string> CreateAddedMemberAsync(EtcdClusterSpec spec, EtcdCluster cluster, MemberPlacement p, string initialCluster,
+        string memberId, string? version, string createdAt, CreatedResources created, CancellationToken ct)
+    {
+        var connection = await Engines.ConnectAsync(p.Engine, ct).ConfigureAwait(false);
+        var service = new EtcdClusterService(new DockerAdapter(connection, log), log);
+        var placements = cluster.Members.Where(m => m.Engine is not null && m.HostAddress is not null)
+            .Select((m, i) => new MemberPlacement(i, m.Name, m.Engine!, m.HostAddress!, new Uri(m.NetworkClientUrl).Port, new Uri(m.PeerUrl).Port))
+            .Append(p);
+        var labels = HostNetworkLabels(spec, p, memberId, version, createdAt, cluster.Engines, string.Join(";", placements.Select(x => x.Serialize())));
+        try
+        {
+            return await service.CreateHostNetworkMemberAsync(spec, p, initialCluster, "existing", labels, created, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var made in created.Containers.Append(p.Container).Concat(created.Volumes)) Engines.Route(made, connection);
+        }
+    }
+
     /// <summary>
     /// One member of a multi-engine cluster: its volume and a host-network container on this
     /// service's engine (not started), with its certificates copied in (docker cp), since the TLS
     /// directory is on this machine and the engine may not be.
     /// </summary>
-    private async Task<string> CreateHostNetworkMemberAsync(EtcdClusterSpec spec, MemberPlacement placement, string initialCluster,
+    private async Task<string> CreateHostNetworkMemberAsync(EtcdClusterSpec spec, MemberPlacement placement, string initialCluster, string initialClusterState,
         Dictionary<string, string> labels, CreatedResources created, CancellationToken ct)
     {
         var volume = EtcdClusterSpec.VolumeName(spec.Name, placement.Index);
@@ -141,7 +187,7 @@ public sealed partial class EtcdClusterService
         await docker.CreateVolumeAsync(volume, new Dictionary<string, string> { [Labels.Cluster] = spec.Name, [Labels.Member] = placement.Container, [Labels.Engines] = labels[Labels.Engines] }, ct).ConfigureAwait(false);
         created.Volumes.Add(volume);
 
-        var command = EtcdCommandLine.Build(placement.Container, initialCluster, "new", spec, placement);
+        var command = EtcdCommandLine.Build(placement.Container, initialCluster, initialClusterState, spec, placement);
         log.Verbose($"docker -H {placement.Engine} create --name {placement.Container} --network host -v {volume}:/var/lib/etcd {spec.Image} {string.Join(' ', command)}");
         var id = await docker.CreateContainerAsync(new CreateContainerParameters
         {

@@ -148,7 +148,7 @@ public static class ClusterTlsStore
             var server = ca.Issue(container, CertificateRole.Server, sans, days);
             PemFiles.WriteCertificate(Path.Combine(memberDirectory, ServerCertFileName), server.CertificatePem);
             PemFiles.WritePrivateKey(Path.Combine(memberDirectory, ServerKeyFileName), server.PrivateKeyPem);
-            var peer = ca.Issue(container, CertificateRole.Peer, [container], days);
+            var peer = ca.Issue(container, CertificateRole.Peer, PeerSans(directory, sourceContainer, container), days);
             PemFiles.WriteCertificate(Path.Combine(memberDirectory, PeerCertFileName), peer.CertificatePem);
             PemFiles.WritePrivateKey(Path.Combine(memberDirectory, PeerKeyFileName), peer.PrivateKeyPem);
         }
@@ -157,6 +157,20 @@ public static class ClusterTlsStore
             Directory.Delete(memberDirectory, recursive: true);
             throw;
         }
+    }
+
+    /// <summary>A new member's peer certificate names: the source member's (its addresses on several engines), with the new container's name.</summary>
+    private static List<string> PeerSans(string directory, string sourceContainer, string container)
+    {
+        var sans = new List<string> { container };
+        var sourcePeer = Path.Combine(MemberDirectory(directory, sourceContainer), PeerCertFileName);
+        if (!File.Exists(sourcePeer)) return sans;
+        using var source = TlsClientFactory.LoadCertificate(sourcePeer);
+        foreach (var ext in source.Extensions.OfType<X509SubjectAlternativeNameExtension>())
+        {
+            sans.AddRange(ext.EnumerateIPAddresses().Select(ip => ip.ToString()));
+        }
+        return sans;
     }
 
     /// <summary>The SANs every server certificate carries beyond the container name and loopback names.</summary>
