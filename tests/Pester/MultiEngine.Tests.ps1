@@ -147,6 +147,18 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
         finally { Exit-FakeK3d }
     }
 
+    It 'saves a snapshot and defragments every member, each at its own address' {
+        $file = Join-Path ([IO.Path]::GetTempPath()) "$(New-TestName 'me-snap').db"
+        try {
+            $snap = Save-EtcdSnapshot -Cluster $name -Path $file
+            Test-Path $file | Should -BeTrue
+            $snap | Should -Not -BeNullOrEmpty
+            $defrag = @(Invoke-EtcdDefragmentation -Cluster $name -Force)
+            $defrag | Should -HaveCount 3
+        }
+        finally { Remove-Item $file -Force -ErrorAction SilentlyContinue }
+    }
+
     It 'removes the cluster from every engine' {
         $tlsDir = (Get-EtcdCluster $name).Tls.Directory
         Remove-EtcdCluster $name -Force

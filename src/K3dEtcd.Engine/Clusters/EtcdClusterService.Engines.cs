@@ -25,6 +25,11 @@ public sealed partial class EtcdClusterService
             throw new K3dEtcdException(ErrorCatalog.InvalidEnginePlacement,
                 "-Network does not apply with -DockerHost: members on several engines use each host's network and reach each other by address.", spec.Network);
         }
+        if (spec.BeforeStart is not null)
+        {
+            // Seeding bind-mounts files of this machine into the volumes, which engines elsewhere cannot see.
+            throw new K3dEtcdException(ErrorCatalog.RestoreNeedsLocalEngine, "A snapshot is restored into a cluster on the session's engine; restore it there, then add members elsewhere.", spec.Name);
+        }
         var placements = EnginePlacement.Plan(spec);
         var engineKeys = placements.Select(p => p.Engine).Distinct(StringComparer.Ordinal).ToArray();
         var activity = $"Creating etcd cluster '{spec.Name}' on {engineKeys.Length} Docker engines";
