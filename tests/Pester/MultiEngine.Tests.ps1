@@ -8,6 +8,9 @@ BeforeAll {
     Assert-DockerAvailable
     $ProgressPreference = 'SilentlyContinue'
 
+    # The first engine's default bridge before the extra engines start (they must leave it alone).
+    $script:bridgeBefore = docker network inspect bridge -f '{{.Id}} {{range .IPAM.Config}}{{.Subnet}}{{end}}'
+    $script:docker0Before = ip -br -4 addr show docker0 2>$null
     $script:engines = Start-ExtraDockerEngine 3 -TlsEngine -AddressBase (Get-Random -Minimum 20 -Maximum 240)
     $script:hosts = $engines[0].Url, $engines[1].Url, $engines[2].TcpUrl
     $script:ips = @($engines | ForEach-Object Address)
@@ -70,8 +73,15 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
     }
 
     It 'is rebuilt whole from a session on another engine only' {
-        $out = Invoke-FreshPwsh "Set-K3dEtcdOption -DockerHost '$($engines[1].Url)' -DockerCertPath '$certPath'; `$c = Get-EtcdCluster $name; (`$c.Members | ForEach-Object { `$_.Name + '@' + `$_.Engine + '@' + `$_.State }) -join ';'"
-        $out | Should -Be ((0..2 | ForEach-Object { "$name$_@$($hosts[$_])@running" }) -join ';')
+        $out = Invoke-FreshPwsh "Set-K3dEtcdOption -DockerHost '$($engines[1].Url)' -DockerCertPath '$certPath'; `$c = Get-EtcdCluster $name; (`$c.Members | ForEach-Object { `$_.Name + '@' + `$_.Engine + '@' + `$_.State }) -join ';'; ((TabExpansion2 'Stop-EtcdMember -Cluster $name -Name ').CompletionMatches.CompletionText) -join ','"
+        $out[0] | Should -Be ((0..2 | ForEach-Object { "$name$_@$($hosts[$_])@running" }) -join ';')
+        $out[1] | Should -Be ((0..2 | ForEach-Object { "$name$_" }) -join ',') -Because 'member names complete from the other engines too'
+    }
+
+    It 'left the first engine and its default bridge as they were' {
+        docker network inspect bridge -f '{{.Id}} {{range .IPAM.Config}}{{.Subnet}}{{end}}' | Should -Be $bridgeBefore
+        ip -br -4 addr show docker0 2>$null | Should -Be $docker0Before
+        docker ps -a -q --filter "label=io.k3detcd.cluster=$name" | Should -BeNullOrEmpty -Because 'no member runs on the first engine'
     }
 
     It 'kills the leader on its own engine, elects a leader on another, and counts the quorum across engines' {
