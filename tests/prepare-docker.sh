@@ -30,6 +30,8 @@ command -v etcd    >/dev/null || need_pkgs+=(etcd-server)
 command -v etcdctl >/dev/null || need_pkgs+=(etcd-client)
 command -v curl    >/dev/null || need_pkgs+=(curl)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
+# The multi-engine tests give each extra engine (dockerd) its own bridge interface, made with ip.
+command -v ip      >/dev/null || need_pkgs+=(iproute2)
 # The etcd browser's tests drive Debian's chromium through chromedriver (Selenium never downloads one).
 command -v chromium     >/dev/null || need_pkgs+=(chromium)
 command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)

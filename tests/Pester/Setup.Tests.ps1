@@ -44,7 +44,7 @@ exit 0
         }
         & $stub id "echo $Uid"
         if ($Sudo) { & $stub sudo "echo `"sudo `$*`" >> '$log'; `"`$@`"" }
-        foreach ($tool in @('etcd', 'etcdctl', 'curl', 'openssl', 'chromium', 'chromedriver') | Where-Object { $_ -notin $Missing }) { & $stub $tool 'exit 0' }
+        foreach ($tool in @('etcd', 'etcdctl', 'curl', 'openssl', 'ip', 'chromium', 'chromedriver') | Where-Object { $_ -notin $Missing }) { & $stub $tool 'exit 0' }
         [pscustomobject]@{ Root = $root; Bin = "$bin"; Log = $log }
     }
 
@@ -73,6 +73,14 @@ Describe 'prepare-docker.sh on a fresh machine' {
         $install | Should -Match '\betcd-client\b'
         $r.Calls | Should -Contain 'dockerd'
         $r.Output | Should -Match 'engine ready'
+    }
+
+    It 'installs iproute2 when ip is missing (the multi-engine tests make bridges with it)' {
+        $r = Invoke-Prepare (New-Sandbox -EngineAnswers -Missing ip)
+        $r.ExitCode | Should -Be 0 -Because $r.Output
+        $install = $r.Calls | Where-Object { $_ -like 'apt-get install*' }
+        $install | Should -Match '\biproute2\b'
+        $install | Should -Not -Match '\bdocker\.io\b'
     }
 
     It 'starts an installed engine without installing it again' {

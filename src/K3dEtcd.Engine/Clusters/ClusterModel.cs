@@ -11,14 +11,16 @@ namespace K3dEtcd.Docker;
 /// </summary>
 public static class ClusterModel
 {
-    public static EtcdCluster ToCluster(string name, IList<ContainerListResponse> containers)
+    /// <remarks>unreachable: Engines that did not answer, with the reason: their members (known from the placement label of the others) are shown as unreachable.</remarks>
+    public static EtcdCluster ToCluster(string name, IList<ContainerListResponse> containers, IReadOnlyDictionary<string, string>? unreachable = null)
     {
         var ordered = containers.OrderBy(c => int.TryParse(Label(c.Labels, Labels.MemberIndex), out var i) ? i : int.MaxValue).ToList();
         var members = ordered.Select(c =>
         {
             var containerName = c.Names.FirstOrDefault()?.TrimStart('/') ?? c.Labels[Labels.Member];
-            var published = c.Ports?.FirstOrDefault(p => p.PrivatePort == 2379 && p.PublicPort != 0);
             var tls = Label(c.Labels, Labels.Tls) == "true";
+            if (Label(c.Labels, Labels.Engine) is { } engine) return HostNetworkMember(name, c, containerName, engine, tls);
+            var published = c.Ports?.FirstOrDefault(p => p.PrivatePort == 2379 && p.PublicPort != 0);
             var scheme = EtcdClusterSpec.Scheme(tls);
             return new EtcdClusterMember
             {
@@ -33,13 +35,34 @@ public static class ClusterModel
                 State = c.State,
                 Volume = c.Mounts?.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Name ?? "",
             };
-        }).ToArray();
-        var running = members.Count(m => m.State == "running");
+        }).ToList();
         var first = ordered[0].Labels;
+        // Every member's labels name the members placed when it was made (a member added later knows the older ones).
+        var placement = ordered.SelectMany(c => MemberPlacement.Parse(Label(c.Labels, Labels.Placement))).DistinctBy(p => p.Container).ToList();
+        foreach (var missing in placement.Where(p => unreachable?.ContainsKey(p.Engine) == true && members.All(m => m.Name != p.Container)))
+        {
+            // A member whose engine did not answer: shown with the reason, not dropped. (One removed with
+            // Remove-EtcdMember is still named by older labels, so only an unreachable engine adds members here.)
+            var reason = $"engine {missing.Engine} does not answer: {unreachable![missing.Engine]}";
+            members.Add(new EtcdClusterMember
+            {
+                ClusterName = name,
+                Name = missing.Container,
+                ContainerName = missing.Container,
+                NetworkClientUrl = missing.ClientUrl(Label(first, Labels.Tls) == "true"),
+                PeerUrl = missing.PeerUrl(Label(first, Labels.Tls) == "true"),
+                State = UnreachableState,
+                StateReason = reason,
+                Engine = missing.Engine,
+                HostAddress = missing.Address,
+            });
+        }
+        members.Sort((a, b) => MemberIndex(a.Name, placement).CompareTo(MemberIndex(b.Name, placement)));
+        var running = members.Count(m => m.State == "running");
         return new EtcdCluster
         {
             Name = name,
-            State = running == members.Length ? EtcdClusterState.Running : running == 0 ? EtcdClusterState.Stopped : EtcdClusterState.Degraded,
+            State = running == members.Count ? EtcdClusterState.Running : running == 0 ? EtcdClusterState.Stopped : EtcdClusterState.Degraded,
             Image = ordered[0].Image,
             Version = Label(first, Labels.Version),
             Network = Label(first, Labels.Network) ?? "",
@@ -47,7 +70,36 @@ public static class ClusterModel
             V2Enabled = Label(first, Labels.EnableV2) == "true",
             Tls = Label(first, Labels.TlsDir) is { Length: > 0 } tlsDir ? ClusterTlsStore.Read(tlsDir) : null,
             Created = DateTimeOffset.TryParse(Label(first, Labels.Created), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var t) ? t.UtcDateTime : null,
-            Members = members,
+            Members = [.. members],
+            Engines = (Label(first, Labels.Engines) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries),
+        };
+    }
+
+    /// <summary>The State of a member whose engine does not answer.</summary>
+    public const string UnreachableState = "unreachable";
+
+    private static int MemberIndex(string name, IReadOnlyList<MemberPlacement> placement) =>
+        placement.FirstOrDefault(p => p.Container == name)?.Index ?? -1;
+
+    /// <summary>A member on one of several engines: reached at its host's address, by this machine and by containers alike.</summary>
+    private static EtcdClusterMember HostNetworkMember(string cluster, ContainerListResponse c, string containerName, string engine, bool tls)
+    {
+        var place = MemberPlacement.Parse(Label(c.Labels, Labels.Placement)).FirstOrDefault(p => p.Container == c.Labels[Labels.Member]);
+        var clientUrl = place?.ClientUrl(tls) ?? "";
+        return new EtcdClusterMember
+        {
+            ClusterName = cluster,
+            Name = c.Labels[Labels.Member],
+            Id = Label(c.Labels, Labels.MemberId) ?? "",
+            ContainerName = containerName,
+            ContainerId = c.ID,
+            ClientUrl = c.State == "running" ? clientUrl : null,
+            NetworkClientUrl = clientUrl,
+            PeerUrl = place?.PeerUrl(tls) ?? "",
+            State = c.State,
+            Volume = c.Mounts?.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Name ?? "",
+            Engine = engine,
+            HostAddress = place?.Address,
         };
     }
 

@@ -19,6 +19,23 @@ public sealed partial class EtcdClusterService
     public async Task<RemovedResources> RemoveAsync(string name, bool keepData, CancellationToken ct)
     {
         var removed = new RemovedResources();
+        var local = await docker.ListContainersAsync(Labels.ClusterFilter(name), ct).ConfigureAwait(false);
+        var (all, _) = await AcrossEnginesAsync(local, name, ct).ConfigureAwait(false);
+        var (others, unreachable) = await EngineServicesAsync(all, ct).ConfigureAwait(false);
+        // A cluster on several engines is removed from each; an engine that does not answer keeps its part, and says so.
+        foreach (var service in others.Prepend(this)) await service.RemoveHereAsync(name, keepData, removed, ct).ConfigureAwait(false);
+        if (unreachable.Count > 0)
+        {
+            var (engine, reason) = unreachable.First();
+            throw new K3dEtcdException(ErrorCatalog.DockerEngineUnreachable,
+                $"Cluster '{name}' was removed from every engine that answers, but {engine} does not ({reason}): its members there remain; run Remove-EtcdCluster {name} again when it answers.", engine);
+        }
+        return removed;
+    }
+
+    /// <summary>Removes what carries the cluster's label on this service's engine.</summary>
+    private async Task RemoveHereAsync(string name, bool keepData, RemovedResources removed, CancellationToken ct)
+    {
         var filter = Labels.ClusterFilter(name);
         var containers = await docker.ListContainersAsync(filter, ct).ConfigureAwait(false);
         foreach (var c in containers)
@@ -56,7 +73,6 @@ public sealed partial class EtcdClusterService
                     $"Network {n.Name} of cluster '{name}' still has other containers attached (a k3d cluster?); its etcd members were removed, the network was kept. {DockerAdapter.DockerMessage(ex)}", n.Name, ex);
             }
         }
-        return removed;
     }
 
     internal async Task RollbackAsync(CreatedResources created)

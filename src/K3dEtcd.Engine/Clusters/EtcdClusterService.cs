@@ -88,6 +88,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
 
     public async Task<EtcdCluster> CreateAsync(EtcdClusterSpec spec, CancellationToken ct)
     {
+        if (spec.DockerHosts.Count > 0) return await CreateOnEnginesAsync(spec, ct).ConfigureAwait(false);
         ValidateSpec(spec);
         if (spec.Size % 2 == 0)
         {
@@ -217,19 +218,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         await docker.CreateVolumeAsync(volume, new Dictionary<string, string> { [Labels.Cluster] = spec.Name, [Labels.Member] = container }, ct).ConfigureAwait(false);
         created.Volumes.Add(volume);
 
-        var labels = new Dictionary<string, string>
-        {
-            [Labels.Cluster] = spec.Name,
-            [Labels.Member] = container,
-            [Labels.MemberIndex] = index.ToString(CultureInfo.InvariantCulture),
-            [Labels.MemberId] = memberId,
-            [Labels.Network] = spec.NetworkName,
-            [Labels.Token] = spec.ClusterToken,
-            [Labels.EnableV2] = spec.EnableV2 ? "true" : "false",
-            [Labels.Created] = createdAt,
-            [Labels.ModuleVersion] = typeof(EtcdClusterService).Assembly.GetName().Version?.ToString(3) ?? "",
-        };
-        if (version is not null) labels[Labels.Version] = version;
+        var labels = MemberLabels(spec, index, memberId, version, createdAt);
         var binds = new List<string> { $"{volume}:/var/lib/etcd" };
         if (spec.Tls)
         {
@@ -264,6 +253,25 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         }, ct).ConfigureAwait(false);
         created.Containers.Add(id);
         return id;
+    }
+
+    /// <summary>The labels every member container carries, whatever the engine and network.</summary>
+    internal static Dictionary<string, string> MemberLabels(EtcdClusterSpec spec, int index, string memberId, string? version, string createdAt)
+    {
+        var labels = new Dictionary<string, string>
+        {
+            [Labels.Cluster] = spec.Name,
+            [Labels.Member] = EtcdClusterSpec.ContainerName(spec.Name, index),
+            [Labels.MemberIndex] = index.ToString(CultureInfo.InvariantCulture),
+            [Labels.MemberId] = memberId,
+            [Labels.Network] = spec.NetworkName,
+            [Labels.Token] = spec.ClusterToken,
+            [Labels.EnableV2] = spec.EnableV2 ? "true" : "false",
+            [Labels.Created] = createdAt,
+            [Labels.ModuleVersion] = typeof(EtcdClusterService).Assembly.GetName().Version?.ToString(3) ?? "",
+        };
+        if (version is not null) labels[Labels.Version] = version;
+        return labels;
     }
 
     private static void EnsureV2Supported(EtcdClusterSpec spec, string? version)
@@ -378,11 +386,12 @@ created.Network = await docker.CreateNetworkAsync(spec.NetworkName, new Dictiona
     public async Task<IReadOnlyList<EtcdCluster>> ListAsync(CancellationToken ct)
     {
         var containers = await docker.ListContainersAsync(Labels.ClusterFilter(null), ct).ConfigureAwait(false);
-        return containers
+        var (all, unreachable) = await AcrossEnginesAsync(containers, null, ct).ConfigureAwait(false);
+        return all
             .Where(c => c.Labels.ContainsKey(Labels.Member))
             .GroupBy(c => c.Labels[Labels.Cluster], StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => ClusterModel.ToCluster(g.Key, g.ToList()))
+            .Select(g => ClusterModel.ToCluster(g.Key, g.ToList(), unreachable))
             .ToList();
     }
 
@@ -401,8 +410,9 @@ created.Network = await docker.CreateNetworkAsync(spec.NetworkName, new Dictiona
     public async Task<EtcdCluster?> GetAsync(string name, CancellationToken ct)
     {
         var containers = await docker.ListContainersAsync(Labels.ClusterFilter(name), ct).ConfigureAwait(false);
-        var members = containers.Where(c => c.Labels.ContainsKey(Labels.Member)).ToList();
-        return members.Count == 0 ? null : ClusterModel.ToCluster(name, members);
+        var (all, unreachable) = await AcrossEnginesAsync(containers, name, ct).ConfigureAwait(false);
+        var members = all.Where(c => c.Labels.ContainsKey(Labels.Member)).ToList();
+        return members.Count == 0 ? null : ClusterModel.ToCluster(name, members, unreachable);
     }
 
     private sealed class ProgressSteps(IOperationLog log, string activity, int totalSteps)

@@ -40,6 +40,14 @@ public sealed record EtcdClusterSpec
     /// <summary>Where clusters' TLS directories are made; null means the per-user data directory.</summary>
     public string? TlsRoot { get; init; }
 
+    /// <summary>
+    /// The Docker engines to place members on (round-robin), each member with host networking on
+    /// its engine host's address; empty: every member on the session's engine, on a bridge network.
+    /// </summary>
+    public IReadOnlyList<string> DockerHosts { get; init; } = [];
+    /// <summary>The address of each -DockerHost entry's host, in order; where missing, taken from the engine URL.</summary>
+    public IReadOnlyList<string> AdvertiseAddresses { get; init; } = [];
+
     public string NetworkName => string.IsNullOrEmpty(Network) ? $"k3detcd-{Name}" : Network!;
 
     public static string DefaultImage() =>

@@ -5,7 +5,11 @@ namespace K3dEtcd.Docker;
 /// <summary>The etcd command line of a member container: URLs, initial cluster, TLS files, extra flags.</summary>
 public static class EtcdCommandLine
 {
-    public static List<string> Build(string container, string initialCluster, string initialClusterState, EtcdClusterSpec spec)
+    /// <remarks>placement: 
+    /// A member of a multi-engine cluster (host networking): it listens on its host's address and
+    /// ports and advertises them; null: the bridge-network member, reached by its container name.
+    /// </remarks>
+    public static List<string> Build(string container, string initialCluster, string initialClusterState, EtcdClusterSpec spec, MemberPlacement? placement = null)
     {
         var scheme = EtcdClusterSpec.Scheme(spec.Tls);
         var command = new List<string>
@@ -13,10 +17,10 @@ public static class EtcdCommandLine
             "/usr/local/bin/etcd",
             "--name", container,
             "--data-dir", "/var/lib/etcd/data",
-            "--listen-client-urls", $"{scheme}://0.0.0.0:2379",
-            "--advertise-client-urls", EtcdClusterSpec.NetworkClientUrl(container, spec.Tls),
-            "--listen-peer-urls", $"{scheme}://0.0.0.0:2380",
-            "--initial-advertise-peer-urls", EtcdClusterSpec.PeerUrl(container, spec.Tls),
+            "--listen-client-urls", placement?.ClientUrl(spec.Tls) ?? $"{scheme}://0.0.0.0:2379",
+            "--advertise-client-urls", placement?.ClientUrl(spec.Tls) ?? EtcdClusterSpec.NetworkClientUrl(container, spec.Tls),
+            "--listen-peer-urls", placement?.PeerUrl(spec.Tls) ?? $"{scheme}://0.0.0.0:2380",
+            "--initial-advertise-peer-urls", placement?.PeerUrl(spec.Tls) ?? EtcdClusterSpec.PeerUrl(container, spec.Tls),
             "--initial-cluster", initialCluster,
             "--initial-cluster-token", spec.ClusterToken,
             "--initial-cluster-state", initialClusterState,

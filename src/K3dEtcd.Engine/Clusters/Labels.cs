@@ -22,6 +22,12 @@ internal static class Labels
     public const string Tls = Prefix + "tls";
     public const string Created = Prefix + "created";
     public const string ModuleVersion = Prefix + "module-version";
+    /// <summary>Several engines: the engine that runs this member (its URL as given, without a trailing '/').</summary>
+    public const string Engine = Prefix + "engine";
+    /// <summary>Several engines: every engine of the cluster, comma-separated, so any one of them leads to the others.</summary>
+    public const string Engines = Prefix + "engines";
+    /// <summary>Several engines: every member's place, "name=engine|address|client port|peer port" joined by ';', so members on an engine that does not answer are still shown.</summary>
+    public const string Placement = Prefix + "placement";
 
     public static IDictionary<string, IDictionary<string, bool>> ClusterFilter(string? cluster) =>
         new Dictionary<string, IDictionary<string, bool>>

@@ -15,10 +15,23 @@ namespace K3dEtcd.Docker;
 /// </summary>
 public sealed partial class DockerAdapter(IDockerClient client, IOperationLog log)
 {
-    public DockerAdapter(DockerConnection docker, IOperationLog log) : this(docker.Client, log) => EngineIsLocal = docker.EngineIsLocal;
+    public DockerAdapter(DockerConnection docker, IOperationLog log) : this(docker.Client, log)
+    {
+        EngineIsLocal = docker.EngineIsLocal;
+        Engines = docker.Engines;
+    }
 
     /// <summary>True when the engine runs on this machine, so a port free here is free for its bindings.</summary>
     public bool EngineIsLocal { get; } = true;
+
+    /// <summary>The engines of the session (null for an adapter made on a bare client, as tests do).</summary>
+    public DockerEngineSet? Engines { get; }
+
+    /// <summary>
+    /// The engine that holds a container or volume: a member of a cluster spread over several
+    /// engines is stopped, started, inspected and removed where it lives.
+    /// </summary>
+    private IDockerClient On(string idOrName) => Engines?.ClientFor(idOrName) ?? client;
 
     // ---------------------------------------------------------------- containers
 
@@ -34,25 +47,25 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
         (await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false)).ID;
 
     public Task StartContainerAsync(string id, CancellationToken ct) =>
-        client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct);
+        On(id).Containers.StartContainerAsync(id, new ContainerStartParameters(), ct);
 
     /// <summary>SIGTERM, then SIGKILL after <paramref name="grace"/>.</summary>
     public Task StopContainerAsync(string id, TimeSpan grace, CancellationToken ct) =>
-        client.Containers.StopContainerAsync(id, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)grace.TotalSeconds }, ct);
+        On(id).Containers.StopContainerAsync(id, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)grace.TotalSeconds }, ct);
 
     public Task KillContainerAsync(string id, CancellationToken ct) =>
-        client.Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, ct);
+        On(id).Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, ct);
 
     /// <summary>Waits for a container to exit; returns its exit code.</summary>
     public async Task<long> WaitContainerAsync(string id, CancellationToken ct) =>
-        (await client.Containers.WaitContainerAsync(id, ct).ConfigureAwait(false)).StatusCode;
+        (await On(id).Containers.WaitContainerAsync(id, ct).ConfigureAwait(false)).StatusCode;
 
     public Task<ContainerInspectResponse> InspectContainerAsync(string id, CancellationToken ct) =>
-        client.Containers.InspectContainerAsync(id, ct);
+        On(id).Containers.InspectContainerAsync(id, ct);
 
     /// <summary>docker rm -f.</summary>
     public Task RemoveContainerAsync(string id, CancellationToken ct) =>
-        client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, ct);
+        On(id).Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, ct);
 
     /// <summary>
     /// Runs a throwaway container to its end and returns its output (docker run --rm); the
@@ -83,7 +96,7 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
     public async Task<string> ReadLogsAsync(string container, int? tail, CancellationToken ct)
     {
         var lines = new List<string>();
-        await client.Containers.GetContainerLogsAsync(container, new ContainerLogsParameters
+        await On(container).Containers.GetContainerLogsAsync(container, new ContainerLogsParameters
         {
             ShowStdout = true,
             ShowStderr = true,
@@ -116,6 +129,29 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
     [GeneratedRegex(@"error|fatal|panic|flag provided|invalid|cannot|failed", RegexOptions.IgnoreCase)]
     private static partial Regex ErrorLine();
 
+    /// <summary>
+    /// Writes files into a created container (docker cp): the engine may be on another host, where a
+    /// bind mount of a directory of this machine would find nothing. Keys per <paramref name="files"/>
+    /// are paths in the container; values are the content and the file mode.
+    /// </summary>
+    public async Task CopyFilesToContainerAsync(string id, IReadOnlyDictionary<string, (byte[] Content, UnixFileMode Mode)> files, CancellationToken ct)
+    {
+        using var tar = new MemoryStream();
+        using (var writer = new System.Formats.Tar.TarWriter(tar, System.Formats.Tar.TarEntryFormat.Pax, leaveOpen: true))
+        {
+            foreach (var directory in files.Keys.Select(p => Path.GetDirectoryName(p)!.Replace('\\', '/').TrimStart('/')).Distinct(StringComparer.Ordinal))
+            {
+                writer.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.Directory, directory + "/") { Mode = (UnixFileMode)0b111_101_101 });
+            }
+            foreach (var (path, (content, mode)) in files)
+            {
+                writer.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, path.TrimStart('/')) { Mode = mode, DataStream = new MemoryStream(content) });
+            }
+        }
+        tar.Position = 0;
+        await On(id).Containers.ExtractArchiveToContainerAsync(id, new CopyToContainerParameters { Path = "/" }, tar, ct).ConfigureAwait(false);
+    }
+
     // ---------------------------------------------------------------- volumes
 
     public Task CreateVolumeAsync(string name, IDictionary<string, string> labels, CancellationToken ct) =>
@@ -128,7 +164,7 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
         (await ListVolumesAsync(null, ct).ConfigureAwait(false)).Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>docker volume rm -f.</summary>
-    public Task RemoveVolumeAsync(string name, CancellationToken ct) => client.Volumes.RemoveAsync(name, true, ct);
+    public Task RemoveVolumeAsync(string name, CancellationToken ct) => On(name).Volumes.RemoveAsync(name, true, ct);
 
     // ---------------------------------------------------------------- networks
 

@@ -43,11 +43,18 @@ public static class DockerEndpointResolver
         return new(new Uri("unix:///var/run/docker.sock"), "default (/var/run/docker.sock)");
     }
 
-    private static Uri Parse(string value, string source) =>
-        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "unix" or "npipe" or "tcp" or "http" or "https"
-            ? uri
-            : throw new Common.K3dEtcdException(Common.ErrorCatalog.InvalidDockerHost,
-                $"'{value}' (from {source}) is not a Docker endpoint: use unix:///path, npipe://./pipe/name or tcp://host:port.", value);
+    /// <summary>A Docker endpoint URL this module can talk to; ssh:// (which the docker CLI tunnels) is refused with its own ErrorId.</summary>
+    public static Uri Parse(string value, string source)
+    {
+        if (Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "unix" or "npipe" or "tcp" or "http" or "https") return uri;
+        if (uri?.Scheme is "ssh")
+        {
+            throw new Common.K3dEtcdException(Common.ErrorCatalog.UnsupportedDockerScheme,
+                $"'{value}' (from {source}) is an ssh:// Docker endpoint, which K3dEtcd cannot use (its Docker client has no ssh transport). Expose the engine on tcp:// with TLS (ca.pem, cert.pem, key.pem) or forward its socket: ssh -L /tmp/hostb.sock:/var/run/docker.sock user@hostb, then unix:///tmp/hostb.sock.", value);
+        }
+        throw new Common.K3dEtcdException(Common.ErrorCatalog.InvalidDockerHost,
+            $"'{value}' (from {source}) is not a Docker endpoint: use unix:///path, npipe://./pipe/name or tcp://host:port.", value);
+    }
 
     private static string? ReadCurrentContext(string configDir)
     {

@@ -43,8 +43,10 @@ public sealed partial class EtcdMemberService
         var index = cluster.Members.Select(m => MemberIndex(cluster.Name, m.Name)).Max() + 1;
         var container = EtcdClusterSpec.ContainerName(cluster.Name, index);
         var spec = await SpecFromMemberAsync(cluster, leader, ct).ConfigureAwait(false);
-        var peerUrl = EtcdClusterSpec.PeerUrl(container, spec.Tls);
-        await EnsureFreeAsync(container, EtcdClusterSpec.VolumeName(cluster.Name, index), ct).ConfigureAwait(false);
+        // A cluster on several engines: the next engine round-robin, host networking on its address.
+        var placement = cluster.Engines.Length > 0 ? EtcdClusterService.PlaceAddedMember(cluster, index) : null;
+        var peerUrl = placement?.PeerUrl(spec.Tls) ?? EtcdClusterSpec.PeerUrl(container, spec.Tls);
+        if (placement is null) await EnsureFreeAsync(container, EtcdClusterSpec.VolumeName(cluster.Name, index), ct).ConfigureAwait(false);
 
         var activity = $"Adding etcd member {container} to '{cluster.Name}'";
         var useLearner = SupportsLearners(cluster.Version);
@@ -71,7 +73,9 @@ public sealed partial class EtcdMemberService
             }
             _log.Progress(new OperationProgress(activity, $"Creating container {container}", 30));
             var createdAt = cluster.Created is { } c ? new DateTimeOffset(c, TimeSpan.Zero).ToString("o", CultureInfo.InvariantCulture) : DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
-            var id = await _clusters.CreateMemberContainerAsync(spec, index, initialCluster, "existing", hexId, cluster.Version, createdAt, created, ct).ConfigureAwait(false);
+            var id = placement is null
+                ? await _clusters.CreateMemberContainerAsync(spec, index, initialCluster, "existing", hexId, cluster.Version, createdAt, created, ct).ConfigureAwait(false)
+                : await _clusters.CreateAddedMemberAsync(spec, cluster, placement, initialCluster, hexId, cluster.Version, createdAt, created, ct).ConfigureAwait(false);
             _log.Verbose($"docker start {container}");
             await _docker.StartContainerAsync(id, ct).ConfigureAwait(false);
 
@@ -195,7 +199,7 @@ public sealed partial class EtcdMemberService
     public async Task RemoveMemberAsync(string clusterName, string memberName, CancellationToken ct)
     {
         var cluster = await GetClusterAsync(clusterName, ct).ConfigureAwait(false);
-        var member = ResolveMember(cluster, memberName);
+        var member = Reachable(ResolveMember(cluster, memberName));
         var activity = $"Removing etcd member {member.Name} from '{cluster.Name}'";
         if (cluster.Size == 1)
         {

@@ -63,6 +63,12 @@ public sealed partial class EtcdMemberService
         ?? throw new K3dEtcdException(ErrorCatalog.EtcdMemberNotFound,
             $"Cluster '{cluster.Name}' has no member named '{name}'; its members are {string.Join(", ", cluster.Members.Select(m => m.Name))}.", name);
 
+    /// <summary>A member whose engine does not answer cannot be stopped, started or removed: say so instead of acting on nothing.</summary>
+    internal static EtcdClusterMember Reachable(EtcdClusterMember member) =>
+        member.State == ClusterModel.UnreachableState
+            ? throw new K3dEtcdException(ErrorCatalog.DockerEngineUnreachable, $"Member {member.Name} cannot be changed: {member.StateReason}.", member.Engine ?? member.Name)
+            : member;
+
     /// <summary>
     /// The current leader, as the leader itself reports it (a member whose status names itself).
     /// Waits a little because a leader may be in the middle of an election.
@@ -101,7 +107,7 @@ public sealed partial class EtcdMemberService
     {
         var activity = $"Stopping etcd member {member.Name}";
         var clock = Stopwatch.StartNew();
-        var current = ResolveMember(await GetClusterAsync(cluster.Name, ct).ConfigureAwait(false), member.Name);
+        var current = Reachable(ResolveMember(await GetClusterAsync(cluster.Name, ct).ConfigureAwait(false), member.Name));
         if (current.State != Running)
         {
             _log.Verbose($"Member {member.Name} is already stopped ({current.State}).");
@@ -171,7 +177,7 @@ public sealed partial class EtcdMemberService
         var before = await GetClusterAsync(cluster.Name, ct).ConfigureAwait(false);
         foreach (var member in members)
         {
-            var current = ResolveMember(before, member.Name);
+            var current = Reachable(ResolveMember(before, member.Name));
             if (current.State == Running)
             {
                 _log.Verbose($"Member {member.Name} is already running.");

@@ -60,7 +60,11 @@ public static class ClusterTlsStore
     /// certificates. The directory must not exist yet: material from an earlier cluster of the
     /// same name is never silently reused or overwritten.
     /// </summary>
-    public static EtcdTlsInfo Create(string directory, string cluster, IReadOnlyList<string> containers, IEnumerable<string> serverSans, int validityDays, IOperationLog log)
+    /// <remarks>peerSans: 
+    /// Extra names on the peer certificates: members on several hosts reach each other by address,
+    /// and etcd checks a peer's certificate against the address it connects from.
+    /// </remarks>
+    public static EtcdTlsInfo Create(string directory, string cluster, IReadOnlyList<string> containers, IEnumerable<string> serverSans, int validityDays, IOperationLog log, IEnumerable<string>? peerSans = null)
     {
         if (Directory.Exists(directory) || File.Exists(directory))
         {
@@ -71,7 +75,7 @@ public static class ClusterTlsStore
         PemFiles.CreatePrivateDirectory(directory);
         try
         {
-            WriteAll(directory, cluster, containers, extraSans, validityDays);
+            WriteAll(directory, cluster, containers, extraSans, peerSans?.ToArray() ?? [], validityDays);
         }
         catch
         {
@@ -82,7 +86,7 @@ public static class ClusterTlsStore
         return Read(directory);
     }
 
-    private static void WriteAll(string directory, string cluster, IReadOnlyList<string> containers, string[] extraSans, int validityDays)
+    private static void WriteAll(string directory, string cluster, IReadOnlyList<string> containers, string[] extraSans, string[] peerSans, int validityDays)
     {
         using var ca = CertificateAuthority.Create($"K3dEtcd {cluster} CA", validityDays);
         PemFiles.WriteCertificate(Path.Combine(directory, CaFileName), ca.CertificatePem);
@@ -102,7 +106,7 @@ public static class ClusterTlsStore
             var server = ca.Issue(container, CertificateRole.Server, [container, "localhost", "127.0.0.1", "::1", .. extraSans], validityDays);
             PemFiles.WriteCertificate(Path.Combine(memberDirectory, ServerCertFileName), server.CertificatePem);
             PemFiles.WritePrivateKey(Path.Combine(memberDirectory, ServerKeyFileName), server.PrivateKeyPem);
-            var peer = ca.Issue(container, CertificateRole.Peer, [container], validityDays);
+            var peer = ca.Issue(container, CertificateRole.Peer, [container, .. peerSans], validityDays);
             PemFiles.WriteCertificate(Path.Combine(memberDirectory, PeerCertFileName), peer.CertificatePem);
             PemFiles.WritePrivateKey(Path.Combine(memberDirectory, PeerKeyFileName), peer.PrivateKeyPem);
         }
@@ -144,7 +148,7 @@ public static class ClusterTlsStore
             var server = ca.Issue(container, CertificateRole.Server, sans, days);
             PemFiles.WriteCertificate(Path.Combine(memberDirectory, ServerCertFileName), server.CertificatePem);
             PemFiles.WritePrivateKey(Path.Combine(memberDirectory, ServerKeyFileName), server.PrivateKeyPem);
-            var peer = ca.Issue(container, CertificateRole.Peer, [container], days);
+            var peer = ca.Issue(container, CertificateRole.Peer, PeerSans(directory, sourceContainer, container), days);
             PemFiles.WriteCertificate(Path.Combine(memberDirectory, PeerCertFileName), peer.CertificatePem);
             PemFiles.WritePrivateKey(Path.Combine(memberDirectory, PeerKeyFileName), peer.PrivateKeyPem);
         }
@@ -153,6 +157,20 @@ public static class ClusterTlsStore
             Directory.Delete(memberDirectory, recursive: true);
             throw;
         }
+    }
+
+    /// <summary>A new member's peer certificate names: the source member's (its addresses on several engines), with the new container's name.</summary>
+    private static List<string> PeerSans(string directory, string sourceContainer, string container)
+    {
+        var sans = new List<string> { container };
+        var sourcePeer = Path.Combine(MemberDirectory(directory, sourceContainer), PeerCertFileName);
+        if (!File.Exists(sourcePeer)) return sans;
+        using var source = TlsClientFactory.LoadCertificate(sourcePeer);
+        foreach (var ext in source.Extensions.OfType<X509SubjectAlternativeNameExtension>())
+        {
+            sans.AddRange(ext.EnumerateIPAddresses().Select(ip => ip.ToString()));
+        }
+        return sans;
     }
 
     /// <summary>The SANs every server certificate carries beyond the container name and loopback names.</summary>

@@ -55,6 +55,11 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition VolumeNameInUse = Item(nameof(VolumeNameInUse), FailureKind.ResourceExists, "A data volume with a member's name exists (left by a cluster removed with -KeepData?).");
     public static readonly ErrorDefinition NetworkNameInUse = Item(nameof(NetworkNameInUse), FailureKind.ResourceExists, "A Docker network with the cluster's network name already exists.");
     public static readonly ErrorDefinition NetworkInUse = Item(nameof(NetworkInUse), FailureKind.ResourceUnavailable, "The cluster's network still has other containers attached (a k3d cluster?), so it was kept.");
+    public static readonly ErrorDefinition UnsupportedDockerScheme = Item(nameof(UnsupportedDockerScheme), FailureKind.InvalidArgument, "A Docker endpoint uses a transport K3dEtcd cannot speak (ssh://); use tcp:// with TLS or a forwarded socket.");
+    public static readonly ErrorDefinition DockerTlsMaterialMissing = Item(nameof(DockerTlsMaterialMissing), FailureKind.ObjectNotFound, "TLS to a tcp:// Docker engine needs ca.pem, cert.pem and key.pem in the certificate directory (DOCKER_CERT_PATH, -DockerCertPath).");
+    public static readonly ErrorDefinition DockerEngineUnreachable = Item(nameof(DockerEngineUnreachable), FailureKind.ConnectionError, "One of a cluster's several Docker engines does not answer; its members cannot be changed (the others still can).");
+    public static readonly ErrorDefinition EngineAddressRequired = Item(nameof(EngineAddressRequired), FailureKind.InvalidArgument, "A Docker engine of a multi-engine cluster has no address its peers can use: give it with -AdvertiseAddress.");
+    public static readonly ErrorDefinition InvalidEnginePlacement = Item(nameof(InvalidEnginePlacement), FailureKind.InvalidArgument, "-DockerHost and -AdvertiseAddress do not describe a placement (a repeated engine, more addresses than engines, a bad address or port).");
 
     // etcd clusters in Docker
     public static readonly ErrorDefinition InvalidClusterName = Item(nameof(InvalidClusterName), FailureKind.InvalidArgument, "The cluster name is not 1 to 63 letters, digits, '_', '.' or '-' starting with a letter or digit.");

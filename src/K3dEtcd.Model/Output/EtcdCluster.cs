@@ -31,6 +31,8 @@ public sealed class EtcdCluster
     public EtcdTlsInfo? Tls { get; init; }
     public bool V2Enabled { get; init; }
     public DateTime? Created { get; init; }
+    /// <summary>The Docker engines the members run on (New-EtcdCluster -DockerHost); empty for a cluster on the session's one engine.</summary>
+    public string[] Engines { get; init; } = [];
 
     public override string ToString() => Name;
 }

@@ -17,6 +17,15 @@ public sealed class EtcdClusterMember
     /// <summary>Docker's container state: running, exited, created, ...</summary>
     public string State { get; init; } = "";
     public string Volume { get; init; } = "";
+    /// <summary>
+    /// The Docker engine that runs the member, for a cluster placed on several engines
+    /// (New-EtcdCluster -DockerHost); null for a cluster on the session's one engine.
+    /// </summary>
+    public string? Engine { get; init; }
+    /// <summary>The address of the member's engine host that it listens on and advertises (several engines only).</summary>
+    public string? HostAddress { get; init; }
+    /// <summary>Why the member's state is not known, e.g. its engine does not answer (State is then "unreachable").</summary>
+    public string? StateReason { get; init; }
 
     public override string ToString() => Name;
 }

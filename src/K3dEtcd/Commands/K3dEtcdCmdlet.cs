@@ -155,7 +155,7 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
     {
         if (_docker is null)
         {
-            _docker = await DockerConnection.ConnectAsync(ModuleSession.Current.DockerHost, ct);
+            _docker = await DockerConnection.ConnectAsync(ModuleSession.Current.DockerHost, ModuleSession.Current.AdditionalDockerHosts, ModuleSession.Current.DockerCertPath, ct);
             Log.Phase("Docker engine connected");
         }
         return _docker;

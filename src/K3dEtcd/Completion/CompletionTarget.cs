@@ -28,7 +28,7 @@ internal static class CompletionTarget
         }
     }
 
-    public static async Task<EtcdCluster?> ResolveClusterAsync(IDictionary fakeBoundParameters, string? dockerHost, CancellationToken ct)
+    public static async Task<EtcdCluster?> ResolveClusterAsync(IDictionary fakeBoundParameters, K3dEtcdOption session, CancellationToken ct)
     {
         var value = fakeBoundParameters.Contains("Cluster") ? fakeBoundParameters["Cluster"] : null;
         if (value is PSObject pso) value = pso.BaseObject;
@@ -40,9 +40,13 @@ internal static class CompletionTarget
             _ => null,
         };
         if (name is null) return null;
-        using var docker = await DockerConnection.ConnectAsync(dockerHost, ct).ConfigureAwait(false);
+        using var docker = await ConnectAsync(session, ct).ConfigureAwait(false);
         return await new EtcdClusterService(docker, NullOperationLog.Instance).GetAsync(name, ct).ConfigureAwait(false);
     }
+
+    /// <summary>The session's engines as the cmdlets use them (read the option on the pipeline thread: it is per runspace).</summary>
+    public static Task<DockerConnection> ConnectAsync(K3dEtcdOption session, CancellationToken ct) =>
+        DockerConnection.ConnectAsync(session.DockerHost, session.AdditionalDockerHosts, session.DockerCertPath, ct);
 
     public static IEnumerable<CompletionResult> Results(IEnumerable<string> values, string wordToComplete)
     {

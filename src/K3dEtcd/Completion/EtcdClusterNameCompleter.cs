@@ -15,13 +15,13 @@ public sealed class EtcdClusterNameCompleter : IArgumentCompleter
         var prefix = wordToComplete.Trim('\'', '"');
         var pattern = WildcardPattern.Get(prefix + "*", WildcardOptions.IgnoreCase);
         IReadOnlyList<string> names;
-        var dockerHost = ModuleSession.Current.DockerHost;
+        var session = ModuleSession.Current;
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3));
             names = Task.Run(async () =>
             {
-                using var docker = await DockerConnection.ConnectAsync(dockerHost, cts.Token).ConfigureAwait(false);
+                using var docker = await CompletionTarget.ConnectAsync(session, cts.Token).ConfigureAwait(false);
                 var clusters = await new EtcdClusterService(docker, NullOperationLog.Instance).ListAsync(cts.Token).ConfigureAwait(false);
                 return (IReadOnlyList<string>)clusters.Select(c => c.Name).ToList();
             }).GetAwaiter().GetResult();

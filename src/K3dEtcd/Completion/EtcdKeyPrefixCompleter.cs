@@ -18,7 +18,7 @@ public sealed class EtcdKeyPrefixCompleter : IArgumentCompleter
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         var typed = wordToComplete.Trim('\'', '"');
-        var dockerHost = ModuleSession.Current.DockerHost;
+        var session = ModuleSession.Current;
         var keys = CompletionTarget.Run<List<string>>(async ct =>
         {
             EtcdConnectionOptions? options = null;
@@ -26,7 +26,7 @@ public sealed class EtcdKeyPrefixCompleter : IArgumentCompleter
             {
                 options = new EtcdConnectionOptions { Endpoints = endpoints, Timeout = CompletionTarget.Budget };
             }
-            else if (await CompletionTarget.ResolveClusterAsync(fakeBoundParameters, dockerHost, ct).ConfigureAwait(false) is { } cluster)
+            else if (await CompletionTarget.ResolveClusterAsync(fakeBoundParameters, session, ct).ConfigureAwait(false) is { } cluster)
             {
                 options = EtcdConnectionOptions.FromCluster(cluster, CompletionTarget.Budget, null, null, null, null, null);
             }

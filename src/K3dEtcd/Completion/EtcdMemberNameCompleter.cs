@@ -10,8 +10,8 @@ public sealed class EtcdMemberNameCompleter : IArgumentCompleter
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
-        var dockerHost = ModuleSession.Current.DockerHost;
-        var cluster = CompletionTarget.Run(ct => CompletionTarget.ResolveClusterAsync(fakeBoundParameters, dockerHost, ct));
+        var session = ModuleSession.Current;
+        var cluster = CompletionTarget.Run(ct => CompletionTarget.ResolveClusterAsync(fakeBoundParameters, session, ct));
         return cluster is null ? [] : CompletionTarget.Results(cluster.Members.Select(m => m.Name), wordToComplete);
     }
 }

@@ -35,6 +35,17 @@ namespace K3dEtcd.Commands.Etcd;
 /// <code>New-EtcdCluster single -Size 1 -ClientPort 2379 -EnableV2</code>
 /// <para>Creates a one-member cluster on the fixed host port 2379 with the v2 API enabled (etcd 3.4 and 3.5 only).</para>
 /// </example>
+/// <example>
+/// <code>New-EtcdCluster prod -Size 3 -DockerHost unix:///var/run/docker.sock, tcp://10.0.0.12:2376, tcp://10.0.0.13:2376 -AdvertiseAddress 10.0.0.11 -Tls</code>
+/// <para>Places one member on each of three Docker engines (hosts). Each member uses its host's network and listens on
+/// 2379 (clients) and 2380 (peers) of its host's address: 10.0.0.11 for the local socket (given), the address in the URL
+/// for the tcp:// engines (TLS to them with ca.pem, cert.pem and key.pem from DOCKER_CERT_PATH or Set-K3dEtcdOption -DockerCertPath).
+/// Get-EtcdCluster prod finds the whole cluster from any of the three engines.</para>
+/// </example>
+/// <example>
+/// <code>New-EtcdCluster lab -Size 3 -DockerHost unix:///run/a.sock, unix:///run/b.sock -AdvertiseAddress 127.0.0.11, 127.0.0.12</code>
+/// <para>Two engines on this machine, three members round-robin: lab0 and lab2 share 127.0.0.11 with ports 2379/2380 and 2381/2382.</para>
+/// </example>
 [Cmdlet(VerbsCommon.New, "EtcdCluster", SupportsShouldProcess = true)]
 [OutputType(typeof(EtcdCluster))]
 public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
@@ -120,6 +131,26 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
     [ValidateSet("periodic", "revision")]
     public string? AutoCompactionMode { get; set; }
 
+    /// <summary>
+    /// Docker engines to place the members on: one member each, or round-robin when there are fewer engines than members
+    /// (unix://, npipe:// or tcp:// with TLS in the docker CLI's layout). Members then use host networking and listen on
+    /// their engine host's address (see -AdvertiseAddress); -ClientPort sets the first client port (default 2379, peer = client + 1).
+    /// Without it every member runs on the session's engine on a bridge network.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(DockerHostCompleter))]
+    public string[] DockerHost { get; set; } = [];
+
+    /// <summary>
+    /// The address of each -DockerHost entry's host, in the same order: the members listen on it and advertise it to peers
+    /// and clients, and TLS certificates carry it. Where missing it is the IP (or resolved name) in a tcp:// URL, or for a
+    /// local socket this machine's address on the way to the other engines.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] AdvertiseAddress { get; set; } = [];
+
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
         var spec = new EtcdClusterSpec
@@ -141,6 +172,8 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
             QuotaBackendBytes = MyInvocation.BoundParameters.ContainsKey(nameof(QuotaBackendBytes)) ? QuotaBackendBytes : null,
             AutoCompactionRetention = AutoCompactionRetention,
             AutoCompactionMode = AutoCompactionMode,
+            DockerHosts = DockerHost,
+            AdvertiseAddresses = AdvertiseAddress,
         };
         try
         {
@@ -150,7 +183,12 @@ public sealed class NewEtcdClusterCommand : K3dEtcdCmdlet
                 throw new K3dEtcdException(ErrorCatalog.CertificateValidityWithoutTls,
                     "-CertificateValidityDays applies to the certificates of a TLS cluster; add -Tls.", CertificateValidityDays);
             }
-            if (!ShouldProcess($"etcd cluster '{Name}' ({Size} members, image {Image}{(Tls ? ", TLS" : "")})", "Create")) return;
+            if (DockerHost.Length == 0 && AdvertiseAddress.Length > 0)
+            {
+                throw new K3dEtcdException(ErrorCatalog.InvalidEnginePlacement, "-AdvertiseAddress gives the address of each -DockerHost engine; add -DockerHost.", AdvertiseAddress[0]);
+            }
+            var placement = DockerHost.Length == 0 ? "" : $", on {string.Join(", ", EnginePlacement.Plan(spec).Select(p => $"{p.Container}@{p.Engine} {p.Address}:{p.ClientPort}"))}";
+            if (!ShouldProcess($"etcd cluster '{Name}' ({Size} members, image {Image}{(Tls ? ", TLS" : "")}{placement})", "Create")) return;
             var service = await GetClusterServiceAsync(ct);
             WriteObject(await service.CreateAsync(spec, ct));
         }

@@ -64,7 +64,9 @@ public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
                 (false, null) => " and their data volumes",
                 (false, { } tls) => $" and their data volumes, TLS material {tls.Directory}",
             };
-            var what = $"etcd cluster '{name}' ({cluster.Size} containers{data}, network {cluster.Network} if it was created for it)";
+            var what = cluster.Engines.Length > 0
+                ? $"etcd cluster '{name}' ({cluster.Size} containers{data}, on the Docker engines {string.Join(", ", cluster.Engines)})"
+                : $"etcd cluster '{name}' ({cluster.Size} containers{data}, network {cluster.Network} if it was created for it)";
             if (!ShouldProcessUnlessForced(Force, what, "Remove")) continue;
             try
             {

@@ -37,6 +37,14 @@ public sealed class GetK3dEtcdOptionCommand : PSCmdlet
     {
         var host = ModuleSession.Current.DockerHost;
         var endpoint = DockerEndpointResolver.Resolve(host);
-        return new K3dEtcdOption { DockerHost = host, DockerEndpoint = endpoint.Uri.ToString(), DockerEndpointSource = endpoint.Source };
+        var current = ModuleSession.Current;
+        return new K3dEtcdOption
+        {
+            DockerHost = host,
+            DockerEndpoint = endpoint.Uri.ToString(),
+            DockerEndpointSource = endpoint.Source,
+            AdditionalDockerHosts = [.. current.AdditionalDockerHosts],
+            DockerCertPath = current.DockerCertPath,
+        };
     }
 }

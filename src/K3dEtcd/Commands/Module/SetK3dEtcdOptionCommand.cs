@@ -20,14 +20,29 @@ namespace K3dEtcd.Commands.Module;
 /// <code>Set-K3dEtcdOption -DockerHost $null -PassThru</code>
 /// <para>Goes back to finding Docker as the docker CLI does, and shows the endpoint that will be used and why.</para>
 /// </example>
-[Cmdlet(VerbsCommon.Set, "K3dEtcdOption", SupportsShouldProcess = true)]
+/// <example>
+/// <code>Set-K3dEtcdOption -DockerHost unix:///var/run/docker.sock, tcp://hostb:2376, tcp://hostc:2376 -DockerCertPath ~/.docker/prod</code>
+/// <para>Uses the local engine for the session and lists the clusters of the other two as well, so Get-EtcdCluster finds a cluster
+/// whose members run on several engines from whichever of them holds one. TLS to the tcp:// engines uses ca.pem, cert.pem and key.pem from ~/.docker/prod.</para>
+/// </example>
+[Cmdlet(VerbsCommon.Set, "K3dEtcdOption", SupportsShouldProcess = true, DefaultParameterSetName = "Host")]
 [OutputType(typeof(K3dEtcdOption))]
 public sealed class SetK3dEtcdOptionCommand : PSCmdlet
 {
-    /// <summary>Docker endpoint URI: unix:///path, npipe://./pipe/name or tcp://host:port. $null or an empty string clears it.</summary>
-    [Parameter(Mandatory = true, Position = 0)]
+    /// <summary>
+    /// Docker endpoint URIs: unix:///path, npipe://./pipe/name or tcp://host:port. The first is the session's engine; more
+    /// engines are read too when clusters are listed (members on several engines). $null or an empty string clears it.
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Host")]
+    [AllowNull, AllowEmptyString, AllowEmptyCollection]
+    [ArgumentCompleter(typeof(DockerHostCompleter))]
+    public string?[]? DockerHost { get; set; }
+
+    /// <summary>Directory with ca.pem, cert.pem and key.pem (the docker CLI's DOCKER_CERT_PATH layout) for TLS to tcp:// engines; $null or '' clears it.</summary>
+    [Parameter(ParameterSetName = "Host")]
+    [Parameter(Mandatory = true, ParameterSetName = "CertPath")]
     [AllowNull, AllowEmptyString]
-    public string? DockerHost { get; set; }
+    public string? DockerCertPath { get; set; }
 
     /// <summary>Returns the options as they are after the change.</summary>
     [Parameter]
@@ -35,18 +50,26 @@ public sealed class SetK3dEtcdOptionCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        var value = string.IsNullOrWhiteSpace(DockerHost) ? null : DockerHost;
+        var hosts = (DockerHost ?? []).Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h!.Trim()).ToArray();
+        var value = hosts.FirstOrDefault();
         try
         {
-            DockerEndpointResolver.Resolve(value); // refuse a malformed endpoint now, not at the next Docker call
+            // Refuse a malformed endpoint now, not at the next Docker call.
+            DockerEndpointResolver.Resolve(value);
+            foreach (var more in hosts.Skip(1)) DockerEndpointResolver.Parse(more, "Set-K3dEtcdOption -DockerHost");
         }
         catch (Common.K3dEtcdException ex)
         {
-            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, K3dEtcdCmdlet.ToCategory(ex.Kind), DockerHost));
+            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, K3dEtcdCmdlet.ToCategory(ex.Kind), ex.Target));
         }
-        if (ShouldProcess(value ?? "(as the docker CLI would)", "Set the Docker endpoint"))
+        if (ParameterSetName == "Host" && ShouldProcess(hosts.Length == 0 ? "(as the docker CLI would)" : string.Join(", ", hosts), "Set the Docker endpoint"))
         {
             ModuleSession.Current.DockerHost = value;
+            ModuleSession.Current.AdditionalDockerHosts = hosts.Skip(1).ToArray();
+        }
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(DockerCertPath)) && ShouldProcess(DockerCertPath ?? "(DOCKER_CERT_PATH)", "Set the Docker TLS directory"))
+        {
+            ModuleSession.Current.DockerCertPath = string.IsNullOrWhiteSpace(DockerCertPath) ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(DockerCertPath);
         }
         if (PassThru) WriteObject(GetK3dEtcdOptionCommand.Snapshot());
     }

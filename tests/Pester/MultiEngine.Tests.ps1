@@ -1,0 +1,242 @@
+# Clusters whose members run on several Docker engines (issue 21, DESIGN section 12). Three extra
+# engines run on this machine for the whole file (each with its own data root, exec root, pid file,
+# socket and bridge; the last also on tcp+TLS), and members listen on distinct loopback addresses,
+# so peer traffic crosses from one engine's container to another's. The first engine is not used.
+BeforeAll {
+    . "$PSScriptRoot/TestHelpers.ps1"
+    . "$PSScriptRoot/ExtraEngines.ps1"
+    Assert-DockerAvailable
+    $ProgressPreference = 'SilentlyContinue'
+
+    # The first engine's default bridge before the extra engines start (they must leave it alone).
+    $script:bridgeBefore = docker network inspect bridge -f '{{.Id}} {{range .IPAM.Config}}{{.Subnet}}{{end}}'
+    $script:docker0Before = ip -br -4 addr show docker0 2>$null
+    $script:engines = Start-ExtraDockerEngine 3 -TlsEngine -AddressBase (Get-Random -Minimum 20 -Maximum 240)
+    $script:hosts = $engines[0].Url, $engines[1].Url, $engines[2].TcpUrl
+    $script:ips = @($engines | ForEach-Object Address)
+    $script:certPath = $engines[2].CertPath
+    # The session's engine is the first extra engine: nothing in this file touches the machine's own engine.
+    Set-K3dEtcdOption -DockerHost $engines[0].Url -DockerCertPath $certPath
+    $script:name = New-TestName 'me'
+
+    # The labelled containers and volumes of a cluster on one engine, by the docker CLI (an independent client).
+    function Get-EngineObject($Engine, [string] $Cluster) {
+        @(docker -H $Engine.Url ps -a --filter "label=io.k3detcd.cluster=$Cluster" --format '{{.Names}}') +
+        @(docker -H $Engine.Url volume ls -q --filter "label=io.k3detcd.cluster=$Cluster") | Where-Object { $_ }
+    }
+    function Invoke-Etcdctl($Cluster, [string] $Endpoint) {
+        $tls = $Cluster.Tls
+        $out = etcdctl --endpoints $Endpoint --cacert $tls.CaFile --cert $tls.ClientCertFile --key $tls.ClientKeyFile @args
+        if ($LASTEXITCODE -ne 0) { throw "etcdctl $args at $Endpoint failed: $out" }
+        $out
+    }
+    function Get-LeaderId($Cluster, [string] $Endpoint) {
+        ([uint64]((Invoke-Etcdctl $Cluster $Endpoint endpoint status -w json | ConvertFrom-Json)[0].Status.leader)).ToString('x')
+    }
+}
+
+AfterAll {
+    try {
+        foreach ($c in $script:name, "$($script:name)-rr", "$($script:name)-fail") {
+            if (Get-EtcdCluster $c -ErrorAction SilentlyContinue) { Remove-EtcdCluster $c -Force -ErrorAction Continue }
+        }
+    }
+    finally {
+        Set-K3dEtcdOption -DockerHost '' -DockerCertPath ''
+        Stop-ExtraDockerEngine $script:engines
+    }
+}
+
+Describe 'An etcd cluster on several Docker engines' -Tag Docker {
+    It 'places one member on each engine (unix sockets and tcp+TLS), healthy, with the same data on every member' {
+        $c = New-EtcdCluster $name -Size 3 -DockerHost $hosts -AdvertiseAddress $ips[0], $ips[1] -Tls
+        $c.State | Should -Be 'Running'
+        $c.Engines | Should -Be $hosts
+        $c.Members.Engine | Should -Be $hosts
+        $c.Members.HostAddress | Should -Be $ips
+        $script:tlsRoot = Split-Path $c.Tls.Directory
+        $c.Members.ClientUrl | Should -Be ($ips | ForEach-Object { "https://${_}:2379" })
+        $c.Members.PeerUrl | Should -Be ($ips | ForEach-Object { "https://${_}:2380" })
+        for ($i = 0; $i -lt 3; $i++) {
+            # The docker CLI sees exactly this member (and its volume) on its engine, on the host's network.
+            Get-EngineObject $engines[$i] $name | Sort-Object | Should -Be @("$name$i", "$name$i-data")
+            docker -H $engines[$i].Url inspect -f '{{.HostConfig.NetworkMode}}' "$name$i" | Should -Be 'host'
+        }
+        Set-EtcdKey -Cluster $c -Key /multi/k -Value across | Out-Null
+        foreach ($m in $c.Members) {
+            # A serializable read answers from the member's own copy: the write reached every engine.
+            Invoke-Etcdctl $c $m.ClientUrl get /multi/k --print-value-only --consistency=s | Should -Be 'across'
+        }
+        $leaders = $c.Members | ForEach-Object { Get-LeaderId $c $_.ClientUrl } | Select-Object -Unique
+        @($leaders).Count | Should -Be 1
+        $c.Members.Id | Should -Contain $leaders
+    }
+
+    It 'is rebuilt whole from a session on another engine only' {
+        $out = Invoke-FreshPwsh "Set-K3dEtcdOption -DockerHost '$($engines[1].Url)' -DockerCertPath '$certPath'; `$c = Get-EtcdCluster $name; (`$c.Members | ForEach-Object { `$_.Name + '@' + `$_.Engine + '@' + `$_.State }) -join ';'; ((TabExpansion2 'Stop-EtcdMember -Cluster $name -Name ').CompletionMatches.CompletionText) -join ','"
+        $out[0] | Should -Be ((0..2 | ForEach-Object { "$name$_@$($hosts[$_])@running" }) -join ';')
+        $out[1] | Should -Be ((0..2 | ForEach-Object { "$name$_" }) -join ',') -Because 'member names complete from the other engines too'
+    }
+
+    It 'left the first engine and its default bridge as they were' {
+        docker network inspect bridge -f '{{.Id}} {{range .IPAM.Config}}{{.Subnet}}{{end}}' | Should -Be $bridgeBefore
+        ip -br -4 addr show docker0 2>$null | Should -Be $docker0Before
+        docker ps -a -q --filter "label=io.k3detcd.cluster=$name" | Should -BeNullOrEmpty -Because 'no member runs on the first engine'
+    }
+
+    It 'kills the leader on its own engine, elects a leader on another, and counts the quorum across engines' {
+        $c = Get-EtcdCluster $name
+        $old = Stop-EtcdMember -Cluster $name -Leader -Kill -PassThru
+        $old.State | Should -Be 'exited'
+        $i = [array]::IndexOf($c.Members.Name, $old.Name)
+        docker -H $engines[$i].Url inspect -f '{{.State.Running}}' $old.Name | Should -Be 'false'
+        $rest = $c.Members | Where-Object Name -ne $old.Name
+        $newLeader = Get-LeaderId $c $rest[0].ClientUrl
+        $newLeader | Should -Not -Be $old.Id
+        ($rest | Where-Object Id -eq $newLeader).Engine | Should -Not -Be $old.Engine
+        { Stop-EtcdMember -Cluster $name -Name $rest[0].Name -ErrorAction Stop } | Should -Throw -ErrorId 'QuorumLoss,K3dEtcd.Commands.Etcd.StopEtcdMemberCommand'
+        (Start-EtcdMember -Cluster $name -Name $old.Name -PassThru).State | Should -Be 'running'
+        $run = Measure-EtcdFailover -Cluster $name -Iterations 1 | Where-Object Iteration -eq 1
+        $run.NewLeader | Should -Not -Be $run.OldLeader
+        $run.WritesLost | Should -Be 0
+        (Get-EtcdCluster $name).State | Should -Be 'Running'
+    }
+
+    It 'adds a member on the next engine round-robin (a second port pair on its address) and removes it from that engine' {
+        $added = Add-EtcdMember -Cluster $name -Confirm:$false
+        $added.Name | Should -Be "${name}3"
+        $added.Engine | Should -Be $hosts[0]
+        $added.ClientUrl | Should -Be "https://$($ips[0]):2381"
+        $added.PeerUrl | Should -Be "https://$($ips[0]):2382"
+        Get-EngineObject $engines[0] $name | Sort-Object | Should -Be @("${name}0", "${name}0-data", "${name}3", "${name}3-data")
+        $c = Get-EtcdCluster $name
+        Invoke-Etcdctl $c $added.ClientUrl get /multi/k --print-value-only --consistency=s | Should -Be 'across'
+        (Invoke-Etcdctl $c $c.Members[1].ClientUrl member list -w json | ConvertFrom-Json).members | Should -HaveCount 4
+        Remove-EtcdMember -Cluster $name -Name $added.Name -Confirm:$false
+        Get-EngineObject $engines[0] $name | Sort-Object | Should -Be @("${name}0", "${name}0-data")
+        (Get-EtcdCluster $name).Members.Name | Should -Be @("${name}0", "${name}1", "${name}2")
+    }
+
+    It 'shows the members of an engine that stops answering as unreachable while the others keep serving' {
+        kill -STOP $engines[1].Pid
+        try {
+            $c = Get-EtcdCluster $name
+            $c.Members.Count | Should -Be 3
+            $c.State | Should -Be 'Degraded'
+            $gone = $c.Members | Where-Object Engine -eq $hosts[1]
+            $gone.State | Should -Be 'unreachable'
+            $gone.StateReason | Should -Match 'does not answer'
+            ($c.Members | Where-Object Engine -ne $hosts[1]).State | Should -Be @('running', 'running')
+            Set-EtcdKey -Cluster $c -Key /multi/during -Value still | Out-Null
+            (Get-EtcdKey -Cluster $c -Key /multi/during).Value | Should -Be 'still'
+            { Stop-EtcdMember -Cluster $name -Name $gone.Name -ErrorAction Stop } | Should -Throw -ErrorId 'DockerEngineUnreachable,K3dEtcd.Commands.Etcd.StopEtcdMemberCommand'
+        }
+        finally { kill -CONT $engines[1].Pid }
+        (Get-EtcdCluster $name).State | Should -Be 'Running'
+    }
+
+    It 'gives k3d the host addresses of the members and no Docker network; Test-K3dDatastore reaches them (host network here)' {
+        Enter-FakeK3d
+        try {
+            Use-FakeK3d 'v5.8.3'
+            $c = Get-EtcdCluster $name
+            $k3dName = New-TestName 'topgun'
+            $k = $c | New-K3dCluster $k3dName -Servers 3 -SkipPreflight -SkipVerify -ProgressAction SilentlyContinue
+            $k.Datastore.Name | Should -Be $name
+            $create = foreach ($line in Get-Content $env:FAKE_K3D_ARGV_LOG) { $r = $line | ConvertFrom-Json; if ($r.argv[1] -eq 'create') { $r } }
+            @($create).Count | Should -Be 1
+            $create.argv | Should -Not -Contain '--network'
+            ($create.config.content | ConvertFrom-Json).env.envVar | Should -Contain "K3S_DATASTORE_ENDPOINT=$(($ips | ForEach-Object { "https://${_}:2379" }) -join ',')"
+            Remove-K3dCluster $k3dName -Force
+            # On one machine a bridge network cannot reach 127.0.0.x, so the probe runs on the host's network.
+            $checks = Test-K3dDatastore -Datastore $c -Network host
+            $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap')
+            $checks | ForEach-Object { $_.Passed | Should -BeTrue -Because $_.Detail }
+            $checks[0].Detail | Should -Match '^3/3 endpoints healthy'
+        }
+        finally { Exit-FakeK3d }
+    }
+
+    It 'saves a snapshot and defragments every member, each at its own address' {
+        $file = Join-Path ([IO.Path]::GetTempPath()) "$(New-TestName 'me-snap').db"
+        try {
+            $snap = Save-EtcdSnapshot -Cluster $name -Path $file
+            Test-Path $file | Should -BeTrue
+            $snap | Should -Not -BeNullOrEmpty
+            $defrag = @(Invoke-EtcdDefragmentation -Cluster $name -Force)
+            $defrag | Should -HaveCount 3
+        }
+        finally { Remove-Item $file -Force -ErrorAction SilentlyContinue }
+    }
+
+    It 'removes the cluster from every engine' {
+        $tlsDir = (Get-EtcdCluster $name).Tls.Directory
+        Remove-EtcdCluster $name -Force
+        foreach ($e in $engines) { Get-EngineObject $e $name | Should -BeNullOrEmpty }
+        Test-Path $tlsDir | Should -BeFalse
+        Get-EtcdCluster $name -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'places more members than engines round-robin, with distinct ports on a shared address' {
+        $rr = "$name-rr"
+        $c = New-EtcdCluster $rr -Size 3 -DockerHost $engines[0].Url, $engines[1].Url -AdvertiseAddress $ips[0], $ips[1] -ClientPort 22379
+        try {
+            $c.Members.Engine | Should -Be @($engines[0].Url, $engines[1].Url, $engines[0].Url)
+            $c.Members.ClientUrl | Should -Be @("http://$($ips[0]):22379", "http://$($ips[1]):22379", "http://$($ips[0]):22381")
+            $c.Members.PeerUrl | Should -Be @("http://$($ips[0]):22380", "http://$($ips[1]):22380", "http://$($ips[0]):22382")
+            etcdctl --endpoints ($c.Endpoints -join ',') endpoint health 2>&1 | Should -Match 'is healthy' -Because 'every member answers'
+            @(Get-EngineObject $engines[0] $rr | Where-Object { $_ -notlike '*-data' }).Count | Should -Be 2
+        }
+        finally { Remove-EtcdCluster $rr -Force }
+        foreach ($e in $engines) { Get-EngineObject $e $rr | Should -BeNullOrEmpty }
+    }
+
+    It 'rolls a failed create back on every engine' {
+        $fail = "$name-fail"
+        # The third member's client port is taken on its address: that member exits, after the others were created and started.
+        $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Parse($ips[2]), 2379)
+        $listener.Start()
+        try {
+            $err = $null
+            New-EtcdCluster $fail -Size 3 -DockerHost $hosts -AdvertiseAddress $ips[0], $ips[1] -Tls -TimeoutSeconds 30 -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Match '^(MemberExited|ClusterStartTimeout),'
+            $err[0].Exception.Message | Should -Match 'address already in use'
+        }
+        finally { $listener.Stop() }
+        foreach ($e in $engines) { Get-EngineObject $e $fail | Should -BeNullOrEmpty }
+        Test-Path (Join-Path $script:tlsRoot $fail) | Should -BeFalse
+    }
+}
+
+Describe 'Engine lists that cannot work' -Tag Docker {
+    It 'refuses <Case> with <ErrorId> and creates nothing' -ForEach @(
+        @{ Case = 'an ssh:// engine'; Hosts = { 'ssh://user@hostb' }; Ips = { }; ErrorId = 'UnsupportedDockerScheme' }
+        @{ Case = 'two sockets without addresses'; Hosts = { $engines[0].Url, $engines[1].Url }; Ips = { }; ErrorId = 'EngineAddressRequired' }
+        @{ Case = 'an engine named twice'; Hosts = { $engines[0].Url, $engines[0].Url }; Ips = { '127.0.0.2', '127.0.0.3' }; ErrorId = 'InvalidEnginePlacement' }
+        @{ Case = 'more addresses than engines'; Hosts = { $engines[0].Url }; Ips = { '127.0.0.2', '127.0.0.3' }; ErrorId = 'InvalidEnginePlacement' }
+        @{ Case = 'an engine that does not answer'; Hosts = { $engines[0].Url, 'unix:///tmp/k3detcd-no-such-engine.sock' }; Ips = { $script:ips[0], '127.0.0.4' }; ErrorId = 'DockerEngineUnreachable' }
+    ) {
+        $bad = New-TestName 'mebad'
+        $err = $null
+        $place = @{ DockerHost = @(& $Hosts) }
+        if (@(& $Ips).Count -gt 0) { $place.AdvertiseAddress = @(& $Ips) }
+        New-EtcdCluster $bad -Size 3 @place -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be "$ErrorId,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand"
+        foreach ($e in $engines) { Get-EngineObject $e $bad | Should -BeNullOrEmpty }
+    }
+
+    It 'refuses an ssh:// endpoint in Set-K3dEtcdOption and keeps the option' {
+        { Set-K3dEtcdOption -DockerHost $engines[0].Url, 'ssh://user@hostb' } | Should -Throw -ErrorId 'UnsupportedDockerScheme,K3dEtcd.Commands.Module.SetK3dEtcdOptionCommand'
+        (Get-K3dEtcdOption).DockerHost | Should -Be $engines[0].Url
+    }
+
+    It 'needs ca.pem, cert.pem and key.pem for a tcp+TLS engine' {
+        $empty = Join-Path ([IO.Path]::GetTempPath()) (New-TestName 'nocerts')
+        New-Item -ItemType Directory $empty | Out-Null
+        try {
+            $out = Invoke-FreshPwsh "Set-K3dEtcdOption -DockerHost '$($engines[0].Url)' -DockerCertPath '$empty'; New-EtcdCluster x$(Get-Random) -Size 1 -DockerHost '$($hosts[2])' -ErrorVariable e -ErrorAction SilentlyContinue; `$e[0].FullyQualifiedErrorId"
+            $out | Should -Be 'DockerTlsMaterialMissing,K3dEtcd.Commands.Etcd.NewEtcdClusterCommand'
+        }
+        finally { Remove-Item $empty -Recurse -Force }
+    }
+}
