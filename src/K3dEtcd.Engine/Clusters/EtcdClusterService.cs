@@ -100,7 +100,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         }
 
         var activity = $"Creating etcd cluster '{spec.Name}'";
-        var progress = new ProgressSteps(log, activity, totalSteps: (spec.Tls ? 4 : 3) + spec.Size + 1);
+        var progress = new ProgressSteps(log, activity, totalSteps: (spec.Tls ? 4 : 3) + spec.Size * 2);
 
         // A version readable from the tag is checked before anything touches Docker.
         var version = EtcdVersion.ParseImageTag(spec.Image);
@@ -152,12 +152,14 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
                 await seed(new Operations.EtcdClusterSeed(spec, version, containers, peerUrls, initialCluster), ct).ConfigureAwait(false);
             }
 
-            // Side by side: each start is mostly the engine setting up the container's network, and
-            // the members wait for each other anyway (measured: three in a row took 1.5 s each on a
-            // loaded 2-core machine). Every start has ended, failed or not, before the roll-back runs.
-            progress.Step($"Starting members {string.Join(", ", containers)}");
-            await Task.WhenAll(Enumerable.Range(0, spec.Size).Select(async i =>
+            // One after the other, on purpose: a new etcd 3.4 member first asks every peer it can
+            // resolve whether the cluster is already bootstrapped, and a peer whose container has
+            // started but whose server has not yet answers nothing until a 1 s timeout. Started side
+            // by side, each member lost 2 s that way (its log: "advertise client URLs" to "starting
+            // member"); in order, the earlier peers answer and the later ones do not resolve yet.
+            for (var i = 0; i < spec.Size; i++)
             {
+                progress.Step($"Starting member {containers[i]} ({i + 1}/{spec.Size})");
                 log.Verbose($"docker start {containers[i]}");
                 try
                 {
@@ -168,7 +170,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
                     throw new K3dEtcdException(DockerAdapter.IsPortConflict(ex) ? ErrorCatalog.ClientPortInUse : ErrorCatalog.MemberStartFailed,
                         $"Member {containers[i]} could not start: {DockerAdapter.DockerMessage(ex)}", containers[i], ex);
                 }
-            })).ConfigureAwait(false);
+            }
 
             log.Phase($"{spec.Size} members started");
 
