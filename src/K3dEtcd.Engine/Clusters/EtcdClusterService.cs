@@ -152,11 +152,10 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
                 await seed(new Operations.EtcdClusterSeed(spec, version, containers, peerUrls, initialCluster), ct).ConfigureAwait(false);
             }
 
-            // One after the other, on purpose: a new etcd 3.4 member first asks every peer it can
-            // resolve whether the cluster is already bootstrapped, and a peer whose container has
-            // started but whose server has not yet answers nothing until a 1 s timeout. Started side
-            // by side, each member lost 2 s that way (its log: "advertise client URLs" to "starting
-            // member"); in order, the earlier peers answer and the later ones do not resolve yet.
+            // One after the other, on purpose. Started side by side, every etcd 3.4 member spent
+            // 2.1 s before its server started (its log: "advertise client URLs" to "starting
+            // member"); in order, the later members wait less and the wait overlaps the engine's
+            // starts: 3.6 s instead of 4.6 s to a healthy cluster (bench/RESULTS.md).
             for (var i = 0; i < spec.Size; i++)
             {
                 progress.Step($"Starting member {containers[i]} ({i + 1}/{spec.Size})");
