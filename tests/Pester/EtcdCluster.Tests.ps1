@@ -47,6 +47,19 @@ Describe 'New-EtcdCluster / Get-EtcdCluster / Remove-EtcdCluster' -Tag Docker {
         for ($i = 1; $i -lt $ms.Count; $i++) { $ms[$i] | Should -BeGreaterOrEqual $ms[$i - 1] }
     }
 
+    It 'starts each member once the one before it has started its server (member logs vs docker inspect)' {
+        $messages = ($created | Where-Object { $_ -is [Management.Automation.VerboseRecord] }).Message
+        foreach ($i in 0, 1) {
+            $messages | Where-Object { $_ -like "${name}$i started its server after * ms." } | Should -HaveCount 1 -Because ($messages -join "`n")
+            # etcd's own line, with the engine's timestamp, against the next container's start time.
+            $line = docker logs -t "${name}$i" 2>&1 | Where-Object { "$_" -match 'etcdserver: starting member' } | Select-Object -First 1
+            $line | Should -Not -BeNullOrEmpty
+            $serverStarted = [DateTimeOffset]::Parse(("$line" -split ' ')[0])
+            $nextStarted = [DateTimeOffset]::Parse((docker inspect -f '{{.State.StartedAt}}' "${name}$($i + 1)"))
+            $nextStarted | Should -BeGreaterThan $serverStarted
+        }
+    }
+
     It 'is healthy for etcdctl at every published endpoint, with the same member IDs' {
         foreach ($m in $cluster.Members) {
             $m.ClientUrl | Should -Match '^http://127\.0\.0\.1:\d+$'
