@@ -171,9 +171,9 @@ public sealed class DataPlaneUnitTests
         });
 
     [Theory]
-    [InlineData(130_000, 1000, 32_263)]        // 130-byte keys and values: about 4 MB a page
+    [InlineData(130_000, 1000, 16_131)]        // 130-byte keys and values: about 2 MB a page
     [InlineData(20_000, 1000, 100_000)]        // tiny keys: capped by key count
-    [InlineData(5_000_000, 1000, 838)]         // 5 KB values (Kubernetes objects): about 4 MB a page
+    [InlineData(5_000_000, 1000, 419)]         // 5 KB values (Kubernetes objects): about 2 MB a page
     [InlineData(100_000_000, 1, 1)]            // one huge value: never below one key
     public void Pages_after_the_first_are_sized_by_bytes(long pageBytes, int pageKeys, int expected) =>
         Assert.Equal(expected, EtcdKeyService.NextPageSize(pageBytes, pageKeys));

@@ -7,7 +7,7 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Gets etcd keys and values: one key, a prefix, or a range, streamed page by page.</para>
-/// <para type="description">Large ranges are read in pages at one revision (a consistent snapshot): 1000 keys first, so the first objects arrive at once, then pages of about 4 MB, the next one fetched while the current one is written out. Memory stays flat however many keys there are; Ctrl+C stops at once. Keys under /registry/ also show the Kubernetes Resource, Namespace and Name from the path, and Kind and ApiVersion from the value (protobuf or JSON), so you see what k3s stored. Binary values are shown with unprintable bytes as '.'; -AsByteArray adds the raw bytes.</para>
+/// <para type="description">Large ranges are read in pages at one revision (a consistent snapshot): 1000 keys first, so the first objects arrive at once, then pages of about 2 MB, the next one fetched while the current one is written out. Memory stays flat however many keys there are; Ctrl+C stops at once. Keys under /registry/ also show the Kubernetes Resource, Namespace and Name from the path, and Kind and ApiVersion from the value (protobuf or JSON), so you see what k3s stored. Binary values are shown with unprintable bytes as '.'; -AsByteArray adds the raw bytes.</para>
 /// <para type="description">The target is -Cluster (an object from New-EtcdCluster or Get-EtcdCluster, or a cluster name) or -Endpoint with any etcd's client URLs, plus -CaFile, -CertFile, -KeyFile and -Credential where needed.</para>
 /// </summary>
 /// <example>
