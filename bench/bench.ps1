@@ -13,6 +13,9 @@
          it), timed by a Stopwatch inside that first command, so starting pwsh and importing the
          module are left out (bench/import-time.ps1 measures those); each sample alternates with a
          run of the reference. The references are whole processes, always cold.
+    cold, precompiled pwsh: the same cold samples in a copy of the pwsh with PowerShell's own
+         assemblies precompiled, as pwsh's installed packages ship them (bench/precompiled-pwsh.ps1;
+         the pinned `dotnet pwsh` tool is IL only). Each sample alternates with the others.
     Every figure is a median; the load average (1 min) is read before every sample and shown as its
     range. -Quick runs tiny sizes once: a smoke test of this script (CI), not a measurement.
     Run: dotnet pwsh ./build.ps1 Bench         (builds, then runs this script)
@@ -27,7 +30,10 @@ param(
     [int] $ValueBytes = 100,
     [switch] $Quick,
     # The module manifest to measure (default: the staged build).
-    [string] $Manifest
+    [string] $Manifest,
+    # pwsh.dll of a precompiled pwsh for the "cold, precompiled pwsh" column (default: made by
+    # bench/precompiled-pwsh.ps1 on linux-x64; 'none' leaves the column out).
+    [string] $PrecompiledPwsh
 )
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
@@ -45,6 +51,11 @@ Import-Module $Manifest
 $self = [Environment]::ProcessPath
 $prefix = @()
 if ([IO.Path]::GetFileNameWithoutExtension($self) -eq 'dotnet') { $prefix = @(Join-Path $PSHOME 'pwsh.dll') }
+$toolPwsh = @($self) + $prefix
+if (-not $PrecompiledPwsh -and $IsLinux -and [Runtime.InteropServices.RuntimeInformation]::OSArchitecture -eq 'X64') {
+    $PrecompiledPwsh = & "$PSScriptRoot/precompiled-pwsh.ps1"
+}
+$precompiled = if ($PrecompiledPwsh -and $PrecompiledPwsh -ne 'none') { @((Get-Command dotnet).Source, $PrecompiledPwsh) } else { $null }
 $reference = Join-Path $PSScriptRoot 'cluster-start-reference.sh'
 $tag = [guid]::NewGuid().ToString('N').Substring(0, 6)
 $loads = @{}
@@ -57,8 +68,8 @@ function Add-Load([string] $path) { if (-not $loads[$path]) { $loads[$path] = [C
 function Format-Load([string] $path) { $l = $loads[$path] | Measure-Object -Minimum -Maximum; '{0:0.#}-{1:0.#}' -f $l.Minimum, $l.Maximum }
 
 # A fresh pwsh that imports the module and runs $Script; its last output line is JSON.
-function Invoke-Child([string] $Script) {
-    $out = & $self @prefix -NoProfile -NonInteractive -Command "`$ErrorActionPreference='Stop'; `$ProgressPreference='SilentlyContinue'; Import-Module '$Manifest'; $Script"
+function Invoke-Child([string] $Script, [string[]] $Pwsh = $toolPwsh) {
+    $out = & $Pwsh[0] @($Pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command "`$ErrorActionPreference='Stop'; `$ProgressPreference='SilentlyContinue'; Import-Module '$Manifest'; $Script"
     if ($LASTEXITCODE -ne 0) { throw "child pwsh failed: $($out -join "`n")" }
     $out | Select-Object -Last 1 | ConvertFrom-Json
 }
@@ -70,12 +81,17 @@ function Measure-Bash([string] $command) {
     $sw.Elapsed.TotalSeconds
 }
 
-function New-Row([string] $Path, [string] $Reference, [double[]] $WarmOurs, [double[]] $WarmRef, [double[]] $ColdOurs, [double[]] $ColdRef, [string] $TargetWarm, [string] $TargetCold, [string] $WarmExtra) {
+# One cold sample in the precompiled pwsh too, when there is one.
+function Invoke-PrecompiledChild([string] $Script) { if ($precompiled) { (Invoke-Child $Script -Pwsh $precompiled).T } }
+
+function New-Row([string] $Path, [string] $Reference, [double[]] $WarmOurs, [double[]] $WarmRef, [double[]] $ColdOurs, [double[]] $ColdRef, [string] $TargetWarm, [string] $TargetCold, [string] $WarmExtra, [double[]] $ColdPrecompiled) {
     $wo = Get-Median $WarmOurs; $wr = Get-Median $WarmRef; $co = Get-Median $ColdOurs; $cr = Get-Median $ColdRef
+    $cp = if ($ColdPrecompiled) { Get-Median $ColdPrecompiled }
     [pscustomobject]@{
         Path = $Path; Reference = $Reference
         Warm = ('{0:n2}x ({1:n2} s vs {2:n2} s){3}' -f ($wo / $wr), $wo, $wr, $WarmExtra)
         Cold = ('{0:n2}x ({1:n2} s vs {2:n2} s)' -f ($co / $cr), $co, $cr)
+        ColdPrecompiled = if ($cp) { '{0:n2}x ({1:n2} s vs {2:n2} s)' -f ($cp / $cr), $cp, $cr } else { 'not measured' }
         TargetWarm = $TargetWarm; TargetCold = $TargetCold; Load = Format-Load $Path
         WarmRatio = $wo / $wr; ColdRatio = $co / $cr
     }
@@ -95,7 +111,7 @@ function Invoke-Reference([string] $name) {
 # Warm: this session has created (and removed) a cluster once before the timed runs.
 $null = New-EtcdCluster "bench-w0-$tag" -Image $image -PullPolicy Never
 Remove-EtcdCluster "bench-w0-$tag" -Force
-$wOurs = @(); $wRef = @(); $cOurs = @(); $cRef = @()
+$wOurs = @(); $wRef = @(); $cOurs = @(); $cRef = @(); $pOurs = @()
 for ($i = 1; $i -le $Runs; $i++) {
     Add-Load $path
     $sw = [Diagnostics.Stopwatch]::StartNew()
@@ -104,12 +120,14 @@ for ($i = 1; $i -le $Runs; $i++) {
     Remove-EtcdCluster "bench-w$i-$tag" -Force
     $wRef += Invoke-Reference "bench-rw$i-$tag"
     Add-Load $path
-    $cOurs += (Invoke-Child "`$sw = [Diagnostics.Stopwatch]::StartNew(); `$null = New-EtcdCluster 'bench-c$i-$tag' -Image '$image' -PullPolicy Never; `$t = `$sw.Elapsed.TotalSeconds; Remove-EtcdCluster 'bench-c$i-$tag' -Force; @{ T = `$t } | ConvertTo-Json -Compress").T
+    $cold = "`$sw = [Diagnostics.Stopwatch]::StartNew(); `$null = New-EtcdCluster 'bench-c$i-$tag' -Image '$image' -PullPolicy Never; `$t = `$sw.Elapsed.TotalSeconds; Remove-EtcdCluster 'bench-c$i-$tag' -Force; @{ T = `$t } | ConvertTo-Json -Compress"
+    $cOurs += (Invoke-Child $cold).T
     $cRef += Invoke-Reference "bench-rc$i-$tag"
+    $pOurs += Invoke-PrecompiledChild $cold
 }
 $slowest = ($wOurs | Measure-Object -Maximum).Maximum
 $rows.Add((New-Row $path '3 `docker run` + health polling (bench/cluster-start-reference.sh)' $wOurs $wRef $cOurs $cRef '≤ 1.0x, slowest of 7 ≤ 1.3x the median' '≤ 1.3x' `
-    ('; slowest of {0} {1:n2} s = {2:n2}x the median' -f $Runs, $slowest, ($slowest / (Get-Median $wOurs)))))
+    ('; slowest of {0} {1:n2} s = {2:n2}x the median' -f $Runs, $slowest, ($slowest / (Get-Median $wOurs))) $pOurs))
 
 # ---------------------------------------------------------------- data plane
 $name = "bench-dp-$tag"
@@ -136,16 +154,18 @@ for (`$i = 0; `$i -lt $Runs; `$i++) {
 }
 `$r | ConvertTo-Json -Compress
 "@
-    $cOurs = @(); $cRef = @()
+    $cOurs = @(); $cRef = @(); $pOurs = @()
+    $cold = "`$sw = [Diagnostics.Stopwatch]::StartNew(); $pipe; @{ T = `$sw.Elapsed.TotalSeconds } | ConvertTo-Json -Compress"
     for ($i = 0; $i -lt $Runs; $i++) {
         Add-Load $path
         $cRef += Measure-Bash $txn
-        $cOurs += (Invoke-Child "`$sw = [Diagnostics.Stopwatch]::StartNew(); $pipe; @{ T = `$sw.Elapsed.TotalSeconds } | ConvertTo-Json -Compress").T
+        $cOurs += (Invoke-Child $cold).T
+        $pOurs += Invoke-PrecompiledChild $cold
     }
     Remove-Item $txnFile
     $written = (etcdctl --endpoints $ep get /s/ --prefix --keys-only -w json | ConvertFrom-Json).count
     if ($written -ne $WriteKeys) { throw "Set-EtcdKey wrote $written keys, expected $WriteKeys" }
-    $rows.Add((New-Row $path "one ``etcdctl txn`` of $WriteKeys puts" $warm.Ours $warm.Ref $cOurs $cRef '≤ 1.0x' '≤ 1.3x'))
+    $rows.Add((New-Row $path "one ``etcdctl txn`` of $WriteKeys puts" $warm.Ours $warm.Ref $cOurs $cRef '≤ 1.0x' '≤ 1.3x' '' $pOurs))
 
     # Reads, large then small; each size's warm session also gives the peak working set.
     # The peak working set grows with the objects a session has read until the GC reaches its steady
@@ -177,14 +197,16 @@ for (`$seen = ($Runs + 1) * $size; `$seen -lt $largeObjects; `$seen += $size) { 
 "@
         $peaks[$size] = $warm
         if ($size -eq $LargeRead) { $largeObjects = ($Runs + 1) * $size }
-        $cOurs = @(); $cRef = @()
+        $cOurs = @(); $cRef = @(); $pOurs = @()
+        $cold = "`$sw = [Diagnostics.Stopwatch]::StartNew(); `$n = $read; `$t = `$sw.Elapsed.TotalSeconds; if (`$n -ne $size) { throw 'wrong count' }; @{ T = `$t } | ConvertTo-Json -Compress"
         for ($i = 0; $i -lt $Runs; $i++) {
             Add-Load $path
             $cRef += Measure-Bash $ctl
-            $cOurs += (Invoke-Child "`$sw = [Diagnostics.Stopwatch]::StartNew(); `$n = $read; `$t = `$sw.Elapsed.TotalSeconds; if (`$n -ne $size) { throw 'wrong count' }; @{ T = `$t } | ConvertTo-Json -Compress").T
+            $cOurs += (Invoke-Child $cold).T
+            $pOurs += Invoke-PrecompiledChild $cold
         }
         $targets = if ($size -eq $LargeRead) { '≤ 1.0x', '≤ 2.0x' } else { '≤ 1.5x', '≤ 3x' }
-        $rows.Add((New-Row $path '`etcdctl get --prefix`' $warm.Ours $warm.Ref $cOurs $cRef $targets[0] $targets[1]))
+        $rows.Add((New-Row $path '`etcdctl get --prefix`' $warm.Ours $warm.Ref $cOurs $cRef $targets[0] $targets[1] '' $pOurs))
     }
     $small = $peaks[$SmallRead]; $large = $peaks[$LargeRead]
     $growth = ($large.PeakMiB - $small.PeakSameObjectsMiB) / $small.PeakSameObjectsMiB
@@ -193,7 +215,7 @@ for (`$seen = ($Runs + 1) * $size; `$seen -lt $largeObjects; `$seen += $size) { 
         Path = 'peak memory of the reading session'; Reference = "its own $SmallRead figure"
         Warm = ('{0:n0} MiB at {1}, {2:n0} MiB at {3} ({4:+0;-0}%), after as many objects ({5:n0}); after {6} reads each: {7:n0} MiB at {1} ({8:+0;-0}%); baseline {9:n0} MiB (pwsh, module, a 10-key read)' -f `
             $small.PeakSameObjectsMiB, $SmallRead, $large.PeakMiB, $LargeRead, (100 * $growth), $largeObjects, ($Runs + 1), $small.PeakMiB, (100 * $rawGrowth), $small.BaseMiB)
-        Cold = ''; TargetWarm = '≤ +20% from 10k to 100k, baseline stated'; TargetCold = ''; Load = ''; WarmRatio = 1 + $growth; ColdRatio = $null
+        Cold = ''; ColdPrecompiled = ''; TargetWarm = '≤ +20% from 10k to 100k, baseline stated'; TargetCold = ''; Load = ''; WarmRatio = 1 + $growth; ColdRatio = $null
     })
 } finally {
     Remove-EtcdCluster -Name $name -Force -Confirm:$false
@@ -206,6 +228,6 @@ $finished = Get-Date
 ''
 "Command: ``$(if ($env:K3DETCD_BENCH_COMMAND) { $env:K3DETCD_BENCH_COMMAND } else { "bench/bench.ps1 -Runs $Runs$(if ($Quick) { ' -Quick' })" })``; $Runs runs per figure; $([math]::Round(($finished - $started).TotalMinutes, 1)) min; load average (1 min) per row."
 ''
-'| path | reference | warm | cold | target warm | target cold | load |'
-'|---|---|---|---|---|---|---|'
-foreach ($r in $rows) { "| $($r.Path) | $($r.Reference) | $($r.Warm) | $($r.Cold) | $($r.TargetWarm) | $($r.TargetCold) | $($r.Load) |" }
+'| path | reference | warm | cold | cold, precompiled pwsh | target warm | target cold | load |'
+'|---|---|---|---|---|---|---|---|'
+foreach ($r in $rows) { "| $($r.Path) | $($r.Reference) | $($r.Warm) | $($r.Cold) | $($r.ColdPrecompiled) | $($r.TargetWarm) | $($r.TargetCold) | $($r.Load) |" }
