@@ -126,7 +126,7 @@ for ($i = 1; $i -le $Runs; $i++) {
     $pOurs += Invoke-PrecompiledChild $cold
 }
 $slowest = ($wOurs | Measure-Object -Maximum).Maximum
-$rows.Add((New-Row $path '3 `docker run` + health polling (bench/cluster-start-reference.sh)' $wOurs $wRef $cOurs $cRef '≤ 1.0x, slowest of 7 ≤ 1.3x the median' '≤ 1.3x' `
+$rows.Add((New-Row $path '3 `docker run` + health polling (bench/cluster-start-reference.sh)' $wOurs $wRef $cOurs $cRef "≤ 1.0x, slowest of $Runs ≤ 1.3x the median" '≤ 1.3x' `
     ('; slowest of {0} {1:n2} s = {2:n2}x the median' -f $Runs, $slowest, ($slowest / (Get-Median $wOurs))) $pOurs))
 
 # ---------------------------------------------------------------- data plane

@@ -14,8 +14,10 @@ fi
 name=$1 image=$2 snapshot=$3
 tool=/usr/local/bin/etcdutl
 case "$image" in *3.4.*) tool=/usr/local/bin/etcdctl ;; esac
+# shellcheck source=reference-members.sh
+. "$(dirname "$0")/reference-members.sh"
 docker network create "$name-net" >/dev/null
-cluster="$name-0=http://$name-0:2380,$name-1=http://$name-1:2380,$name-2=http://$name-2:2380"
+cluster=$(reference_cluster "$name")
 pids=()
 for i in 0 1 2; do
   docker volume create "$name-$i-data" >/dev/null
@@ -25,19 +27,4 @@ for i in 0 1 2; do
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
-eps=()
-for i in 0 1 2; do
-  docker run -d --name "$name-$i" --network "$name-net" -p 127.0.0.1::2379 -v "$name-$i-data:/var/lib/etcd" "$image" \
-    /usr/local/bin/etcd --name "$name-$i" --data-dir /var/lib/etcd/data \
-    --listen-client-urls http://0.0.0.0:2379 --advertise-client-urls "http://$name-$i:2379" \
-    --listen-peer-urls http://0.0.0.0:2380 --initial-advertise-peer-urls "http://$name-$i:2380" \
-    --initial-cluster "$cluster" --initial-cluster-token "$name" --initial-cluster-state new >/dev/null
-  eps+=("$(docker port "$name-$i" 2379/tcp | head -1)")
-done
-endpoints=$(IFS=,; echo "${eps[*]}")
-for _ in $(seq 1 1200); do
-  if ETCDCTL_API=3 etcdctl --endpoints "$endpoints" --command-timeout=1s endpoint health >/dev/null 2>&1; then exit 0; fi
-  sleep 0.1
-done
-echo "reference cluster did not become healthy" >&2
-exit 1
+reference_run_members "$name" "$image" 1200 volumes
