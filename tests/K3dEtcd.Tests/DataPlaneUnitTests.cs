@@ -151,6 +151,22 @@ public sealed class DataPlaneUnitTests
     }
 
     [Fact]
+    public void An_unavailable_endpoint_names_the_sockets_reason_when_grpc_only_says_subchannel()
+    {
+        // Seen in CI: gRPC gave up on a refused connection before the deadline with only this detail.
+        using var connection = EtcdConnection.Open(new EtcdConnectionOptions { Endpoints = ["http://127.0.0.1:1"] });
+        var refused = new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.Unavailable, "Error connecting to subchannel.",
+            new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionRefused)));
+        var ex = connection.Map(refused, "range", "/k");
+        Assert.Equal(("EtcdUnreachable", FailureKind.ConnectionError), (ex.ErrorId, ex.Kind));
+        Assert.Contains("Error connecting to subchannel: Connection refused", ex.Message);
+        // A detail that already says it is not repeated.
+        var said = connection.Map(new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.Unavailable, "Connection refused (127.0.0.1:1)",
+            new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionRefused))), "range", "/k");
+        Assert.Contains("(Connection refused (127.0.0.1:1))", said.Message);
+    }
+
+    [Fact]
     public void An_empty_range_page_has_no_keys()
     {
         using var page = EtcdRangePage.Parse([]);

@@ -300,7 +300,7 @@ public sealed class EtcdConnection : IDisposable
         {
             StatusCode.NotFound => new K3dEtcdException(ErrorCatalog.EtcdNotFound, $"etcd {operation}: {detail}", target, ex),
             StatusCode.Unavailable => new K3dEtcdException(ErrorCatalog.EtcdUnreachable,
-                $"etcd {operation}: no endpoint of {where} answered ({detail}).", target ?? where, ex),
+                $"etcd {operation}: no endpoint of {where} answered ({WithSocketReason(detail, ex)}).", target ?? where, ex),
             StatusCode.DeadlineExceeded => new K3dEtcdException(ErrorCatalog.EtcdTimeout,
                 $"etcd {operation}: {where} did not answer within {Options.Timeout.TotalSeconds:0.#} s.{MayStillApply(operation)}", target ?? where, ex),
             StatusCode.PermissionDenied or StatusCode.Unauthenticated => new K3dEtcdException(ErrorCatalog.EtcdAccessDenied,
@@ -314,6 +314,16 @@ public sealed class EtcdConnection : IDisposable
             _ => new K3dEtcdException(ErrorCatalog.EtcdOperationFailed, $"etcd {operation} failed: {ex.StatusCode} {detail}", target, ex),
         };
     }
+
+    /// <summary>
+    /// gRPC sometimes gives up on a refused connection before the deadline with only "Error
+    /// connecting to subchannel."; the socket's own reason (connection refused, no route) is in
+    /// the status's debug exception, and it is what the user needs.
+    /// </summary>
+    private static string WithSocketReason(string detail, RpcException ex) =>
+        FindInner<System.Net.Sockets.SocketException>(ex) is { } socket && !detail.Contains(socket.Message, StringComparison.OrdinalIgnoreCase)
+            ? $"{detail.TrimEnd('.')}: {socket.Message}"
+            : detail;
 
     private static T? FindInner<T>(Exception? ex) where T : Exception
     {
