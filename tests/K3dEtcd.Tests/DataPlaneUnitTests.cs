@@ -1,6 +1,6 @@
 using System.Text;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 
 namespace K3dEtcd.Tests;

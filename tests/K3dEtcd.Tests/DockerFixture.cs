@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Docker.DotNet;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
+using K3dEtcd.Clusters;
 
 namespace K3dEtcd.Tests;
 

@@ -1,5 +1,6 @@
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
+using K3dEtcd.Clusters;
 
 namespace K3dEtcd.Tests;
 

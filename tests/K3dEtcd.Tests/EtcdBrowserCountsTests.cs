@@ -1,4 +1,4 @@
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 using OpenQA.Selenium;
 using static K3dEtcd.Tests.EtcdBrowserTests;

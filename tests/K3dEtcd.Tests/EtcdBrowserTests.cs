@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using K3dEtcd.Browser;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;

@@ -5,6 +5,7 @@ using Docker.DotNet.Models;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
 using K3dEtcd.Model;
+using K3dEtcd.Clusters;
 
 namespace K3dEtcd.Tests;
 

@@ -4,8 +4,10 @@ using Etcdserverpb;
 using Google.Protobuf;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
+using K3dEtcd.Clusters;
+using K3dEtcd.Members;
 
 namespace K3dEtcd.Tests;
 

@@ -4,11 +4,13 @@ using System.Text;
 using System.Text.Json;
 using Etcdserverpb;
 using Google.Protobuf;
+using K3dEtcd.Services;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 using K3dEtcd.Operations;
+using K3dEtcd.Clusters;
 
 namespace K3dEtcd.Tests;
 
@@ -155,7 +157,7 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
 
         var spec = fx.Spec(tls ? "rtdsttls" : "rtdst") with { Image = image, Tls = tls };
         using var docker = await DockerConnection.ConnectAsync(null, None);
-        var restored = await new EtcdRestoreService(docker, NullOperationLog.Instance).RestoreAsync(path, spec, None);
+        var restored = await EtcdServices.Restore(docker, NullOperationLog.Instance).RestoreAsync(path, spec, None);
         try
         {
             Assert.Equal(3, restored.Size);
@@ -202,7 +204,7 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
             await File.WriteAllBytesAsync(flipped, copy);
 
             using var docker = await DockerConnection.ConnectAsync(null, None);
-            var restore = new EtcdRestoreService(docker, NullOperationLog.Instance);
+            var restore = EtcdServices.Restore(docker, NullOperationLog.Instance);
             foreach (var (file, errorId) in new[] { (truncated, "SnapshotTruncated"), (truncatedAtPage, "SnapshotCorrupted"), (flipped, "SnapshotCorrupted") })
             {
                 var target = fx.UniqueName($"bad{errorId.Length}{Path.GetFileNameWithoutExtension(file).Length}");
@@ -309,7 +311,7 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
         var target = fx.UniqueName("cancelled");
         var spec = fx.Spec("x") with { Name = target, Tls = true };
         using var docker = await DockerConnection.ConnectAsync(null, None);
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new EtcdRestoreService(docker, log).RestoreAsync(path, spec, cts.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => EtcdServices.Restore(docker, log).RestoreAsync(path, spec, cts.Token));
         Assert.True(log.Cancelled);
         await AssertNothingNamedAsync(target);
         Assert.False(Directory.Exists(spec.TlsDirectory));

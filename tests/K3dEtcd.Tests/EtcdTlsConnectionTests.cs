@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 
 namespace K3dEtcd.Tests;

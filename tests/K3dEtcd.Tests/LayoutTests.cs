@@ -56,21 +56,39 @@ public sealed class LayoutTests
             Assert.False(text.Contains(word, StringComparison.Ordinal), $"DockerAdapter.cs mentions '{word}'.");
     }
 
-    [Fact]
-    public void Namespaces_do_not_use_each_other_in_a_circle()
+    /// <summary>
+    /// The namespace edges of src/: a using line, or a qualified name (Operations.X or
+    /// K3dEtcd.Operations.X) of a type that namespace declares, which a using-only scan misses.
+    /// </summary>
+    private static Dictionary<string, HashSet<string>> NamespaceEdges()
     {
+        var files = Sources("src").Select(f => (Text: File.ReadAllText(f), Ns: Regex.Match(File.ReadAllText(f), @"^namespace\s+([\w.]+)\s*;", RegexOptions.Multiline).Groups[1].Value))
+            .Where(x => x.Ns.Length > 0).ToList();
+        var types = files.GroupBy(x => x.Ns).ToDictionary(g => g.Key,
+            g => g.SelectMany(x => Regex.Matches(x.Text, @"\b(?:class|record|struct|interface|enum)\s+(\w+)").Select(m => m.Groups[1].Value)).ToHashSet());
         var edges = new Dictionary<string, HashSet<string>>();
-        foreach (var file in Sources("src"))
+        foreach (var (text, ns) in files)
         {
-            var text = File.ReadAllText(file);
-            var ns = Regex.Match(text, @"^namespace\s+([\w.]+)\s*;", RegexOptions.Multiline).Groups[1].Value;
-            if (ns.Length == 0) continue;
             var set = edges.TryGetValue(ns, out var s) ? s : edges[ns] = [];
             foreach (Match u in Regex.Matches(text, @"^using\s+(K3dEtcd[\w.]*)\s*;", RegexOptions.Multiline))
                 if (u.Groups[1].Value != ns) set.Add(u.Groups[1].Value);
+            var code = Regex.Replace(text, @"//.*", "");
+            foreach (var (other, names) in types.Where(kv => kv.Key != ns && kv.Key.StartsWith("K3dEtcd.", StringComparison.Ordinal)))
+            {
+                var shortName = Regex.Escape(other["K3dEtcd.".Length..]);
+                if (Regex.Matches(code, $@"(?<![\w.])(?:K3dEtcd\.)?{shortName}\.(\w+)").Any(m => names.Contains(m.Groups[1].Value))) set.Add(other);
+            }
         }
-        Assert.Contains("K3dEtcd.Docker", edges.Keys);
-        Assert.Contains("K3dEtcd.Etcd", edges["K3dEtcd.Docker"]);   // the check sees real edges
+        return edges;
+    }
+
+    [Fact]
+    public void Namespaces_do_not_use_each_other_in_a_circle()
+    {
+        var edges = NamespaceEdges();
+        Assert.Contains("K3dEtcd.Clusters", edges.Keys);
+        Assert.Contains("K3dEtcd.Docker", edges["K3dEtcd.Clusters"]);   // the check sees real edges
+        Assert.Contains("K3dEtcd.Clusters", edges["K3dEtcd.Operations"]);   // seen through a using line or a qualified name
 
         // Depth-first search for a back edge.
         var state = new Dictionary<string, int>();
@@ -89,6 +107,27 @@ public sealed class LayoutTests
         }
         foreach (var n in edges.Keys) if (state.GetValueOrDefault(n) == 0) Visit(n);
         Assert.True(cycle is null, "Namespace cycle: " + cycle);
+    }
+
+    [Fact]
+    public void Every_engine_file_is_in_the_namespace_of_its_folder()
+    {
+        var engine = Path.Combine(Root, "src/K3dEtcd.Engine");
+        var offenders = Sources("src/K3dEtcd.Engine").Select(f =>
+        {
+            var folder = Path.GetRelativePath(engine, Path.GetDirectoryName(f)!).Split(Path.DirectorySeparatorChar)[0];
+            var ns = Regex.Match(File.ReadAllText(f), @"^namespace\s+([\w.]+)\s*;", RegexOptions.Multiline).Groups[1].Value;
+            return (File: Rel(f), Expected: $"K3dEtcd.{folder}", Ns: ns);
+        }).Where(x => x.Ns != x.Expected).Select(x => $"{x.File} is in {x.Ns}, not {x.Expected}").ToList();
+        Assert.True(offenders.Count == 0, string.Join(Environment.NewLine, offenders));
+    }
+
+    [Fact]
+    public void No_cmdlet_or_completer_constructs_an_engine_wide_service()
+    {
+        var construct = new Regex(@"new\s+(EtcdClusterService|EtcdMemberService|EtcdRestoreService|EtcdFailoverService|K3dClusterService|K3dEngineService|DatastoreProbe|DockerAdapter)\s*\(");
+        var offenders = Sources("src/K3dEtcd").SelectMany(f => construct.Matches(File.ReadAllText(f)).Select(m => $"{Rel(f)}: {m.Value}")).ToList();
+        Assert.True(offenders.Count == 0, "Construct these in EtcdServices (src/K3dEtcd.Engine/Services/): " + string.Join(", ", offenders));
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-using K3dEtcd.Docker;
+using K3dEtcd.Clusters;
 
 namespace K3dEtcd.Tests;
 

@@ -1,10 +1,11 @@
 using System.Text.Json;
 using Docker.DotNet.Models;
 using K3dEtcd.Common;
-using K3dEtcd.Docker;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 using K3dEtcd.Pki;
+using K3dEtcd.Clusters;
+using K3dEtcd.Members;
 
 namespace K3dEtcd.Tests;
 

@@ -2,7 +2,7 @@ using System.Threading.Channels;
 using Etcdserverpb;
 using Google.Protobuf;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 
 namespace K3dEtcd.Browser;

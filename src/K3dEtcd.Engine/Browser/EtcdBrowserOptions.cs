@@ -1,4 +1,3 @@
-using K3dEtcd.Etcd;
 
 namespace K3dEtcd.Browser;
 
@@ -10,6 +9,6 @@ public sealed class EtcdBrowserOptions
     /// <summary>0 picks a free port.</summary>
     public int Port { get; init; }
     public bool AllowWrite { get; init; }
-    /// <summary>Member name → client URL this host reaches it at (see <see cref="EtcdClusterStatusService"/>).</summary>
+    /// <summary>Member name → client URL this host reaches it at (see <see cref="Data.EtcdClusterStatusService"/>).</summary>
     public IReadOnlyDictionary<string, string?>? HostEndpoints { get; init; }
 }

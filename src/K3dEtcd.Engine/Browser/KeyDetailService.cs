@@ -4,7 +4,7 @@ using System.Text.Json;
 using Etcdserverpb;
 using Google.Protobuf;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 
 namespace K3dEtcd.Browser;
 

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Etcdserverpb;
 using Google.Protobuf;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 
 namespace K3dEtcd.Browser;
 

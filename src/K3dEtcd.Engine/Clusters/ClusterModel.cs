@@ -3,7 +3,7 @@ using Docker.DotNet.Models;
 using K3dEtcd.Model;
 using K3dEtcd.Pki;
 
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Clusters;
 
 /// <summary>
 /// Reads a cluster back from its containers' labels (Docker is the only store of what a cluster

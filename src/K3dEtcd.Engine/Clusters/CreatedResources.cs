@@ -1,4 +1,5 @@
-namespace K3dEtcd.Docker;
+
+namespace K3dEtcd.Clusters;
 
 /// <summary>What an operation created so far, so a failure can remove exactly that.</summary>
 internal sealed class CreatedResources

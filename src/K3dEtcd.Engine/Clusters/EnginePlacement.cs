@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using K3dEtcd.Common;
+using K3dEtcd.Docker;
 
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Clusters;
 
 /// <summary>Where one member of a multi-engine cluster runs and the address and ports it listens on and advertises.</summary>
 public sealed record MemberPlacement(int Index, string Container, string Engine, string Address, int ClientPort, int PeerPort)

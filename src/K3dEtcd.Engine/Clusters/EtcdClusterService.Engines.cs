@@ -2,11 +2,12 @@ using System.Globalization;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 using K3dEtcd.Pki;
+using K3dEtcd.Docker;
 
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Clusters;
 
 // Clusters whose members live on several Docker engines (New-EtcdCluster -DockerHost a, b, c):
 // creating them with roll-back on every engine, and reading them back from any one engine.

@@ -5,11 +5,12 @@ using System.Text.RegularExpressions;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 using K3dEtcd.Pki;
+using K3dEtcd.Docker;
 
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Clusters;
 
 // Removal: of a whole cluster by its label (Remove-EtcdCluster), and of exactly what a failed
 // create or add created (roll-back).

@@ -6,11 +6,12 @@ using System.Text.RegularExpressions;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 using K3dEtcd.Pki;
+using K3dEtcd.Docker;
 
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Clusters;
 
 /// <summary>
 /// Creates (with roll-back), finds and removes etcd clusters made of labelled Docker containers.
@@ -76,7 +77,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
                 "-TlsSan names go on TLS server certificates; add -Tls to make a TLS cluster.", spec.TlsSans[0]);
         }
         foreach (var san in spec.TlsSans) ClusterTlsStore.ValidateSan(san);
-        Operations.EtcdClusterSeed.ValidateQuotaAndCompaction(spec);
+        EtcdClusterSeed.ValidateQuotaAndCompaction(spec);
         if (spec.CertificateValidityDays is < 1 or > CertificateAuthority.MaxValidityDays)
         {
             throw new K3dEtcdException(ErrorCatalog.InvalidCertificateValidity,
@@ -149,7 +150,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
 
             if (spec.BeforeStart is { } seed)
             {
-                await seed(new Operations.EtcdClusterSeed(spec, version, containers, peerUrls, initialCluster), ct).ConfigureAwait(false);
+                await seed(new EtcdClusterSeed(spec, version, containers, peerUrls, initialCluster), ct).ConfigureAwait(false);
             }
 
             // One after the other, each once the previous one has started its server. Side by side,

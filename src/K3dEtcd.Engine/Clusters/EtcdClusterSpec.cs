@@ -1,4 +1,6 @@
-namespace K3dEtcd.Docker;
+using K3dEtcd.Docker;
+
+namespace K3dEtcd.Clusters;
 
 /// <summary>Everything New-EtcdCluster needs to create a cluster.</summary>
 public sealed record EtcdClusterSpec
@@ -29,7 +31,7 @@ public sealed record EtcdClusterSpec
     /// Runs after every member's volume and container exist and before any starts (Restore-EtcdSnapshot
     /// fills the volumes here); a failure rolls back the whole cluster like any other.
     /// </summary>
-    public Func<Operations.EtcdClusterSeed, CancellationToken, Task>? BeforeStart { get; init; }
+    public Func<EtcdClusterSeed, CancellationToken, Task>? BeforeStart { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
     public ImagePullPolicy PullPolicy { get; init; } = DefaultPullPolicy();
     /// <summary>https for clients and peers, with a generated CA and client-certificate authentication.</summary>

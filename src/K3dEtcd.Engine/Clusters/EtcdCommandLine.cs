@@ -1,6 +1,6 @@
 using K3dEtcd.Pki;
 
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Clusters;
 
 /// <summary>The etcd command line of a member container: URLs, initial cluster, TLS files, extra flags.</summary>
 public static class EtcdCommandLine

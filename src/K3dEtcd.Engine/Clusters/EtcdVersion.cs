@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Clusters;
 
 /// <summary>etcd version facts that decide which flags a member may be given.</summary>
 public static partial class EtcdVersion

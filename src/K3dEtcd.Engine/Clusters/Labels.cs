@@ -1,4 +1,5 @@
-namespace K3dEtcd.Docker;
+
+namespace K3dEtcd.Clusters;
 
 /// <summary>
 /// Labels on every container, volume and network the module creates. Docker is the source of

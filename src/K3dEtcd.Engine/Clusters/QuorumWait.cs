@@ -1,9 +1,10 @@
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 using K3dEtcd.Pki;
+using K3dEtcd.Docker;
 
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Clusters;
 
 /// <summary>
 /// Waits until every member of a starting cluster is healthy and they agree on one leader, and

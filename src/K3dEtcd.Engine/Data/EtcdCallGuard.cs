@@ -1,7 +1,7 @@
 using Grpc.Core;
 using K3dEtcd.Common;
 
-namespace K3dEtcd.Etcd;
+namespace K3dEtcd.Data;
 
 /// <summary>
 /// grpc-dotnet's retrying calls sometimes end a passed deadline with a TaskCanceledException

@@ -7,7 +7,7 @@ using Google.Protobuf;
 using K3dEtcd.Common;
 using K3dEtcd.Model;
 
-namespace K3dEtcd.Etcd;
+namespace K3dEtcd.Data;
 
 /// <summary>
 /// Members, health and leader statistics. Every member is asked about itself, so one that is

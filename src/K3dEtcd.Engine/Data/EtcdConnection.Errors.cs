@@ -3,7 +3,7 @@ using System.Security.Authentication;
 using Grpc.Core;
 using K3dEtcd.Common;
 
-namespace K3dEtcd.Etcd;
+namespace K3dEtcd.Data;
 
 /// <summary>How a failed gRPC call of <see cref="EtcdConnection"/> becomes an error with a stable id.</summary>
 public sealed partial class EtcdConnection

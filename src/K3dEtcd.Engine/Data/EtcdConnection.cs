@@ -9,7 +9,7 @@ using dotnet_etcd.interfaces;
 using Grpc.Core;
 using K3dEtcd.Common;
 
-namespace K3dEtcd.Etcd;
+namespace K3dEtcd.Data;
 
 /// <summary>
 /// One open connection to an etcd cluster: a dotnet-etcd client over every endpoint (round-robin

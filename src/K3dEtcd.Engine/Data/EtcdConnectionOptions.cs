@@ -1,7 +1,7 @@
 using K3dEtcd.Common;
 using K3dEtcd.Model;
 
-namespace K3dEtcd.Etcd;
+namespace K3dEtcd.Data;
 
 /// <summary>
 /// How to reach an etcd cluster: client URLs plus optional TLS files and user/password auth.

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace K3dEtcd.Etcd;
+namespace K3dEtcd.Data;
 
 /// <summary>
 /// The few HTTP calls every etcd version answers on its client port: /health and the v3 JSON

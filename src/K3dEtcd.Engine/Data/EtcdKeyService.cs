@@ -6,7 +6,7 @@ using K3dEtcd.Common;
 using K3dEtcd.Model;
 using Mvccpb;
 
-namespace K3dEtcd.Etcd;
+namespace K3dEtcd.Data;
 
 /// <summary>Which keys Get-EtcdKey reads.</summary>
 public sealed class EtcdKeyQuery

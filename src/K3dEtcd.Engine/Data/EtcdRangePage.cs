@@ -5,7 +5,7 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 
-namespace K3dEtcd.Etcd;
+namespace K3dEtcd.Data;
 
 /// <summary>
 /// One etcd RangeResponse kept as the bytes gRPC received, in a pooled buffer, and decoded one key

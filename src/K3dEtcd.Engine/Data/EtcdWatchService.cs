@@ -6,7 +6,7 @@ using Grpc.Core;
 using K3dEtcd.Common;
 using K3dEtcd.Model;
 
-namespace K3dEtcd.Etcd;
+namespace K3dEtcd.Data;
 
 /// <summary>What Watch-EtcdKey watches.</summary>
 public sealed class EtcdWatchRequest

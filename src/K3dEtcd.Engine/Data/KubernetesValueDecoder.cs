@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace K3dEtcd.Etcd;
+namespace K3dEtcd.Data;
 
 /// <summary>What a /registry/ key and value say about the Kubernetes object stored there.</summary>
 public readonly record struct KubernetesObjectInfo(string? Resource, string? Namespace, string? Name, string? Kind, string? ApiVersion);

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace K3dEtcd.Etcd;
+namespace K3dEtcd.Data;
 
 /// <summary>
 /// Just enough of the protobuf wire format to walk a message's top-level fields (varint,

@@ -6,12 +6,14 @@ using Docker.DotNet.Models;
 using Etcdserverpb;
 using Google.Protobuf;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
+using K3dEtcd.Clusters;
+using K3dEtcd.Docker;
 
 // In K3dEtcd.Docker with the member service it drives (it kills and restarts members), so the data
 // plane (K3dEtcd.Etcd) never refers back to Docker: no namespace cycle.
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Members;
 
 /// <summary>How Measure-EtcdFailover runs.</summary>
 public sealed record EtcdFailoverOptions

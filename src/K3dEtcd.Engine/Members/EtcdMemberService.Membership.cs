@@ -3,11 +3,13 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using Etcdserverpb;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 using K3dEtcd.Pki;
+using K3dEtcd.Clusters;
+using K3dEtcd.Docker;
 
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Members;
 
 /// <summary>Growing and shrinking a cluster: etcd's membership API first, then the containers.</summary>
 public sealed partial class EtcdMemberService

@@ -2,10 +2,12 @@ using System.Diagnostics;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
+using K3dEtcd.Clusters;
+using K3dEtcd.Docker;
 
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Members;
 
 /// <summary>What happened when a member was stopped.</summary>
 public sealed record MemberStopResult(EtcdClusterMember Member, bool WasLeader, TimeSpan StoppedAfter, string? NewLeaderId, TimeSpan? LeaderAfter);
@@ -24,7 +26,7 @@ public sealed partial class EtcdMemberService
 
     /// <summary>
     /// Gets what it works with: the cluster service (reading clusters, creating member containers,
-    /// roll-back) and its Docker adapter. <see cref="EtcdServices"/> wires them for a Docker engine.
+    /// roll-back) and its Docker adapter. <see cref="Services.EtcdServices"/> wires them for a Docker engine.
     /// </summary>
     public EtcdMemberService(EtcdClusterService clusters, IOperationLog log)
     {

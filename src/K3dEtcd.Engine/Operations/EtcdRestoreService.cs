@@ -4,6 +4,7 @@ using Docker.DotNet.Models;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
 using K3dEtcd.Model;
+using K3dEtcd.Clusters;
 
 namespace K3dEtcd.Operations;
 
@@ -14,9 +15,9 @@ namespace K3dEtcd.Operations;
 /// snapshot, made by the etcd tool inside the cluster's own image (etcdctl snapshot restore on
 /// 3.4, etcdutl from 3.5) in a short-lived container. Any failure rolls back the whole cluster.
 /// </summary>
-public sealed class EtcdRestoreService(DockerConnection docker, IOperationLog log)
+public sealed class EtcdRestoreService(EtcdClusterService clusters, IOperationLog log)
 {
-    private readonly DockerAdapter adapter = new(docker, log);
+    private readonly DockerAdapter adapter = clusters.Docker;
     private const string ProbeLabel = Labels.Prefix + "probe";
     private const string SnapshotInContainer = "/snapshot.db";
 
@@ -24,12 +25,11 @@ public sealed class EtcdRestoreService(DockerConnection docker, IOperationLog lo
     {
         snapshotPath = Path.GetFullPath(snapshotPath);
         EtcdClusterService.ValidateSpec(spec);
-        if (!docker.EngineIsLocal)
+        if (!adapter.EngineIsLocal)
         {
             // The tools read the snapshot through a bind mount, which needs the file on the engine's machine.
             throw new K3dEtcdException(ErrorCatalog.RestoreNeedsLocalEngine, "Restore-EtcdSnapshot bind-mounts the snapshot into the restore containers, so it needs a Docker engine on this machine.", snapshotPath);
         }
-        var clusters = new EtcdClusterService(docker, log);
         if (await clusters.GetAsync(spec.Name, ct).ConfigureAwait(false) is not null)
         {
             throw new K3dEtcdException(ErrorCatalog.ClusterExists, $"An etcd cluster named '{spec.Name}' already exists; a snapshot is restored into a new cluster. Choose another -Name or remove that cluster first.", spec.Name);

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using Etcdserverpb;
 using Grpc.Core;
 using K3dEtcd.Common;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 
 namespace K3dEtcd.Operations;

@@ -1,8 +1,10 @@
+using K3dEtcd.Services;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Management.Automation;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
+using K3dEtcd.Clusters;
 
 namespace K3dEtcd.Commands;
 

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Management.Automation;
+using K3dEtcd.Services;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
 using K3dEtcd.Model;
@@ -41,7 +42,7 @@ internal static class CompletionTarget
         };
         if (name is null) return null;
         using var docker = await ConnectAsync(session, ct).ConfigureAwait(false);
-        return await new EtcdClusterService(docker, NullOperationLog.Instance).GetAsync(name, ct).ConfigureAwait(false);
+        return await EtcdServices.Clusters(docker, NullOperationLog.Instance).GetAsync(name, ct).ConfigureAwait(false);
     }
 
     /// <summary>The session's engines as the cmdlets use them (read the option on the pipeline thread: it is per runspace).</summary>

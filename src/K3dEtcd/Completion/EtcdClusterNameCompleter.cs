@@ -1,8 +1,8 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
+using K3dEtcd.Services;
 using K3dEtcd.Common;
-using K3dEtcd.Docker;
 
 namespace K3dEtcd.Commands;
 
@@ -22,7 +22,7 @@ public sealed class EtcdClusterNameCompleter : IArgumentCompleter
             names = Task.Run(async () =>
             {
                 using var docker = await CompletionTarget.ConnectAsync(session, cts.Token).ConfigureAwait(false);
-                var clusters = await new EtcdClusterService(docker, NullOperationLog.Instance).ListAsync(cts.Token).ConfigureAwait(false);
+                var clusters = await EtcdServices.Clusters(docker, NullOperationLog.Instance).ListAsync(cts.Token).ConfigureAwait(false);
                 return (IReadOnlyList<string>)clusters.Select(c => c.Name).ToList();
             }).GetAwaiter().GetResult();
         }

@@ -1,7 +1,7 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 
 namespace K3dEtcd.Commands;
 

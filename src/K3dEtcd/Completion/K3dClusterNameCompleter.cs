@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
+using K3dEtcd.Services;
 using K3dEtcd.Common;
 using K3dEtcd.K3d;
 
@@ -20,7 +21,7 @@ public sealed class K3dClusterNameCompleter : IArgumentCompleter
             {
                 var cli = new K3dCli(K3dCli.Locate(fakeBoundParameters["K3dPath"] as string), NullOperationLog.Instance);
                 var version = await cli.GetVersionAsync(cts.Token).ConfigureAwait(false);
-                var list = await new K3dClusterService(cli, version, null, NullOperationLog.Instance).ListAsync(cts.Token).ConfigureAwait(false);
+                var list = await EtcdServices.K3d(cli, version, null, withProbe: false, NullOperationLog.Instance).ListAsync(cts.Token).ConfigureAwait(false);
                 return list.Select(c => c.Name).ToList();
             }).GetAwaiter().GetResult();
             return names.Where(pattern.IsMatch).Select(n => new CompletionResult(EtcdClusterNameCompleter.Quote(n), n, CompletionResultType.ParameterValue, n));

@@ -1,6 +1,6 @@
 using System.Management.Automation;
+using K3dEtcd.Services;
 using K3dEtcd.Common;
-using K3dEtcd.Docker;
 using K3dEtcd.Model;
 
 namespace K3dEtcd.Commands.Etcd;
@@ -38,7 +38,7 @@ public sealed class AddEtcdMemberCommand : K3dEtcdCmdlet
 
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
-        var service = new EtcdMemberService(await GetClusterServiceAsync(ct), Log) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds) };
+        var service = EtcdServices.Members(await GetDockerAsync(ct), Log, TimeSpan.FromSeconds(TimeoutSeconds));
         try
         {
             if (!ShouldProcess($"etcd cluster '{Cluster.Name}'", "Add a member")) return;

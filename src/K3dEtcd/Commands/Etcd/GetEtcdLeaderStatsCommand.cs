@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using K3dEtcd.Etcd;
+using K3dEtcd.Data;
 using K3dEtcd.Model;
 
 namespace K3dEtcd.Commands.Etcd;

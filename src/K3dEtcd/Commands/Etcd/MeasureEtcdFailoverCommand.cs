@@ -1,8 +1,8 @@
+using K3dEtcd.Services;
 using System.Management.Automation;
 using K3dEtcd.Common;
-using K3dEtcd.Docker;
-using K3dEtcd.Etcd;
 using K3dEtcd.Model;
+using K3dEtcd.Members;
 
 namespace K3dEtcd.Commands.Etcd;
 

@@ -1,7 +1,9 @@
 using System.Management.Automation;
+using K3dEtcd.Services;
 using K3dEtcd.Common;
-using K3dEtcd.Docker;
 using K3dEtcd.Model;
+using K3dEtcd.Clusters;
+using K3dEtcd.Members;
 
 namespace K3dEtcd.Commands.Etcd;
 
@@ -56,7 +58,7 @@ public sealed class RemoveEtcdMemberCommand : K3dEtcdCmdlet
 
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
-        var service = new EtcdMemberService(await GetClusterServiceAsync(ct), Log) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds) };
+        var service = EtcdServices.Members(await GetDockerAsync(ct), Log, TimeSpan.FromSeconds(TimeoutSeconds));
         var targets = ParameterSetName == ByMember
             ? Member.Select(m => (Cluster: m.ClusterName, Name: m.Name)).ToList()
             : Name.Select(n => (Cluster: Cluster.Name, Name: n)).ToList();

@@ -1,8 +1,9 @@
 using System.Management.Automation;
+using K3dEtcd.Services;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
 using K3dEtcd.Model;
-using K3dEtcd.Operations;
+using K3dEtcd.Clusters;
 
 namespace K3dEtcd.Commands.Etcd;
 
@@ -95,7 +96,7 @@ public sealed class RestoreEtcdSnapshotCommand : K3dEtcdCmdlet
             EtcdClusterService.ValidateSpec(spec);
             if (!ShouldProcess($"etcd cluster '{Name}' ({Size} members, image {Image}{(Tls ? ", TLS" : "")}) from {path}", "Restore snapshot into a new cluster")) return;
             var docker = await GetDockerAsync(ct);
-            WriteObject(await new EtcdRestoreService(docker, this).RestoreAsync(path, spec, ct));
+            WriteObject(await EtcdServices.Restore(docker, this).RestoreAsync(path, spec, ct));
         }
         catch (K3dEtcdException ex) when (IsPerItem(ex))
         {

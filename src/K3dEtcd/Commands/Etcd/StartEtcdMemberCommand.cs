@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using K3dEtcd.Common;
-using K3dEtcd.Docker;
 using K3dEtcd.Model;
+using K3dEtcd.Clusters;
 
 namespace K3dEtcd.Commands.Etcd;
 

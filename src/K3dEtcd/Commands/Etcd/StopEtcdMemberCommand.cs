@@ -1,7 +1,8 @@
 using System.Management.Automation;
 using K3dEtcd.Common;
-using K3dEtcd.Docker;
 using K3dEtcd.Model;
+using K3dEtcd.Clusters;
+using K3dEtcd.Members;
 
 namespace K3dEtcd.Commands.Etcd;
 

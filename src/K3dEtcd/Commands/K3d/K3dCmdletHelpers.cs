@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using System.Security;
+using K3dEtcd.Services;
 using K3dEtcd.Common;
-using K3dEtcd.Docker;
 using K3dEtcd.K3d;
 using K3dEtcd.Model;
 
@@ -23,7 +23,7 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
         {
             // -WhatIf needs no k3d: show the line the newest known k3d would get, and say that k3d is needed to run it.
             WriteWarning($"k3d is not installed (not on PATH, no ${K3dCli.EnvironmentVariable}): showing the command line for k3d {K3dVersion.Latest.Text}; install k3d to run it.");
-            return new K3dClusterService(new K3dCli("k3d", this), K3dVersion.Latest, null, this);
+            return EtcdServices.K3d(new K3dCli("k3d", this), K3dVersion.Latest, null, withProbe: false, this);
         }
         var cli = new K3dCli(path, this);
         if (!_versions.TryGetValue(cli.Path, out var version))
@@ -32,8 +32,7 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
             _versions[cli.Path] = version;
         }
         version.EnsureSupported(cli.Path);
-        var probe = withProbe ? new DatastoreProbe(await GetDockerAsync(ct), this) : null;
-        return new K3dClusterService(cli, version, probe, this);
+        return EtcdServices.K3d(cli, version, withProbe ? await GetDockerAsync(ct) : null, withProbe, this);
     }
 
     /// <summary>An EtcdCluster (object or name) or a k3s datastore string, as the target k3s servers will use.</summary>

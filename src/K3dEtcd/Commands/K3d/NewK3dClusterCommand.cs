@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using System.Security;
 using System.Security.Cryptography;
+using K3dEtcd.Services;
 using K3dEtcd.Common;
 using K3dEtcd.K3d;
 using K3dEtcd.Model;
@@ -165,7 +166,7 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
             // label on k3d v3.0-v3.3) before anything is made, so a refusal changes nothing.
             var docker = await GetDockerAsync(ct);
             var withProbe = (!SkipPreflight || !SkipVerify) && target.Kind == DatastoreKind.Etcd;
-            service = new K3dClusterService(service.Cli, service.Version, withProbe ? new DatastoreProbe(docker, this) : null, this) { NodeLookup = K3dNodeLookup.For(docker, this) };
+            service = EtcdServices.K3d(service.Cli, service.Version, docker, withProbe, this);
             await service.EnsureNameFreeAsync(Name, ct);
 
             var issued = false;

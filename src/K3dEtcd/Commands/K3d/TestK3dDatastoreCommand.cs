@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using K3dEtcd.Services;
 using K3dEtcd.Common;
 using K3dEtcd.K3d;
 using K3dEtcd.Model;
@@ -60,7 +61,7 @@ public sealed class TestK3dDatastoreCommand : K3dCmdletBase
         try
         {
             var (target, _) = await ResolveDatastoreAsync(Datastore, Network, ResolvePath(CaFile), ResolvePath(CertFile), ResolvePath(KeyFile), Image, ct);
-            var probe = new DatastoreProbe(await GetDockerAsync(ct), this);
+            var probe = EtcdServices.DatastoreProbe(await GetDockerAsync(ct), this);
             WriteObject(await probe.TestAsync(target, Token is null ? null : SecureStringTransformationAttribute.ToPlainText(Token), ct), enumerateCollection: true);
         }
         catch (K3dEtcdException ex) when (IsPerItem(ex))

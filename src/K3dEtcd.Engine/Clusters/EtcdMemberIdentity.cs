@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace K3dEtcd.Docker;
+namespace K3dEtcd.Clusters;
 
 /// <summary>
 /// Member IDs exactly as etcd computes them for an initial cluster: the first 8 bytes of

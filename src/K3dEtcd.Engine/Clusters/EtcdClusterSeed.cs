@@ -1,8 +1,7 @@
 using System.Text.RegularExpressions;
 using K3dEtcd.Common;
-using K3dEtcd.Docker;
 
-namespace K3dEtcd.Operations;
+namespace K3dEtcd.Clusters;
 
 /// <summary>
 /// What cluster creation hands to <see cref="EtcdClusterSpec.BeforeStart"/>: the members'

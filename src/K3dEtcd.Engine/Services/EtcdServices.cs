@@ -1,0 +1,40 @@
+using K3dEtcd.Clusters;
+using K3dEtcd.Common;
+using K3dEtcd.Docker;
+using K3dEtcd.K3d;
+using K3dEtcd.Members;
+using K3dEtcd.Operations;
+
+namespace K3dEtcd.Services;
+
+/// <summary>
+/// The one place that wires the engine's services that need a Docker engine: one adapter, the
+/// cluster service on it, the member, failover, restore and k3d services on those. Services
+/// receive what they use and never build one another; cmdlets, completers and tests ask here.
+/// </summary>
+public static class EtcdServices
+{
+    public static EtcdClusterService Clusters(DockerConnection docker, IOperationLog log) => new(new DockerAdapter(docker, log), log);
+
+    public static EtcdMemberService Members(DockerConnection docker, IOperationLog log) => new(Clusters(docker, log), log);
+
+    /// <summary>A member service whose waits (stopped, leader elected, caught up) take at most <paramref name="timeout"/>.</summary>
+    public static EtcdMemberService Members(DockerConnection docker, IOperationLog log, TimeSpan timeout) => new(Clusters(docker, log), log) { Timeout = timeout };
+
+    public static EtcdFailoverService Failover(DockerConnection docker, IOperationLog log) => new(Members(docker, log), log);
+
+    public static EtcdRestoreService Restore(DockerConnection docker, IOperationLog log) => new(Clusters(docker, log), log);
+
+    public static DatastoreProbe DatastoreProbe(DockerConnection docker, IOperationLog log) => new(new DockerAdapter(docker, log), log);
+
+    /// <summary>
+    /// The k3d service for one k3d binary. With an engine it also finds k3d's node containers by
+    /// label (k3d v3.0-v3.3 have no JSON list) and, with <paramref name="withProbe"/>, probes the
+    /// datastore from inside Docker; without one (-WhatIf with no k3d, completers) it only speaks to k3d.
+    /// </summary>
+    public static K3dClusterService K3d(K3dCli cli, K3dVersion version, DockerConnection? docker, bool withProbe, IOperationLog log) =>
+        new(cli, version, docker is not null && withProbe ? DatastoreProbe(docker, log) : null, log)
+        {
+            NodeLookup = docker is null ? null : K3dNodeLookup.For(docker, log),
+        };
+}
