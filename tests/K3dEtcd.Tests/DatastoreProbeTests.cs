@@ -8,7 +8,7 @@ namespace K3dEtcd.Tests;
 [Collection(DockerCollection.Name)]
 public sealed class DatastoreProbeTests(DockerFixture fx)
 {
-    private DatastoreProbe Probe => new(fx.Docker, NullOperationLog.Instance);
+    private DatastoreProbe Probe => new(fx.Adapter(), NullOperationLog.Instance);
 
     private static DatastoreTarget Target(EtcdCluster c, string? network = null) => new()
     {

@@ -18,7 +18,10 @@ public sealed class DockerFixture : IAsyncLifetime
 
     public async Task InitializeAsync() => Docker = await DockerClientFactory.ConnectAsync(null, CancellationToken.None);
 
-    public EtcdClusterService Service(IOperationLog? log = null) => new(Docker, log ?? NullOperationLog.Instance);
+    /// <summary>The runtime boundary over this fixture's engine (services take it, never a Docker.DotNet client).</summary>
+    public DockerAdapter Adapter(IOperationLog? log = null) => new(Docker, log ?? NullOperationLog.Instance);
+
+    public EtcdClusterService Service(IOperationLog? log = null) => new(Adapter(log), log ?? NullOperationLog.Instance);
 
     public string UniqueName(string stem) => $"{stem}-{RunId}";
 

@@ -52,7 +52,7 @@ public sealed class K3dClusterServiceTests(DockerFixture fx)
         try
         {
             var name = K3dName("topgun");
-            var service = await fake.ServiceAsync(probe: new DatastoreProbe(fx.Docker, NullOperationLog.Instance));
+            var service = await fake.ServiceAsync(probe: new DatastoreProbe(fx.Adapter(), NullOperationLog.Instance));
             var revisionBefore = Revision(etcd);
             var (info, verified) = await service.CreateAsync(Spec(name, Target(etcd)), new K3dCreateOptions { SkipVerify = true }, CancellationToken.None);
 
@@ -102,7 +102,7 @@ public sealed class K3dClusterServiceTests(DockerFixture fx)
         {
             Etcdctl(etcd, "put", "/keep/me", "1");
             var name = K3dName("fail");
-            var service = await fake.ServiceAsync(probe: new DatastoreProbe(fx.Docker, NullOperationLog.Instance));
+            var service = await fake.ServiceAsync(probe: new DatastoreProbe(fx.Adapter(), NullOperationLog.Instance));
             var ex = await Assert.ThrowsAsync<K3dEtcdException>(() => service.CreateAsync(Spec(name, Target(etcd)), new K3dCreateOptions { SkipVerify = true }, CancellationToken.None));
 
             Assert.Equal("K3dCreateFailed", ex.ErrorId);
@@ -148,7 +148,7 @@ public sealed class K3dClusterServiceTests(DockerFixture fx)
         var etcd = await fx.Service().CreateAsync(fx.Spec("k3dverify", size: 1), CancellationToken.None);
         try
         {
-            var service = await fake.ServiceAsync(probe: new DatastoreProbe(fx.Docker, NullOperationLog.Instance));
+            var service = await fake.ServiceAsync(probe: new DatastoreProbe(fx.Adapter(), NullOperationLog.Instance));
             var first = K3dName("noregistry");
             var ex = await Assert.ThrowsAsync<K3dEtcdException>(() =>
                 service.CreateAsync(Spec(first, Target(etcd)) with { Timeout = TimeSpan.FromSeconds(5) }, new K3dCreateOptions { SkipPreflight = true }, CancellationToken.None));
@@ -178,7 +178,7 @@ public sealed class K3dClusterServiceTests(DockerFixture fx)
         try
         {
             Etcdctl(etcd, "put", DatastoreProbe.BootstrapKey("token-of-old-cluster"), "encrypted");
-            var service = await fake.ServiceAsync(probe: new DatastoreProbe(fx.Docker, NullOperationLog.Instance));
+            var service = await fake.ServiceAsync(probe: new DatastoreProbe(fx.Adapter(), NullOperationLog.Instance));
             var name = K3dName("boot");
             var ex = await Assert.ThrowsAsync<K3dEtcdException>(() =>
                 service.CreateAsync(Spec(name, Target(etcd), token: "a-new-token"), new K3dCreateOptions { SkipVerify = true }, CancellationToken.None));

@@ -50,10 +50,34 @@ public sealed class LayoutTests
     public void The_Docker_adapter_knows_nothing_about_etcd()
     {
         // Code only: doc comments may say what it does not do, and the root namespace is K3dEtcd.
-        var text = string.Join('\n', File.ReadAllLines(Path.Combine(Root, "src/K3dEtcd.Engine/Docker/DockerAdapter.cs"))
-            .Where(l => !l.TrimStart().StartsWith("//", StringComparison.Ordinal))).Replace("K3dEtcd", "");
-        foreach (var word in new[] { "Etcd", "etcd", "Labels.", "2379", "EtcdCluster" })
-            Assert.False(text.Contains(word, StringComparison.Ordinal), $"DockerAdapter.cs mentions '{word}'.");
+        var files = Directory.GetFiles(Path.Combine(Root, "src/K3dEtcd.Engine/Docker"), "DockerAdapter*.cs");
+        Assert.True(files.Length >= 2, "DockerAdapter.cs and its translation partial");
+        foreach (var file in files)
+        {
+            var text = CodeOnly(File.ReadAllText(file)).Replace("K3dEtcd", "");
+            foreach (var word in new[] { "Etcd", "etcd", "Labels.", "2379", "EtcdCluster" })
+                Assert.False(text.Contains(word, StringComparison.Ordinal), $"{Path.GetFileName(file)} mentions '{word}'.");
+        }
+    }
+
+    private static string CodeOnly(string text) =>
+        string.Join('\n', text.Split('\n').Where(l => !l.TrimStart().StartsWith("//", StringComparison.Ordinal)));
+
+    /// <summary>
+    /// The runtime boundary: Docker.DotNet's types and exceptions are translated in Docker/ alone,
+    /// so the rest of the engine speaks in its own types (ContainerSpec, ContainerInfo,
+    /// DockerOperationException) and could run on another container runtime.
+    /// </summary>
+    [Fact]
+    public void Docker_DotNet_is_named_only_under_the_Docker_folder()
+    {
+        var name = new Regex(@"\bDocker\.DotNet\b|\bDockerApiException\b|\bDocker(Container|Image|Network)NotFoundException\b|\bIDockerClient\b|\b(ContainerListResponse|ContainerInspectResponse|CreateContainerParameters|HostConfig|PortBinding)\b");
+        var outside = Sources("src").Where(f => !Rel(f).StartsWith("src/K3dEtcd.Engine/Docker/", StringComparison.Ordinal)).ToList();
+        var offenders = outside.SelectMany(f => name.Matches(CodeOnly(File.ReadAllText(f))).Select(m => $"{Rel(f)}: {m.Value}")).Distinct().ToList();
+        Assert.True(offenders.Count == 0, "Docker.DotNet named outside src/K3dEtcd.Engine/Docker/: " + string.Join(", ", offenders));
+        // The check sees real names: the adapter itself names them.
+        Assert.Matches(name, File.ReadAllText(Path.Combine(Root, "src/K3dEtcd.Engine/Docker/DockerAdapter.Translation.cs")));
+        Assert.Contains(outside, f => Rel(f).StartsWith("src/K3dEtcd.Engine/Clusters/", StringComparison.Ordinal));
     }
 
     /// <summary>

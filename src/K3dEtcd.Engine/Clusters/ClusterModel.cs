@@ -1,5 +1,5 @@
 using System.Globalization;
-using Docker.DotNet.Models;
+using K3dEtcd.Docker;
 using K3dEtcd.Model;
 using K3dEtcd.Pki;
 
@@ -12,15 +12,15 @@ namespace K3dEtcd.Clusters;
 public static class ClusterModel
 {
     /// <remarks>unreachable: Engines that did not answer, with the reason: their members (known from the placement label of the others) are shown as unreachable.</remarks>
-    public static EtcdCluster ToCluster(string name, IList<ContainerListResponse> containers, IReadOnlyDictionary<string, string>? unreachable = null)
+    public static EtcdCluster ToCluster(string name, IReadOnlyList<ContainerInfo> containers, IReadOnlyDictionary<string, string>? unreachable = null)
     {
         var ordered = containers.OrderBy(c => int.TryParse(Label(c.Labels, Labels.MemberIndex), out var i) ? i : int.MaxValue).ToList();
         var members = ordered.Select(c =>
         {
-            var containerName = c.Names.FirstOrDefault()?.TrimStart('/') ?? c.Labels[Labels.Member];
+            var containerName = c.Name.Length > 0 ? c.Name : c.Labels[Labels.Member];
             var tls = Label(c.Labels, Labels.Tls) == "true";
             if (Label(c.Labels, Labels.Engine) is { } engine) return HostNetworkMember(name, c, containerName, engine, tls);
-            var published = c.Ports?.FirstOrDefault(p => p.PrivatePort == 2379 && p.PublicPort != 0);
+            var published = c.Ports.FirstOrDefault(p => p.ContainerPort == 2379 && p.HostPort != 0);
             var scheme = EtcdClusterSpec.Scheme(tls);
             return new EtcdClusterMember
             {
@@ -28,12 +28,12 @@ public static class ClusterModel
                 Name = c.Labels[Labels.Member],
                 Id = Label(c.Labels, Labels.MemberId) ?? "",
                 ContainerName = containerName,
-                ContainerId = c.ID,
-                ClientUrl = published is null ? null : $"{scheme}://{HostForUrl(published.IP)}:{published.PublicPort}",
+                ContainerId = c.Id,
+                ClientUrl = published is null ? null : $"{scheme}://{HostForUrl(published.HostAddress)}:{published.HostPort}",
                 NetworkClientUrl = EtcdClusterSpec.NetworkClientUrl(containerName, tls),
                 PeerUrl = EtcdClusterSpec.PeerUrl(containerName, tls),
                 State = c.State,
-                Volume = c.Mounts?.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Name ?? "",
+                Volume = c.Mounts.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Volume ?? "",
             };
         }).ToList();
         var first = ordered[0].Labels;
@@ -82,7 +82,7 @@ public static class ClusterModel
         placement.FirstOrDefault(p => p.Container == name)?.Index ?? -1;
 
     /// <summary>A member on one of several engines: reached at its host's address, by this machine and by containers alike.</summary>
-    private static EtcdClusterMember HostNetworkMember(string cluster, ContainerListResponse c, string containerName, string engine, bool tls)
+    private static EtcdClusterMember HostNetworkMember(string cluster, ContainerInfo c, string containerName, string engine, bool tls)
     {
         var place = MemberPlacement.Parse(Label(c.Labels, Labels.Placement)).FirstOrDefault(p => p.Container == c.Labels[Labels.Member]);
         var clientUrl = place?.ClientUrl(tls) ?? "";
@@ -92,18 +92,18 @@ public static class ClusterModel
             Name = c.Labels[Labels.Member],
             Id = Label(c.Labels, Labels.MemberId) ?? "",
             ContainerName = containerName,
-            ContainerId = c.ID,
+            ContainerId = c.Id,
             ClientUrl = c.State == "running" ? clientUrl : null,
             NetworkClientUrl = clientUrl,
             PeerUrl = place?.PeerUrl(tls) ?? "",
             State = c.State,
-            Volume = c.Mounts?.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Name ?? "",
+            Volume = c.Mounts.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Volume ?? "",
             Engine = engine,
             HostAddress = place?.Address,
         };
     }
 
-    internal static string? Label(IDictionary<string, string>? labels, string key) =>
+    internal static string? Label(IReadOnlyDictionary<string, string>? labels, string key) =>
         labels is not null && labels.TryGetValue(key, out var value) ? value : null;
 
     private static string HostForUrl(string? ip) => ip switch

@@ -2,7 +2,7 @@
 namespace K3dEtcd.Clusters;
 
 /// <summary>What an operation created so far, so a failure can remove exactly that.</summary>
-internal sealed class CreatedResources
+public sealed class CreatedResources
 {
     /// <summary>Host ports chosen so far, so two members never get the same one.</summary>
     public HashSet<int> HostPorts { get; } = [];

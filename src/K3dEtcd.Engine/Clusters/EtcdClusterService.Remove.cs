@@ -2,8 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using K3dEtcd.Common;
 using K3dEtcd.Data;
 using K3dEtcd.Model;
@@ -12,8 +10,8 @@ using K3dEtcd.Docker;
 
 namespace K3dEtcd.Clusters;
 
-// Removal: of a whole cluster by its label (Remove-EtcdCluster), and of exactly what a failed
-// create or add created (roll-back).
+// Removal of a whole cluster by its label (Remove-EtcdCluster); the roll-back of exactly what a
+// failed create or add created is MemberContainers.RollbackAsync.
 public sealed partial class EtcdClusterService
 {
     /// <summary>Removes exactly what carries the cluster's label; returns what was removed.</summary>
@@ -41,9 +39,9 @@ public sealed partial class EtcdClusterService
         var containers = await docker.ListContainersAsync(filter, ct).ConfigureAwait(false);
         foreach (var c in containers)
         {
-            log.Verbose($"docker rm -f {c.Names.FirstOrDefault()?.TrimStart('/')}");
-            await docker.RemoveContainerAsync(c.ID, ct).ConfigureAwait(false);
-            removed.Containers.Add(c.Names.FirstOrDefault()?.TrimStart('/') ?? c.ID);
+            log.Verbose($"docker rm -f {c.Name}");
+            await docker.RemoveContainerAsync(c.Id, ct).ConfigureAwait(false);
+            removed.Containers.Add(c.Name.Length > 0 ? c.Name : c.Id);
         }
         if (!keepData)
         {
@@ -54,7 +52,7 @@ public sealed partial class EtcdClusterService
                 removed.Volumes.Add(v.Name);
             }
         }
-        var tlsDirectories = containers.Select(c => ClusterModel.Label(c.Labels, Labels.TlsDir)).OfType<string>().Where(d => d.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        var tlsDirectories = containers.Select(c => c.Label(Labels.TlsDir)).OfType<string>().Where(d => d.Length > 0).Distinct(StringComparer.Ordinal).ToList();
         foreach (var directory in keepData ? [] : tlsDirectories)
         {
             if (ClusterTlsStore.Delete(directory, name, log)) removed.TlsDirectory = directory;
@@ -65,44 +63,14 @@ public sealed partial class EtcdClusterService
             log.Verbose($"docker network rm {n.Name}");
             try
             {
-                await docker.DeleteNetworkAsync(n.ID, ct).ConfigureAwait(false);
+                await docker.DeleteNetworkAsync(n.Id, ct).ConfigureAwait(false);
                 removed.Networks.Add(n.Name);
             }
-            catch (DockerApiException ex) when (DockerAdapter.IsNetworkInUse(ex))
+            catch (DockerOperationException ex) when (ex.IsNetworkInUse)
             {
                 throw new K3dEtcdException(ErrorCatalog.NetworkInUse,
-                    $"Network {n.Name} of cluster '{name}' still has other containers attached (a k3d cluster?); its etcd members were removed, the network was kept. {DockerAdapter.DockerMessage(ex)}", n.Name, ex);
+                    $"Network {n.Name} of cluster '{name}' still has other containers attached (a k3d cluster?); its etcd members were removed, the network was kept. {ex.DockerMessage}", n.Name, ex);
             }
-        }
-    }
-
-    internal async Task RollbackAsync(CreatedResources created)
-    {
-        // Roll-back must finish even when the user pressed Ctrl+C: never pass the cancelled token.
-        foreach (var id in Enumerable.Reverse(created.Containers))
-        {
-            try { await docker.RemoveContainerAsync(id, CancellationToken.None).ConfigureAwait(false); }
-            catch (DockerApiException ex) { log.Warning($"Roll-back could not remove container {id}: {DockerAdapter.DockerMessage(ex)}"); }
-        }
-        foreach (var volume in created.Volumes)
-        {
-            try { await docker.RemoveVolumeAsync(volume, CancellationToken.None).ConfigureAwait(false); }
-            catch (DockerApiException ex) { log.Warning($"Roll-back could not remove volume {volume}: {DockerAdapter.DockerMessage(ex)}"); }
-        }
-        if (created.Network is not null)
-        {
-            try { await docker.DeleteNetworkAsync(created.Network, CancellationToken.None).ConfigureAwait(false); }
-            catch (DockerApiException ex) { log.Warning($"Roll-back could not remove network {created.Network}: {DockerAdapter.DockerMessage(ex)}"); }
-        }
-        if (created.MemberTlsDirectory is not null && Directory.Exists(created.MemberTlsDirectory))
-        {
-            try { Directory.Delete(created.MemberTlsDirectory, recursive: true); }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { log.Warning($"Roll-back could not delete {created.MemberTlsDirectory}: {ex.Message}"); }
-        }
-        if (created.TlsDirectory is not null && Directory.Exists(created.TlsDirectory))
-        {
-            try { Directory.Delete(created.TlsDirectory, recursive: true); }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { log.Warning($"Roll-back could not delete the TLS directory {created.TlsDirectory}: {ex.Message}"); }
         }
     }
 }

@@ -3,8 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using K3dEtcd.Common;
 using K3dEtcd.Data;
 using K3dEtcd.Model;
@@ -22,20 +20,11 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
 {
     public EtcdClusterService(DockerConnection docker, IOperationLog log) : this(new DockerAdapter(docker, log), log) { }
 
-    public EtcdClusterService(IDockerClient docker, IOperationLog log) : this(new DockerAdapter(docker, log), log) { }
-
     /// <summary>The Docker adapter this service works through (members reuse it).</summary>
     public DockerAdapter Docker => docker;
 
-    /// <summary>
-    /// Choose each member's host port at creation and fix it in the port binding, so a member keeps
-    /// its client URL when it is stopped and started again (with an empty host port Docker picks a
-    /// new random one on every start). Only where the engine is on this machine, because the free
-    /// ports are found here.
-    /// </summary>
-    internal bool PinHostPorts { get; init; } = docker.EngineIsLocal;
-
-    private const string ClientPortKey = "2379/tcp";
+    /// <summary>The one path that creates, starts, recreates and rolls back member containers on this service's engines.</summary>
+    public MemberContainers Members() => new(docker, log);
 
     [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")]
     private static partial Regex ValidName();
@@ -87,65 +76,99 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
 
     // ---------------------------------------------------------------- create
 
+    /// <summary>
+    /// Creates a cluster on the session's engine (a bridge network) or on several engines (host
+    /// networking, -DockerHost), through one path: every member is planned, created, started and
+    /// rolled back by <see cref="MemberContainers"/>.
+    /// </summary>
     public async Task<EtcdCluster> CreateAsync(EtcdClusterSpec spec, CancellationToken ct)
     {
-        if (spec.DockerHosts.Count > 0) return await CreateOnEnginesAsync(spec, ct).ConfigureAwait(false);
         ValidateSpec(spec);
+        var onEngines = spec.DockerHosts.Count > 0;
+        if (onEngines && !string.IsNullOrEmpty(spec.Network))
+        {
+            throw new K3dEtcdException(ErrorCatalog.InvalidEnginePlacement,
+                "-Network does not apply with -DockerHost: members on several engines use each host's network and reach each other by address.", spec.Network);
+        }
+        if (onEngines && spec.BeforeStart is not null)
+        {
+            // Seeding bind-mounts files of this machine into the volumes, which engines elsewhere cannot see.
+            throw new K3dEtcdException(ErrorCatalog.RestoreNeedsLocalEngine, "A snapshot is restored into a cluster on the session's engine; restore it there, then add members elsewhere.", spec.Name);
+        }
         if (spec.Size % 2 == 0)
         {
             log.Warning($"A cluster of {spec.Size} members tolerates no more failures than one of {spec.Size - 1}; an odd size is usually better.");
         }
-        if (spec.HostAddress is "0.0.0.0" or "::")
+        if (!onEngines && spec.HostAddress is "0.0.0.0" or "::")
         {
             log.Warning($"Client ports will be published on {spec.HostAddress}: every host that can reach this machine can reach etcd.");
         }
 
-        var activity = $"Creating etcd cluster '{spec.Name}'";
-        var progress = new ProgressSteps(log, activity, totalSteps: (spec.Tls ? 4 : 3) + spec.Size * 2);
+        var placements = onEngines ? EnginePlacement.Plan(spec) : [];
+        var plans = onEngines
+            ? placements.Select(p => MemberPlan.OnHost(spec.Name, p)).ToArray()
+            : Enumerable.Range(0, spec.Size).Select(i => MemberPlan.Bridge(spec.Name, i)).ToArray();
+        var engineKeys = plans.Select(p => p.Engine).Distinct(StringComparer.Ordinal).ToArray();
+        var activity = onEngines ? $"Creating etcd cluster '{spec.Name}' on {engineKeys.Length} Docker engines" : $"Creating etcd cluster '{spec.Name}'";
+        var progress = new ProgressSteps(log, activity, totalSteps: engineKeys.Length + (spec.Tls ? 1 : 0) + (onEngines ? 0 : 1) + spec.Size * 2);
+        var members = new MemberContainers(docker, log);
 
-        // A version readable from the tag is checked before anything touches Docker.
+        // A version readable from the tag is checked before anything touches Docker; every engine
+        // must answer and be free of the name before anything is created anywhere.
         var version = EtcdVersion.ParseImageTag(spec.Image);
         EnsureV2Supported(spec, version);
-        await EnsureNameIsFreeAsync(spec, ct).ConfigureAwait(false);
+        foreach (var engine in engineKeys)
+        {
+            progress.Step(onEngines ? $"Checking engine {engine}" : "Checking the image");
+            var runtime = await members.RuntimeAsync(engine, ct).ConfigureAwait(false);
+            await EnsureNameIsFreeAsync(runtime, spec, ct).ConfigureAwait(false);
+            await EnsureImageAsync(runtime, spec.Image, spec.PullPolicy, ct).ConfigureAwait(false);
+        }
         log.Phase("names checked (containers, volumes)");
         if (spec.Tls && (Directory.Exists(spec.TlsDirectory) || File.Exists(spec.TlsDirectory)))
         {
             throw ClusterTlsStore.TlsDirectoryExists(spec.TlsDirectory, spec.Name);
         }
-        progress.Step("Checking the image");
-        await EnsureImageAsync(spec.Image, spec.PullPolicy, ct).ConfigureAwait(false);
-        version ??= await DetectVersionAsync(spec.Image, ct).ConfigureAwait(false);
+        version ??= await DetectVersionAsync(await members.RuntimeAsync(engineKeys[0], ct).ConfigureAwait(false), spec.Image, ct).ConfigureAwait(false);
         EnsureV2Supported(spec, version);
         log.Phase($"image checked (etcd {version ?? "version unknown"})");
 
-        var created = new CreatedResources();
+        var created = engineKeys.ToDictionary(e => e, _ => new CreatedResources(), StringComparer.Ordinal);
+        var tls = new CreatedResources();
         try
         {
-            var containers = Enumerable.Range(0, spec.Size).Select(i => EtcdClusterSpec.ContainerName(spec.Name, i)).ToArray();
+            var containers = plans.Select(p => p.Container).ToArray();
             if (spec.Tls)
             {
                 progress.Step("Creating the CA and certificates");
+                // Peers on several hosts connect from their host's address, and on one machine from loopback: etcd checks the peer certificate against it.
+                var addresses = placements.Select(p => p.Address).Distinct(StringComparer.Ordinal).ToArray();
                 // Create removes what it wrote if it fails; from here on the roll-back owns the directory.
-                ClusterTlsStore.Create(spec.TlsDirectory, spec.Name, containers, ClusterTlsStore.ServerSans(spec.HostAddress, spec.TlsSans), spec.CertificateValidityDays, log);
-                created.TlsDirectory = spec.TlsDirectory;
+                ClusterTlsStore.Create(spec.TlsDirectory, spec.Name, containers, [.. ClusterTlsStore.ServerSans(spec.HostAddress, spec.TlsSans), .. addresses], spec.CertificateValidityDays, log,
+                    peerSans: onEngines ? [.. addresses, "127.0.0.1"] : null);
+                tls.TlsDirectory = spec.TlsDirectory;
                 log.Phase("TLS material written");
             }
 
-            progress.Step($"Creating network {spec.NetworkName}");
-            await EnsureNetworkAsync(spec, created, ct).ConfigureAwait(false);
-            log.Phase("network ready");
-
-            var peerUrls = containers.Select(c => EtcdClusterSpec.PeerUrl(c, spec.Tls)).ToArray();
-            var initialCluster = string.Join(",", containers.Select(c => $"{c}={EtcdClusterSpec.PeerUrl(c, spec.Tls)}"));
-            var createdAt = DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
-
-            for (var i = 0; i < spec.Size; i++)
+            if (!onEngines)
             {
-                progress.Step($"Creating member {containers[i]} ({i + 1}/{spec.Size})");
-                var memberId = EtcdMemberIdentity.ToHex(EtcdMemberIdentity.Compute([peerUrls[i]], spec.ClusterToken));
-                await CreateMemberContainerAsync(spec, i, initialCluster, "new", memberId, version, createdAt, created, ct).ConfigureAwait(false);
+                progress.Step($"Creating network {spec.NetworkName}");
+                await EnsureNetworkAsync(spec, created[MemberPlan.SessionEngine], ct).ConfigureAwait(false);
+                log.Phase("network ready");
             }
 
+            var peerUrls = plans.Select(p => p.PeerUrl(spec.Tls)).ToArray();
+            var initialCluster = string.Join(",", plans.Select(p => $"{p.Container}={p.PeerUrl(spec.Tls)}"));
+            var createdAt = DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
+            var engineList = engineKeys.Where(e => e.Length > 0).ToArray();
+            var ids = new string[plans.Length];
+            foreach (var plan in plans)
+            {
+                progress.Step($"Creating member {plan.Container}{(onEngines ? $" on {plan.Engine}" : "")} ({plan.Index + 1}/{spec.Size})");
+                var memberId = EtcdMemberIdentity.ToHex(EtcdMemberIdentity.Compute([plan.PeerUrl(spec.Tls)], spec.ClusterToken));
+                var labels = MemberContainers.Labels(spec, plan, memberId, version, createdAt, engineList, placements);
+                ids[plan.Index] = await members.CreateAsync(spec, plan, initialCluster, "new", labels, created[plan.Engine], ct).ConfigureAwait(false);
+            }
             log.Phase($"{spec.Size} volumes and containers created");
 
             if (spec.BeforeStart is { } seed)
@@ -156,46 +179,33 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
             // One after the other, each once the previous one has started its server. Side by side,
             // or each right after the engine's answer, members sat in etcd's bootstrap check for up
             // to 1 s per peer that was still starting (see MemberServerStart; bench/RESULTS.md).
-            for (var i = 0; i < spec.Size; i++)
+            foreach (var plan in plans)
             {
-                if (i > 0)
-                {
-                    var waited = await MemberServerStart.WaitAsync(docker, created.Containers[i - 1], ct).ConfigureAwait(false);
-                    log.Verbose(waited is { } w
-                        ? $"{containers[i - 1]} started its server after {w.TotalMilliseconds:0} ms."
-                        : $"{containers[i - 1]} did not log its server start within {MemberServerStart.MaxWait.TotalSeconds:0.#} s; starting the next member anyway.");
-                }
-                progress.Step($"Starting member {containers[i]} ({i + 1}/{spec.Size})");
-                log.Verbose($"docker start {containers[i]}");
-                try
-                {
-                    await docker.StartContainerAsync(created.Containers[i], ct).ConfigureAwait(false);
-                }
-                catch (DockerApiException ex)
-                {
-                    throw new K3dEtcdException(DockerAdapter.IsPortConflict(ex) ? ErrorCatalog.ClientPortInUse : ErrorCatalog.MemberStartFailed,
-                        $"Member {containers[i]} could not start: {DockerAdapter.DockerMessage(ex)}", containers[i], ex);
-                }
+                if (plan.Index > 0) await members.WaitForServerStartAsync(plans[plan.Index - 1], ids[plan.Index - 1], ct).ConfigureAwait(false);
+                progress.Step($"Starting member {plan.Container}{(onEngines ? $" on {plan.Engine}" : "")} ({plan.Index + 1}/{spec.Size})");
+                await members.StartAsync(plan, ids[plan.Index], ct).ConfigureAwait(false);
             }
-
             log.Phase($"{spec.Size} members started");
 
-            var cluster = await GetAsync(spec.Name, ct).ConfigureAwait(false)
+            var cluster = await GetOnEnginesAsync(spec.Name, engineList, ct).ConfigureAwait(false)
                 ?? throw new K3dEtcdException(ErrorCatalog.ClusterVanished, $"The containers of cluster '{spec.Name}' disappeared while it was being created.", spec.Name);
             await new QuorumWait(docker, log).WaitAsync(cluster, spec.Timeout, activity, ct).ConfigureAwait(false);
             progress.Complete();
-            var readBack = await GetAsync(spec.Name, ct).ConfigureAwait(false) ?? cluster;
+            var readBack = await GetOnEnginesAsync(spec.Name, engineList, ct).ConfigureAwait(false) ?? cluster;
             log.Phase("cluster read back");
             return readBack;
         }
         catch (Exception ex)
         {
             progress.Complete();
-            var detail = ex is K3dEtcdException { Target: string member } && created.Containers.Count > 0
-                ? await docker.TailLogsAsync(member, 15).ConfigureAwait(false)
-                : null;
-            log.Verbose($"Rolling back cluster '{spec.Name}': {created.Containers.Count} containers, {created.Volumes.Count} volumes, {(created.Network is null ? "no" : "1")} network{(created.TlsDirectory is null ? "" : ", the TLS directory")}");
-            await RollbackAsync(created).ConfigureAwait(false);
+            var failed = ex is K3dEtcdException { Target: string member } ? plans.FirstOrDefault(p => p.Container == member) : null;
+            var detail = failed is not null && created[failed.Engine].Containers.Count > 0 ? await members.TailLogsAsync(failed, 15).ConfigureAwait(false) : null;
+            foreach (var (engine, resources) in created)
+            {
+                log.Verbose($"Rolling back cluster '{spec.Name}'{(engine.Length > 0 ? $" on {engine}" : "")}: {resources.Containers.Count} containers, {resources.Volumes.Count} volumes, {(resources.Network is null ? "no" : "1")} network{(tls.TlsDirectory is null ? "" : ", the TLS directory")}");
+                await members.RollbackAsync(engine, resources).ConfigureAwait(false);
+            }
+            await members.RollbackAsync(MemberPlan.SessionEngine, tls).ConfigureAwait(false);
             if (ex is K3dEtcdException kex && detail is { Length: > 0 })
             {
                 throw new K3dEtcdException(kex, $"{kex.Message}{Environment.NewLine}Last log lines of {kex.Target}:{Environment.NewLine}{detail}");
@@ -205,81 +215,12 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
                 throw new K3dEtcdException(ErrorCatalog.TlsMaterialFailed,
                     $"The TLS material of cluster '{spec.Name}' could not be written to {spec.TlsDirectory}: {ex.Message}", spec.TlsDirectory, ex);
             }
-            if (ex is DockerApiException dex)
+            if (ex is DockerOperationException dex)
             {
-                throw new K3dEtcdException(ErrorCatalog.DockerOperationFailed, $"Docker refused an operation while creating cluster '{spec.Name}': {DockerAdapter.DockerMessage(dex)}", spec.Name, dex);
+                throw new K3dEtcdException(ErrorCatalog.DockerOperationFailed, $"Docker refused an operation while creating cluster '{spec.Name}': {dex.DockerMessage}", spec.Name, dex);
             }
             throw;
         }
-    }
-
-    /// <summary>
-    /// Creates one member's labelled volume and container (not started). Used for the initial
-    /// members (state "new") and for members added later (state "existing").
-    /// </summary>
-    internal async Task<string> CreateMemberContainerAsync(EtcdClusterSpec spec, int index, string initialCluster, string initialClusterState,
-        string memberId, string? version, string createdAt, CreatedResources created, CancellationToken ct)
-    {
-        var container = EtcdClusterSpec.ContainerName(spec.Name, index);
-        var volume = EtcdClusterSpec.VolumeName(spec.Name, index);
-        log.Verbose($"docker volume create {volume}");
-        await docker.CreateVolumeAsync(volume, new Dictionary<string, string> { [Labels.Cluster] = spec.Name, [Labels.Member] = container }, ct).ConfigureAwait(false);
-        created.Volumes.Add(volume);
-
-        var labels = MemberLabels(spec, index, memberId, version, createdAt);
-        var binds = new List<string> { $"{volume}:/var/lib/etcd" };
-        if (spec.Tls)
-        {
-            labels[Labels.Tls] = "true";
-            labels[Labels.TlsDir] = spec.TlsDirectory;
-            // Only this member's certificates and the CA certificate, read-only; the CA key stays on the host.
-            binds.Add($"{ClusterTlsStore.MemberDirectory(spec.TlsDirectory, container)}:{ClusterTlsStore.ContainerPkiDirectory}:ro");
-        }
-
-        var command = EtcdCommandLine.Build(container, initialCluster, initialClusterState, spec);
-        var port = spec.ClientPort is { } p ? p + index : PinHostPorts ? DockerAdapter.PickHostPort(spec.HostAddress, created.HostPorts) : null;
-        var hostPort = port?.ToString(CultureInfo.InvariantCulture) ?? "";
-        if (spec.ClientPort is { } first) labels[Labels.ClientPortBase] = first.ToString(CultureInfo.InvariantCulture);
-        log.Verbose($"docker create --name {container} --network {spec.NetworkName} -p {spec.HostAddress}:{hostPort}:2379 {string.Join(' ', binds.Select(b => $"-v {b}"))} {spec.Image} {string.Join(' ', command)}");
-        var id = await docker.CreateContainerAsync(new CreateContainerParameters
-        {
-            Name = container,
-            Hostname = container,
-            Image = spec.Image,
-            Cmd = command,
-            Labels = labels,
-            ExposedPorts = new Dictionary<string, EmptyStruct> { [ClientPortKey] = default, ["2380/tcp"] = default },
-            HostConfig = new HostConfig
-            {
-                NetworkMode = spec.NetworkName,
-                Binds = binds,
-                PortBindings = new Dictionary<string, IList<PortBinding>>
-                {
-                    [ClientPortKey] = [new PortBinding { HostIP = spec.HostAddress, HostPort = hostPort }],
-                },
-            },
-        }, ct).ConfigureAwait(false);
-        created.Containers.Add(id);
-        return id;
-    }
-
-    /// <summary>The labels every member container carries, whatever the engine and network.</summary>
-    internal static Dictionary<string, string> MemberLabels(EtcdClusterSpec spec, int index, string memberId, string? version, string createdAt)
-    {
-        var labels = new Dictionary<string, string>
-        {
-            [Labels.Cluster] = spec.Name,
-            [Labels.Member] = EtcdClusterSpec.ContainerName(spec.Name, index),
-            [Labels.MemberIndex] = index.ToString(CultureInfo.InvariantCulture),
-            [Labels.MemberId] = memberId,
-            [Labels.Network] = spec.NetworkName,
-            [Labels.Token] = spec.ClusterToken,
-            [Labels.EnableV2] = spec.EnableV2 ? "true" : "false",
-            [Labels.Created] = createdAt,
-            [Labels.ModuleVersion] = typeof(EtcdClusterService).Assembly.GetName().Version?.ToString(3) ?? "",
-        };
-        if (version is not null) labels[Labels.Version] = version;
-        return labels;
     }
 
     private static void EnsureV2Supported(EtcdClusterSpec spec, string? version)
@@ -291,15 +232,15 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         }
     }
 
-    private async Task EnsureNameIsFreeAsync(EtcdClusterSpec spec, CancellationToken ct)
+    private static async Task EnsureNameIsFreeAsync(DockerAdapter runtime, EtcdClusterSpec spec, CancellationToken ct)
     {
-        var existing = await docker.ListContainersAsync(Labels.ClusterFilter(spec.Name), ct).ConfigureAwait(false);
+        var existing = await runtime.ListContainersAsync(Labels.ClusterFilter(spec.Name), ct).ConfigureAwait(false);
         if (existing.Count > 0)
         {
             throw new K3dEtcdException(ErrorCatalog.ClusterExists,
                 $"An etcd cluster named '{spec.Name}' already exists. Remove it first (Remove-EtcdCluster {spec.Name}) or choose another name.", spec.Name);
         }
-        var names = await docker.ContainerNamesAsync(ct).ConfigureAwait(false);
+        var names = await runtime.ContainerNamesAsync(ct).ConfigureAwait(false);
         for (var i = 0; i < spec.Size; i++)
         {
             var container = EtcdClusterSpec.ContainerName(spec.Name, i);
@@ -309,7 +250,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
                     $"A container named '{container}' already exists and is not part of an etcd cluster made by K3dEtcd; choose another cluster name.", container);
             }
         }
-        var volumeNames = await docker.VolumeNamesAsync(ct).ConfigureAwait(false);
+        var volumeNames = await runtime.VolumeNamesAsync(ct).ConfigureAwait(false);
         for (var i = 0; i < spec.Size; i++)
         {
             var volume = EtcdClusterSpec.VolumeName(spec.Name, i);
@@ -321,9 +262,9 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         }
     }
 
-    private async Task EnsureImageAsync(string image, ImagePullPolicy policy, CancellationToken ct)
+    private async Task EnsureImageAsync(DockerAdapter runtime, string image, ImagePullPolicy policy, CancellationToken ct)
     {
-        if (await docker.ImageExistsAsync(image, ct).ConfigureAwait(false)) return;
+        if (await runtime.ImageExistsAsync(image, ct).ConfigureAwait(false)) return;
 
         if (policy == ImagePullPolicy.Never)
         {
@@ -334,33 +275,33 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         log.Verbose($"docker pull {image}");
         try
         {
-            await docker.PullImageAsync(image, $"Pulling {image}", ct).ConfigureAwait(false);
+            await runtime.PullImageAsync(image, $"Pulling {image}", ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is DockerApiException or HttpRequestException or IOException)
+        catch (Exception ex) when (ex is DockerOperationException or HttpRequestException or IOException)
         {
             throw new K3dEtcdException(ErrorCatalog.ImagePullFailed,
-                $"The etcd image '{image}' is not present locally and could not be pulled: {(ex is DockerApiException d ? DockerAdapter.DockerMessage(d) : ex.Message)}. Pull or load it yourself (docker pull / docker load), pass another -Image, or set {EtcdClusterSpec.ImageEnvironmentVariable}.", image, ex);
+                $"The etcd image '{image}' is not present locally and could not be pulled: {(ex is DockerOperationException d ? d.DockerMessage : ex.Message)}. Pull or load it yourself (docker pull / docker load), pass another -Image, or set {EtcdClusterSpec.ImageEnvironmentVariable}.", image, ex);
         }
     }
 
     /// <summary>Runs `etcd --version` in a throwaway container when the tag does not tell.</summary>
-    private async Task<string?> DetectVersionAsync(string image, CancellationToken ct)
+    private async Task<string?> DetectVersionAsync(DockerAdapter runtime, string image, CancellationToken ct)
     {
         log.Verbose($"docker run --rm {image} /usr/local/bin/etcd --version");
         try
         {
-            var output = await docker.RunToCompletionAsync(new CreateContainerParameters
+            var (_, output) = await runtime.RunToCompletionAsync(new ContainerSpec
             {
                 Image = image,
-                Cmd = ["/usr/local/bin/etcd", "--version"],
+                Command = ["/usr/local/bin/etcd", "--version"],
                 Labels = new Dictionary<string, string> { [Labels.Prefix + "probe"] = "version" },
-                HostConfig = new HostConfig { NetworkMode = "none" },
+                Network = "none",
             }, TimeSpan.FromSeconds(20), ct).ConfigureAwait(false);
             return EtcdVersion.ParseVersionOutput(output);
         }
-        catch (DockerApiException ex)
+        catch (DockerOperationException ex)
         {
-            log.Verbose($"Could not detect the etcd version of '{image}': {DockerAdapter.DockerMessage(ex)}");
+            log.Verbose($"Could not detect the etcd version of '{image}': {ex.DockerMessage}");
             return null;
         }
         catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
@@ -417,10 +358,7 @@ created.Network = await docker.CreateNetworkAsync(spec.NetworkName, new Dictiona
 
     public async Task<EtcdCluster?> GetAsync(string name, CancellationToken ct)
     {
-        var containers = await docker.ListContainersAsync(Labels.ClusterFilter(name), ct).ConfigureAwait(false);
-        var (all, unreachable) = await AcrossEnginesAsync(containers, name, ct).ConfigureAwait(false);
-        var members = all.Where(c => c.Labels.ContainsKey(Labels.Member)).ToList();
-        return members.Count == 0 ? null : ClusterModel.ToCluster(name, members, unreachable);
+        return await GetOnEnginesAsync(name, [], ct).ConfigureAwait(false);
     }
 
     private sealed class ProgressSteps(IOperationLog log, string activity, int totalSteps)

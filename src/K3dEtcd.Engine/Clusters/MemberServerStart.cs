@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Docker.DotNet;
 using K3dEtcd.Docker;
 
 namespace K3dEtcd.Clusters;
@@ -42,7 +41,7 @@ public static partial class MemberServerStart
                 var logs = await docker.ReadLogsAsync(container, null, ct).ConfigureAwait(false);
                 if (ServerStartedLine().IsMatch(logs)) return clock.Elapsed;
             }
-            catch (DockerApiException)
+            catch (DockerOperationException)
             {
                 // The quorum wait reports a member that is gone or stopped, with its log.
                 return null;

@@ -31,10 +31,10 @@ public sealed class QuorumWait(DockerAdapter docker, IOperationLog log)
                 foreach (var member in members)
                 {
                     var state = await docker.InspectContainerAsync(member.ContainerId, deadline.Token).ConfigureAwait(false);
-                    if (state.State is not { Running: true })
+                    if (!state.Running)
                     {
                         throw new K3dEtcdException(ErrorCatalog.MemberExited,
-                            $"Member {member.Name} stopped while the cluster was starting (exit code {state.State?.ExitCode}).", member.ContainerName);
+                            $"Member {member.Name} stopped while the cluster was starting (exit code {state.ExitCode}).", member.ContainerName);
                     }
                 }
                 var checks = await Task.WhenAll(members.Where(m => m.ClientUrl is not null).Select(async m =>

@@ -35,60 +35,63 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
 
     // ---------------------------------------------------------------- containers
 
-    public async Task<IList<ContainerListResponse>> ListContainersAsync(IDictionary<string, IDictionary<string, bool>>? filters, CancellationToken ct) =>
-        await client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filters }, ct).ConfigureAwait(false);
+    public async Task<IReadOnlyList<ContainerInfo>> ListContainersAsync(IDictionary<string, IDictionary<string, bool>>? filters, CancellationToken ct) =>
+        (await Call(() => client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filters }, ct)).ConfigureAwait(false))
+            .Select(ToInfo).ToList();
 
     /// <summary>The names of every container, running or not.</summary>
     public async Task<HashSet<string>> ContainerNamesAsync(CancellationToken ct) =>
-        (await ListContainersAsync(null, ct).ConfigureAwait(false)).SelectMany(c => c.Names).Select(n => n.TrimStart('/')).ToHashSet(StringComparer.Ordinal);
+        (await Call(() => client.Containers.ListContainersAsync(new ContainersListParameters { All = true }, ct)).ConfigureAwait(false))
+            .SelectMany(c => c.Names).Select(n => n.TrimStart('/')).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>Creates a container (not started); returns its id.</summary>
-    public async Task<string> CreateContainerAsync(CreateContainerParameters parameters, CancellationToken ct) =>
-        (await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false)).ID;
+    public async Task<string> CreateContainerAsync(ContainerSpec spec, CancellationToken ct) =>
+        (await Call(() => client.Containers.CreateContainerAsync(ToParameters(spec), ct)).ConfigureAwait(false)).ID;
 
     public Task StartContainerAsync(string id, CancellationToken ct) =>
-        On(id).Containers.StartContainerAsync(id, new ContainerStartParameters(), ct);
+        Call(() => On(id).Containers.StartContainerAsync(id, new ContainerStartParameters(), ct));
 
     /// <summary>SIGTERM, then SIGKILL after <paramref name="grace"/>.</summary>
     public Task StopContainerAsync(string id, TimeSpan grace, CancellationToken ct) =>
-        On(id).Containers.StopContainerAsync(id, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)grace.TotalSeconds }, ct);
+        Call(() => On(id).Containers.StopContainerAsync(id, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)grace.TotalSeconds }, ct));
 
     public Task KillContainerAsync(string id, CancellationToken ct) =>
-        On(id).Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, ct);
+        Call(() => On(id).Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, ct));
 
     /// <summary>Waits for a container to exit; returns its exit code.</summary>
     public async Task<long> WaitContainerAsync(string id, CancellationToken ct) =>
-        (await On(id).Containers.WaitContainerAsync(id, ct).ConfigureAwait(false)).StatusCode;
+        (await Call(() => On(id).Containers.WaitContainerAsync(id, ct)).ConfigureAwait(false)).StatusCode;
 
-    public Task<ContainerInspectResponse> InspectContainerAsync(string id, CancellationToken ct) =>
-        On(id).Containers.InspectContainerAsync(id, ct);
+    public async Task<ContainerDetails> InspectContainerAsync(string id, CancellationToken ct) =>
+        ToDetails(await Call(() => On(id).Containers.InspectContainerAsync(id, ct)).ConfigureAwait(false));
 
     /// <summary>docker rm -f.</summary>
     public Task RemoveContainerAsync(string id, CancellationToken ct) =>
-        On(id).Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, ct);
+        Call(() => On(id).Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, ct));
 
     /// <summary>
-    /// Runs a throwaway container to its end and returns its output (docker run --rm); the
-    /// container is removed even when the wait times out or the caller cancels.
+    /// Runs a throwaway container to its end and returns its exit code and output (docker run --rm);
+    /// the container is removed even when the wait times out or the caller cancels. The one way the
+    /// engine runs a tool: the image version probe, the datastore probe and snapshot restore.
     /// </summary>
-    public async Task<string> RunToCompletionAsync(CreateContainerParameters parameters, TimeSpan timeout, CancellationToken ct)
+    public async Task<(long ExitCode, string Output)> RunToCompletionAsync(ContainerSpec spec, TimeSpan timeout, CancellationToken ct)
     {
         string? id = null;
         try
         {
-            id = await CreateContainerAsync(parameters, ct).ConfigureAwait(false);
+            id = await CreateContainerAsync(spec, ct).ConfigureAwait(false);
             await StartContainerAsync(id, ct).ConfigureAwait(false);
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
             wait.CancelAfter(timeout);
-            await WaitContainerAsync(id, wait.Token).ConfigureAwait(false);
-            return await ReadLogsAsync(id, null, ct).ConfigureAwait(false);
+            var exit = await WaitContainerAsync(id, wait.Token).ConfigureAwait(false);
+            return (exit, await ReadLogsAsync(id, null, ct).ConfigureAwait(false));
         }
         finally
         {
             if (id is not null)
             {
                 try { await RemoveContainerAsync(id, CancellationToken.None).ConfigureAwait(false); }
-                catch (DockerApiException) { }
+                catch (DockerOperationException ex) { log.Verbose($"Could not remove the throwaway container {id}: {ex.DockerMessage}"); }
             }
         }
     }
@@ -96,13 +99,13 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
     public async Task<string> ReadLogsAsync(string container, int? tail, CancellationToken ct)
     {
         var lines = new List<string>();
-        await On(container).Containers.GetContainerLogsAsync(container, new ContainerLogsParameters
+        await Call(() => On(container).Containers.GetContainerLogsAsync(container, new ContainerLogsParameters
         {
             ShowStdout = true,
             ShowStderr = true,
             Follow = false,
             Tail = tail?.ToString(CultureInfo.InvariantCulture) ?? "all",
-        }, new SynchronousProgress<string>(line => { lock (lines) lines.Add(line.TrimEnd('\n', '\r')); }), ct).ConfigureAwait(false);
+        }, new SynchronousProgress<string>(line => { lock (lines) lines.Add(line.TrimEnd('\n', '\r')); }), ct)).ConfigureAwait(false);
         lock (lines) return string.Join(Environment.NewLine, lines);
     }
 
@@ -120,7 +123,7 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
             var tail = all.Where(l => l.Trim().Length > 0).TakeLast(Math.Max(3, lines / 3));
             return string.Join(Environment.NewLine, errors.Concat(tail).Distinct()).TrimEnd();
         }
-        catch (Exception ex) when (ex is DockerApiException or OperationCanceledException)
+        catch (Exception ex) when (ex is DockerOperationException or OperationCanceledException)
         {
             return "";
         }
@@ -149,37 +152,35 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
             }
         }
         tar.Position = 0;
-        await On(id).Containers.ExtractArchiveToContainerAsync(id, new CopyToContainerParameters { Path = "/" }, tar, ct).ConfigureAwait(false);
+        await Call(() => On(id).Containers.ExtractArchiveToContainerAsync(id, new CopyToContainerParameters { Path = "/" }, tar, ct)).ConfigureAwait(false);
     }
 
     // ---------------------------------------------------------------- volumes
 
     public Task CreateVolumeAsync(string name, IDictionary<string, string> labels, CancellationToken ct) =>
-        client.Volumes.CreateAsync(new VolumesCreateParameters { Name = name, Labels = labels }, ct);
+        Call(() => client.Volumes.CreateAsync(new VolumesCreateParameters { Name = name, Labels = labels }, ct));
 
-    public async Task<IList<VolumeResponse>> ListVolumesAsync(IDictionary<string, IDictionary<string, bool>>? filters, CancellationToken ct) =>
-        (await client.Volumes.ListAsync(new VolumesListParameters { Filters = filters }, ct).ConfigureAwait(false)).Volumes ?? [];
+    public async Task<IReadOnlyList<EngineObject>> ListVolumesAsync(IDictionary<string, IDictionary<string, bool>>? filters, CancellationToken ct) =>
+        ((await Call(() => client.Volumes.ListAsync(new VolumesListParameters { Filters = filters }, ct)).ConfigureAwait(false)).Volumes ?? [])
+            .Select(v => new EngineObject(v.Name, v.Name)).ToList();
 
     public async Task<HashSet<string>> VolumeNamesAsync(CancellationToken ct) =>
         (await ListVolumesAsync(null, ct).ConfigureAwait(false)).Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>docker volume rm -f.</summary>
-    public Task RemoveVolumeAsync(string name, CancellationToken ct) => On(name).Volumes.RemoveAsync(name, true, ct);
+    public Task RemoveVolumeAsync(string name, CancellationToken ct) => Call(() => On(name).Volumes.RemoveAsync(name, true, ct));
 
     // ---------------------------------------------------------------- networks
 
-    public Task<IList<NetworkResponse>> ListNetworksAsync(IDictionary<string, IDictionary<string, bool>>? filters, CancellationToken ct) =>
-        client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filters }, ct);
+    public async Task<IReadOnlyList<EngineObject>> ListNetworksAsync(IDictionary<string, IDictionary<string, bool>>? filters, CancellationToken ct) =>
+        (await Call(() => client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filters }, ct)).ConfigureAwait(false))
+            .Select(n => new EngineObject(n.ID, n.Name)).ToList();
 
     /// <summary>A bridge network; returns its id.</summary>
     public async Task<string> CreateNetworkAsync(string name, IDictionary<string, string> labels, CancellationToken ct) =>
-        (await client.Networks.CreateNetworkAsync(new NetworksCreateParameters { Name = name, Driver = "bridge", Labels = labels }, ct).ConfigureAwait(false)).ID;
+        (await Call(() => client.Networks.CreateNetworkAsync(new NetworksCreateParameters { Name = name, Driver = "bridge", Labels = labels }, ct)).ConfigureAwait(false)).ID;
 
-    public Task DeleteNetworkAsync(string id, CancellationToken ct) => client.Networks.DeleteNetworkAsync(id, ct);
-
-    /// <summary>Docker refuses to delete a network that still has containers attached.</summary>
-    public static bool IsNetworkInUse(DockerApiException ex) =>
-        ex.StatusCode == HttpStatusCode.Forbidden || (ex.ResponseBody ?? "").Contains("active endpoints", StringComparison.OrdinalIgnoreCase);
+    public Task DeleteNetworkAsync(string id, CancellationToken ct) => Call(() => client.Networks.DeleteNetworkAsync(id, ct));
 
     // ---------------------------------------------------------------- images
 
@@ -192,17 +193,18 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
         }
         catch (DockerImageNotFoundException) { return false; }
         catch (DockerApiException ex) when (ex.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest) { return false; }
+        catch (DockerApiException ex) { throw Translate(ex); }
     }
 
     /// <summary>docker pull, reporting the layers' progress under <paramref name="activity"/>; then checks the image is there.</summary>
     public async Task PullImageAsync(string image, string activity, CancellationToken ct)
     {
         var (repository, tag) = SplitImage(image);
-        await client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null,
+        await Call(() => client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null,
             new Progress<JSONMessage>(m => { if (!string.IsNullOrEmpty(m.Status)) log.Progress(new OperationProgress(activity, $"{m.ID} {m.Status}".Trim(), -1, ActivityId: 2)); }),
-            ct).ConfigureAwait(false);
+            ct)).ConfigureAwait(false);
         log.Progress(new OperationProgress(activity, "Done", 100, ActivityId: 2, Completed: true));
-        await client.Images.InspectImageAsync(image, ct).ConfigureAwait(false);
+        await Call(() => client.Images.InspectImageAsync(image, ct)).ConfigureAwait(false);
     }
 
     internal static (string Repository, string Tag) SplitImage(string image)
@@ -216,12 +218,8 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
 
     // ---------------------------------------------------------------- errors and ports
 
-    public static bool IsPortConflict(DockerApiException ex) =>
-        (ex.ResponseBody ?? "").Contains("port is already allocated", StringComparison.OrdinalIgnoreCase)
-        || (ex.ResponseBody ?? "").Contains("address already in use", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>Docker's own sentence from an error response (its JSON "message"), else the raw body.</summary>
-    public static string DockerMessage(DockerApiException ex)
+    internal static string DockerMessage(DockerApiException ex)
     {
         try
         {
@@ -230,6 +228,21 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
         }
         catch (System.Text.Json.JsonException) { }
         return string.IsNullOrWhiteSpace(ex.ResponseBody) ? ex.Message : ex.ResponseBody.Trim();
+    }
+
+    internal static DockerOperationException Translate(DockerApiException ex) =>
+        new(ex.StatusCode, DockerMessage(ex), ex.ResponseBody ?? "", ex is DockerImageNotFoundException, ex);
+
+    private static async Task Call(Func<Task> call)
+    {
+        try { await call().ConfigureAwait(false); }
+        catch (DockerApiException ex) { throw Translate(ex); }
+    }
+
+    private static async Task<T> Call<T>(Func<Task<T>> call)
+    {
+        try { return await call().ConfigureAwait(false); }
+        catch (DockerApiException ex) { throw Translate(ex); }
     }
 
     /// <summary>

@@ -73,14 +73,15 @@ public static class EngineErrors
     public static K3dEtcdException? Translate(Exception ex, object? target = null) => ex switch
     {
         K3dEtcdException k => k,
-        DockerApiException d => new K3dEtcdException(
+        DockerApiException d => Translate(DockerAdapter.Translate(d), target),
+        DockerOperationException d => new K3dEtcdException(
             d.StatusCode switch
             {
                 HttpStatusCode.NotFound => ErrorCatalog.DockerObjectNotFound,
                 HttpStatusCode.Conflict => ErrorCatalog.DockerConflict,
                 _ => ErrorCatalog.DockerOperationFailed,
             },
-            $"Docker: {DockerAdapter.DockerMessage(d)}", target, d),
+            $"Docker: {d.DockerMessage}", target, d),
         _ => null,
     };
 }

@@ -1,8 +1,5 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
 using K3dEtcd.Model;
@@ -18,8 +15,6 @@ namespace K3dEtcd.K3d;
 public sealed class DatastoreProbe(DockerAdapter docker, IOperationLog log)
 {
     public DatastoreProbe(DockerConnection docker, IOperationLog log) : this(new DockerAdapter(docker, log), log) { }
-
-    public DatastoreProbe(IDockerClient docker, IOperationLog log) : this(new DockerAdapter(docker, log), log) { }
 
     public const string ProbeLabel = Labels.Prefix + "probe";
     public const string ScratchPrefix = "/k3detcd/probe/";
@@ -48,46 +43,32 @@ public sealed class DatastoreProbe(DockerAdapter docker, IOperationLog log)
         var cmd = EtcdctlCommand(ds, args);
         var binds = ds.Mounts().Select(m => $"{Path.GetFullPath(m.Host)}:{m.Container}:ro").ToList();
         log.Verbose($"docker run --rm --network {network} {string.Join(' ', binds.Select(b => "-v " + b))} {image} {string.Join(' ', cmd.Select(c => c.StartsWith("--endpoints", StringComparison.Ordinal) ? c : K3dDatastore.Mask(c)))}");
-        string? id = null;
         try
         {
-            id = await docker.CreateContainerAsync(new CreateContainerParameters
+            var (exit, output) = await docker.RunToCompletionAsync(new ContainerSpec
             {
                 Image = image,
-                Cmd = cmd,
-                Env = ["ETCDCTL_API=3"],
+                Command = cmd,
+                Environment = ["ETCDCTL_API=3"],
                 Labels = new Dictionary<string, string> { [ProbeLabel] = "datastore" },
-                HostConfig = new HostConfig { NetworkMode = network, Binds = binds },
-            }, ct).ConfigureAwait(false);
-            await docker.StartContainerAsync(id, ct).ConfigureAwait(false);
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            wait.CancelAfter(TimeSpan.FromSeconds(30));
-            var exit = await docker.WaitContainerAsync(id, wait.Token).ConfigureAwait(false);
-            var output = await docker.ReadLogsAsync(id, null, ct).ConfigureAwait(false);
+                Network = network,
+                Binds = binds,
+            }, TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
             return (exit, output.Replace(Environment.NewLine, "\n").Trim());
         }
-        catch (DockerImageNotFoundException ex)
+        catch (DockerOperationException ex) when (ex.IsImageNotFound)
         {
             throw new K3dEtcdException(ErrorCatalog.ProbeImageNotFound,
                 $"The probe image '{image}' (an etcd image, for its etcdctl) is not present; pull it or pass -Image.", image, ex);
         }
-        catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound && DockerAdapter.DockerMessage(ex).Contains("network", StringComparison.OrdinalIgnoreCase))
+        catch (DockerOperationException ex) when (ex.IsNotFound && ex.DockerMessage.Contains("network", StringComparison.OrdinalIgnoreCase))
         {
-            return (-1, $"the probe could not join Docker network '{network}': {DockerAdapter.DockerMessage(ex)}");
+            return (-1, $"the probe could not join Docker network '{network}': {ex.DockerMessage}");
         }
-        catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound && id is null)
+        catch (DockerOperationException ex) when (ex.IsNotFound)
         {
-            var msg = DockerAdapter.DockerMessage(ex);
             throw new K3dEtcdException(ErrorCatalog.ProbeImageNotFound,
-                $"The probe container could not be created: {msg}. Is the etcd image '{image}' present? Pass -Image with an image that has /usr/local/bin/etcdctl.", image, ex);
-        }
-        finally
-        {
-            if (id is not null)
-            {
-                try { await docker.RemoveContainerAsync(id, CancellationToken.None).ConfigureAwait(false); }
-                catch (DockerApiException) { }
-            }
+                $"The probe container could not be created: {ex.DockerMessage}. Is the etcd image '{image}' present? Pass -Image with an image that has /usr/local/bin/etcdctl.", image, ex);
         }
     }
 

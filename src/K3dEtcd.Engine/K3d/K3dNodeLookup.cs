@@ -1,4 +1,3 @@
-using Docker.DotNet;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
 
@@ -22,9 +21,9 @@ public static class K3dNodeLookup
         {
             var containers = await docker.ListContainersAsync(
                 new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ClusterLabel}={name}"] = true } }, ct).ConfigureAwait(false);
-            return containers.Select(c => c.Names.FirstOrDefault()?.TrimStart('/') ?? c.ID).ToList();
+            return containers.Select(c => c.Name.Length > 0 ? c.Name : c.Id).ToList();
         }
-        catch (DockerApiException ex)
+        catch (DockerOperationException ex)
         {
             throw EngineErrors.Translate(ex, name)!;
         }

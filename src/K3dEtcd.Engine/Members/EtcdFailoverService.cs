@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using Etcdserverpb;
 using Google.Protobuf;
 using K3dEtcd.Common;
@@ -195,7 +193,7 @@ public sealed class EtcdFailoverService(EtcdMemberService memberService, IOperat
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             await docker.StartContainerAsync(member.ContainerId, cts.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is DockerApiException or OperationCanceledException or HttpRequestException)
+        catch (Exception ex) when (ex is DockerOperationException or OperationCanceledException or HttpRequestException)
         {
             log.Warning($"Member {member.Name} was killed and could not be started again: {ex.Message}. Start it with Start-EtcdMember.");
         }
@@ -246,7 +244,7 @@ public sealed class EtcdFailoverService(EtcdMemberService memberService, IOperat
                 RangeEnd = ByteString.CopyFromUtf8(PrefixEnd(prefix)),
             }, o), cts.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is K3dEtcdException or DockerApiException or OperationCanceledException)
+        catch (Exception ex) when (ex is K3dEtcdException or DockerOperationException or OperationCanceledException)
         {
             log.Warning($"The measurement keys under {prefix} could not be removed: {ex.Message}");
         }

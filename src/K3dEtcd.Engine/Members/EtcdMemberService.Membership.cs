@@ -1,6 +1,4 @@
 using System.Globalization;
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using Etcdserverpb;
 using K3dEtcd.Common;
 using K3dEtcd.Data;
@@ -46,9 +44,12 @@ public sealed partial class EtcdMemberService
         var container = EtcdClusterSpec.ContainerName(cluster.Name, index);
         var spec = await SpecFromMemberAsync(cluster, leader, ct).ConfigureAwait(false);
         // A cluster on several engines: the next engine round-robin, host networking on its address.
-        var placement = cluster.Engines.Length > 0 ? EtcdClusterService.PlaceAddedMember(cluster, index) : null;
-        var peerUrl = placement?.PeerUrl(spec.Tls) ?? EtcdClusterSpec.PeerUrl(container, spec.Tls);
-        if (placement is null) await EnsureFreeAsync(container, EtcdClusterSpec.VolumeName(cluster.Name, index), ct).ConfigureAwait(false);
+        var plan = cluster.Engines.Length > 0
+            ? MemberPlan.OnHost(cluster.Name, EtcdClusterService.PlaceAddedMember(cluster, index))
+            : MemberPlan.Bridge(cluster.Name, index);
+        var peerUrl = plan.PeerUrl(spec.Tls);
+        if (plan.Placement is null) await EnsureFreeAsync(container, plan.Volume, ct).ConfigureAwait(false);
+        var members = _clusters.Members();
 
         var activity = $"Adding etcd member {container} to '{cluster.Name}'";
         var useLearner = SupportsLearners(cluster.Version);
@@ -75,11 +76,11 @@ public sealed partial class EtcdMemberService
             }
             _log.Progress(new OperationProgress(activity, $"Creating container {container}", 30));
             var createdAt = cluster.Created is { } c ? new DateTimeOffset(c, TimeSpan.Zero).ToString("o", CultureInfo.InvariantCulture) : DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
-            var id = placement is null
-                ? await _clusters.CreateMemberContainerAsync(spec, index, initialCluster, "existing", hexId, cluster.Version, createdAt, created, ct).ConfigureAwait(false)
-                : await _clusters.CreateAddedMemberAsync(spec, cluster, placement, initialCluster, hexId, cluster.Version, createdAt, created, ct).ConfigureAwait(false);
-            _log.Verbose($"docker start {container}");
-            await _docker.StartContainerAsync(id, ct).ConfigureAwait(false);
+            // A member on several engines names every placement, the older members' and its own.
+            var placements = cluster.Members.Select((m, i) => MemberPlan.Of(cluster, m, i).Placement).OfType<MemberPlacement>().Append(plan.Placement).OfType<MemberPlacement>();
+            var labels = MemberContainers.Labels(spec, plan, hexId, cluster.Version, createdAt, cluster.Engines, placements);
+            var id = await members.CreateAsync(spec, plan, initialCluster, "existing", labels, created, ct).ConfigureAwait(false);
+            await members.StartAsync(plan, id, ct).ConfigureAwait(false);
 
             var withNew = await GetClusterAsync(cluster.Name, ct).ConfigureAwait(false);
             var member = ResolveMember(withNew, container);
@@ -92,9 +93,9 @@ public sealed partial class EtcdMemberService
             _log.Progress(new OperationProgress(activity, "Joined", 100, Completed: true));
             return ResolveMember(await GetClusterAsync(cluster.Name, ct).ConfigureAwait(false), container);
         }
-        catch (Exception ex) when (ex is K3dEtcdException or DockerApiException or OperationCanceledException)
+        catch (Exception ex) when (ex is K3dEtcdException or DockerOperationException or OperationCanceledException)
         {
-            var logs = created.Containers.Count > 0 ? await _docker.TailLogsAsync(container, 12).ConfigureAwait(false) : "";
+            var logs = created.Containers.Count > 0 ? await members.TailLogsAsync(plan, 12).ConfigureAwait(false) : "";
             if (addedId is { } undo)
             {
                 _log.Verbose($"etcd: member remove {EtcdMemberIdentity.ToHex(undo)} (roll-back)");
@@ -105,10 +106,10 @@ public sealed partial class EtcdMemberService
                 }
                 catch (K3dEtcdException rex) { _log.Warning($"Roll-back could not remove member {container} from etcd: {rex.Message}"); }
             }
-            await _clusters.RollbackAsync(created).ConfigureAwait(false);
-            if (ex is DockerApiException dex)
+            await members.RollbackAsync(plan.Engine, created).ConfigureAwait(false);
+            if (ex is DockerOperationException dex)
             {
-                throw new K3dEtcdException(ErrorCatalog.DockerOperationFailed, $"Docker refused an operation while adding {container}: {DockerAdapter.DockerMessage(dex)}", container, dex);
+                throw new K3dEtcdException(ErrorCatalog.DockerOperationFailed, $"Docker refused an operation while adding {container}: {dex.DockerMessage}", container, dex);
             }
             if (ex is K3dEtcdException kex && logs.Length > 0)
             {
@@ -299,14 +300,13 @@ public sealed partial class EtcdMemberService
     internal async Task<EtcdClusterSpec> SpecFromMemberAsync(EtcdCluster cluster, EtcdClusterMember member, CancellationToken ct)
     {
         var inspect = await _docker.InspectContainerAsync(member.ContainerId, ct).ConfigureAwait(false);
-        var config = inspect.Config ?? new ContainerConfig();
-        var labels = config.Labels ?? new Dictionary<string, string>();
-        var binding = inspect.HostConfig?.PortBindings is { } pb && pb.TryGetValue("2379/tcp", out var b) ? b?.FirstOrDefault() : null;
+        var labels = inspect.Spec.Labels;
+        var binding = inspect.Spec.PublishedPorts.FirstOrDefault(p => p.ContainerPort == 2379);
         // Only a cluster created with -ClientPort numbers its ports; otherwise the new member gets a free one.
         int? basePort = labels.TryGetValue(Labels.ClientPortBase, out var first) && int.TryParse(first, CultureInfo.InvariantCulture, out var port) && port > 0
             ? port : null;
         var extra = new List<string>();
-        var cmd = config.Cmd ?? [];
+        var cmd = inspect.Spec.Command;
         for (var i = 1; i < cmd.Count; i++)
         {
             if (MemberFlags.Contains(cmd[i])) { i++; continue; }
@@ -319,9 +319,9 @@ public sealed partial class EtcdMemberService
         {
             Name = cluster.Name,
             Size = cluster.Size + 1,
-            Image = config.Image,
+            Image = inspect.Spec.Image,
             Network = labels.TryGetValue(Labels.Network, out var n) ? n : cluster.Network,
-            HostAddress = string.IsNullOrEmpty(binding?.HostIP) ? "127.0.0.1" : binding.HostIP,
+            HostAddress = string.IsNullOrEmpty(binding?.HostAddress) ? "127.0.0.1" : binding.HostAddress,
             ClientPort = basePort,
             ClusterToken = labels.TryGetValue(Labels.Token, out var t) ? t : cluster.ClusterToken,
             EnableV2 = labels.TryGetValue(Labels.EnableV2, out var v2) && v2 == "true",

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using K3dEtcd.Common;
 using K3dEtcd.Data;
 using K3dEtcd.Model;
@@ -135,12 +133,12 @@ public sealed partial class EtcdMemberService
                 await _docker.StopContainerAsync(current.ContainerId, StopGrace, ct).ConfigureAwait(false);
             }
         }
-        catch (DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Conflict)
+        catch (DockerOperationException ex) when (ex.IsConflict)
         {
             // "is not running": it stopped on its own in the meantime; the wait below confirms it.
-            _log.Verbose($"Member {member.Name}: {DockerAdapter.DockerMessage(ex)}");
+            _log.Verbose($"Member {member.Name}: {ex.DockerMessage}");
         }
-        await WaitUntilAsync(async t => (await _docker.InspectContainerAsync(current.ContainerId, t).ConfigureAwait(false)).State?.Running != true,
+        await WaitUntilAsync(async t => !(await _docker.InspectContainerAsync(current.ContainerId, t).ConfigureAwait(false)).Running,
             ErrorCatalog.MemberStopTimeout, $"Member {member.Name} did not stop", activity, "Waiting for the container to stop", ct).ConfigureAwait(false);
         var stoppedAfter = clock.Elapsed;
         _log.Verbose($"Member {member.Name} stopped after {stoppedAfter.TotalMilliseconds:0} ms{(wasLeader ? " (it was the leader)" : "")}.");
@@ -191,10 +189,10 @@ public sealed partial class EtcdMemberService
             {
                 await _docker.StartContainerAsync(current.ContainerId, ct).ConfigureAwait(false);
             }
-            catch (DockerApiException ex)
+            catch (DockerOperationException ex)
             {
                 throw new K3dEtcdException(ErrorCatalog.MemberStartFailed,
-                    $"Member {member.Name} could not start: {DockerAdapter.DockerMessage(ex)}", member.Name, ex);
+                    $"Member {member.Name} could not start: {ex.DockerMessage}", member.Name, ex);
             }
         }
 
@@ -234,11 +232,11 @@ public sealed partial class EtcdMemberService
         await WaitUntilAsync(async t =>
         {
             var inspect = await _docker.InspectContainerAsync(member.ContainerId, t).ConfigureAwait(false);
-            if (inspect.State?.Running != true)
+            if (!inspect.Running)
             {
                 var logs = await _docker.TailLogsAsync(member.ContainerName, 12).ConfigureAwait(false);
                 throw new K3dEtcdException(ErrorCatalog.MemberExited,
-                    $"Member {member.Name} exited (code {inspect.State?.ExitCode}) while rejoining the cluster.{(logs.Length > 0 ? $"{Environment.NewLine}Last log lines:{Environment.NewLine}{logs}" : "")}", member.Name);
+                    $"Member {member.Name} exited (code {inspect.ExitCode}) while rejoining the cluster.{(logs.Length > 0 ? $"{Environment.NewLine}Last log lines:{Environment.NewLine}{logs}" : "")}", member.Name);
             }
             var own = await probe.GetStatusAsync(member.ClientUrl, t).ConfigureAwait(false);
             if (own?.LeaderId is null) { status = "Waiting for the member to find the leader"; return false; }

@@ -1,6 +1,4 @@
 using System.Globalization;
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
 using K3dEtcd.Model;
@@ -78,56 +76,34 @@ public sealed class EtcdRestoreService(EtcdClusterService clusters, IOperationLo
             "--data-dir", "/var/lib/etcd/data",
         };
         log.Verbose($"docker run --rm --network none -v {volume}:/var/lib/etcd -v {snapshotPath}:{SnapshotInContainer}:ro {spec.Image} {string.Join(' ', command)}");
-        string? id = null;
         try
         {
-            id = await adapter.CreateContainerAsync(new CreateContainerParameters
+            // No time limit but the user's: restoring a large snapshot takes as long as it takes.
+            var (exit, output) = await adapter.RunToCompletionAsync(new ContainerSpec
             {
                 Name = $"{container}-restore-{Guid.NewGuid().ToString("N")[..8]}",
                 Image = spec.Image,
-                Cmd = command,
-                Env = ["ETCDCTL_API=3"],
+                Command = command,
+                Environment = ["ETCDCTL_API=3"],
                 Labels = new Dictionary<string, string> { [ProbeLabel] = "restore" },
-                HostConfig = new HostConfig
-                {
-                    NetworkMode = "none",
-                    Binds = [$"{volume}:/var/lib/etcd", $"{snapshotPath}:{SnapshotInContainer}:ro"],
-                },
-            }, ct).ConfigureAwait(false);
-            try
-            {
-                await adapter.StartContainerAsync(id, ct).ConfigureAwait(false);
-            }
-            catch (DockerApiException ex) when (tool.EndsWith("etcdutl", StringComparison.Ordinal) && (ex.ResponseBody ?? "").Contains("executable file not found", StringComparison.OrdinalIgnoreCase))
-            {
-                // An image whose version could not be read and that has no etcdutl: etcd 3.4's etcdctl restores.
-                log.Verbose($"{spec.Image} has no etcdutl; restoring with etcdctl.");
-                await RemoveAsync(id).ConfigureAwait(false);
-                id = null;
-                await RestoreOneAsync(seed, index, "/usr/local/bin/etcdctl", snapshotPath, ct).ConfigureAwait(false);
-                return;
-            }
-            var exit = await adapter.WaitContainerAsync(id, ct).ConfigureAwait(false);
+                Network = "none",
+                Binds = [$"{volume}:/var/lib/etcd", $"{snapshotPath}:{SnapshotInContainer}:ro"],
+            }, Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false);
             if (exit != 0)
             {
-                var logs = await adapter.TailLogsAsync(id, 30).ConfigureAwait(false);
+                var logs = string.Join(Environment.NewLine, output.Split(Environment.NewLine).Where(l => l.Trim().Length > 0).TakeLast(30));
                 throw new K3dEtcdException(ErrorCatalog.SnapshotRestoreFailed, $"{Path.GetFileName(tool)} snapshot restore for member {container} exited with {exit.ToString(CultureInfo.InvariantCulture)}:{Environment.NewLine}{logs}", container);
             }
         }
-        catch (DockerApiException ex)
+        catch (DockerOperationException ex) when (tool.EndsWith("etcdutl", StringComparison.Ordinal) && ex.IsExecutableNotFound)
         {
-            throw new K3dEtcdException(ErrorCatalog.SnapshotRestoreFailed, $"The restore container for member {container} failed: {DockerAdapter.DockerMessage(ex)}", container, ex);
+            // An image whose version could not be read and that has no etcdutl: etcd 3.4's etcdctl restores.
+            log.Verbose($"{spec.Image} has no etcdutl; restoring with etcdctl.");
+            await RestoreOneAsync(seed, index, "/usr/local/bin/etcdctl", snapshotPath, ct).ConfigureAwait(false);
         }
-        finally
+        catch (DockerOperationException ex)
         {
-            if (id is not null) await RemoveAsync(id).ConfigureAwait(false);
+            throw new K3dEtcdException(ErrorCatalog.SnapshotRestoreFailed, $"The restore container for member {container} failed: {ex.DockerMessage}", container, ex);
         }
-    }
-
-    private async Task RemoveAsync(string id)
-    {
-        // Also after Ctrl+C: never the cancelled token.
-        try { await adapter.RemoveContainerAsync(id, CancellationToken.None).ConfigureAwait(false); }
-        catch (DockerApiException ex) { log.Warning($"Could not remove the restore container {id}: {DockerAdapter.DockerMessage(ex)}"); }
     }
 }
