@@ -15,27 +15,7 @@ public static class ClusterModel
     public static EtcdCluster ToCluster(string name, IReadOnlyList<ContainerInfo> containers, IReadOnlyDictionary<string, string>? unreachable = null)
     {
         var ordered = containers.OrderBy(c => int.TryParse(Label(c.Labels, Labels.MemberIndex), out var i) ? i : int.MaxValue).ToList();
-        var members = ordered.Select(c =>
-        {
-            var containerName = c.Name.Length > 0 ? c.Name : c.Labels[Labels.Member];
-            var tls = Label(c.Labels, Labels.Tls) == "true";
-            if (Label(c.Labels, Labels.Engine) is { } engine) return HostNetworkMember(name, c, containerName, engine, tls);
-            var published = c.Ports.FirstOrDefault(p => p.ContainerPort == 2379 && p.HostPort != 0);
-            var scheme = EtcdClusterSpec.Scheme(tls);
-            return new EtcdClusterMember
-            {
-                ClusterName = name,
-                Name = c.Labels[Labels.Member],
-                Id = Label(c.Labels, Labels.MemberId) ?? "",
-                ContainerName = containerName,
-                ContainerId = c.Id,
-                ClientUrl = published is null ? null : $"{scheme}://{HostForUrl(published.HostAddress)}:{published.HostPort}",
-                NetworkClientUrl = EtcdClusterSpec.NetworkClientUrl(containerName, tls),
-                PeerUrl = EtcdClusterSpec.PeerUrl(containerName, tls),
-                State = c.State,
-                Volume = c.Mounts.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Volume ?? "",
-            };
-        }).ToList();
+        var members = ordered.Select(c => ToMember(name, c)).ToList();
         var first = ordered[0].Labels;
         // Every member's labels name the members placed when it was made (a member added later knows the older ones).
         var placement = ordered.SelectMany(c => MemberPlacement.Parse(Label(c.Labels, Labels.Placement))).DistinctBy(p => p.Container).ToList();
@@ -81,11 +61,19 @@ public static class ClusterModel
     private static int MemberIndex(string name, IReadOnlyList<MemberPlacement> placement) =>
         placement.FirstOrDefault(p => p.Container == name)?.Index ?? -1;
 
-    /// <summary>A member on one of several engines: reached at its host's address, by this machine and by containers alike.</summary>
-    private static EtcdClusterMember HostNetworkMember(string cluster, ContainerInfo c, string containerName, string engine, bool tls)
+    /// <summary>
+    /// One member from its container: on a bridge network it is reached by this host at its published
+    /// port and by containers at its name; with host networking on one of several engines (its
+    /// placement label) at its host's address, by this machine and by containers alike.
+    /// </summary>
+    private static EtcdClusterMember ToMember(string cluster, ContainerInfo c)
     {
-        var place = MemberPlacement.Parse(Label(c.Labels, Labels.Placement)).FirstOrDefault(p => p.Container == c.Labels[Labels.Member]);
-        var clientUrl = place?.ClientUrl(tls) ?? "";
+        var containerName = c.Name.Length > 0 ? c.Name : c.Labels[Labels.Member];
+        var tls = Label(c.Labels, Labels.Tls) == "true";
+        var engine = Label(c.Labels, Labels.Engine);
+        var place = engine is null ? null : MemberPlacement.Parse(Label(c.Labels, Labels.Placement)).FirstOrDefault(p => p.Container == c.Labels[Labels.Member]);
+        var published = c.Ports.FirstOrDefault(p => p.ContainerPort == 2379 && p.HostPort != 0);
+        var networkUrl = engine is null ? EtcdClusterSpec.NetworkClientUrl(containerName, tls) : place?.ClientUrl(tls) ?? "";
         return new EtcdClusterMember
         {
             ClusterName = cluster,
@@ -93,9 +81,10 @@ public static class ClusterModel
             Id = Label(c.Labels, Labels.MemberId) ?? "",
             ContainerName = containerName,
             ContainerId = c.Id,
-            ClientUrl = c.State == "running" ? clientUrl : null,
-            NetworkClientUrl = clientUrl,
-            PeerUrl = place?.PeerUrl(tls) ?? "",
+            ClientUrl = engine is not null ? (c.State == "running" ? networkUrl : null)
+                : published is null ? null : $"{EtcdClusterSpec.Scheme(tls)}://{HostForUrl(published.HostAddress)}:{published.HostPort}",
+            NetworkClientUrl = networkUrl,
+            PeerUrl = engine is null ? EtcdClusterSpec.PeerUrl(containerName, tls) : place?.PeerUrl(tls) ?? "",
             State = c.State,
             Volume = c.Mounts.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Volume ?? "",
             Engine = engine,

@@ -1,9 +1,6 @@
-using System.Globalization;
 using K3dEtcd.Common;
-using K3dEtcd.Data;
-using K3dEtcd.Model;
-using K3dEtcd.Pki;
 using K3dEtcd.Docker;
+using K3dEtcd.Model;
 
 namespace K3dEtcd.Clusters;
 
@@ -32,7 +29,7 @@ public sealed partial class EtcdClusterService
     /// The containers of the clusters found on the session's engine (and the engines listed with
     /// Set-K3dEtcdOption), completed with their members on the other engines their labels name.
     /// An engine that does not answer is returned with its reason, so its members are shown as
-    /// unreachable rather than dropped. Every container found elsewhere is routed to its engine.
+    /// unreachable rather than dropped. A member names its engine in its labels (Labels.Engine).
     /// </summary>
     private async Task<(List<ContainerInfo> Containers, IReadOnlyDictionary<string, string> Unreachable)> AcrossEnginesAsync(
         IReadOnlyList<ContainerInfo> local, string? cluster, CancellationToken ct, IEnumerable<string>? alsoEngines = null)
@@ -62,12 +59,6 @@ public sealed partial class EtcdClusterService
                 continue;
             }
             var found = await new DockerAdapter(connection, log).ListContainersAsync(Labels.ClusterFilter(cluster), ct).ConfigureAwait(false);
-            foreach (var c in found)
-            {
-                engines.Route(c.Id, connection);
-                engines.Route(c.Name, connection);
-                foreach (var m in c.Mounts) if (m.Volume is { Length: > 0 } volume) engines.Route(volume, connection);
-            }
             all.AddRange(found);
             Follow(found);
         }

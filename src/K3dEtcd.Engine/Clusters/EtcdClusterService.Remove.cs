@@ -1,12 +1,6 @@
-using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text.RegularExpressions;
 using K3dEtcd.Common;
-using K3dEtcd.Data;
-using K3dEtcd.Model;
-using K3dEtcd.Pki;
 using K3dEtcd.Docker;
+using K3dEtcd.Pki;
 
 namespace K3dEtcd.Clusters;
 

@@ -45,17 +45,8 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
     private const string HostNetwork = "host";
     private const int ClientPort = 2379;
     private const int PeerPort = 2380;
-    private readonly Dictionary<string, DockerAdapter> _runtimes = new(StringComparer.Ordinal) { [MemberPlan.SessionEngine] = session };
-
     /// <summary>The adapter of an engine (the session's for <see cref="MemberPlan.SessionEngine"/> or its own key).</summary>
-    public async Task<DockerAdapter> RuntimeAsync(string engine, CancellationToken ct)
-    {
-        if (engine.Length == 0 || session.Engines is not { } engines || engine == engines.SessionKey) return session;
-        if (_runtimes.TryGetValue(engine, out var known)) return known;
-        var runtime = new DockerAdapter(await engines.ConnectAsync(engine, ct).ConfigureAwait(false), log);
-        _runtimes[engine] = runtime;
-        return runtime;
-    }
+    public Task<DockerAdapter> RuntimeAsync(string engine, CancellationToken ct) => session.ForEngineAsync(engine, ct);
 
     /// <summary>The labels every member container carries, whatever the engine and network.</summary>
     public static Dictionary<string, string> Labels(EtcdClusterSpec spec, MemberPlan plan, string memberId, string? version, string createdAt,

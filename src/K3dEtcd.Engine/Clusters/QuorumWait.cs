@@ -30,7 +30,7 @@ public sealed class QuorumWait(DockerAdapter docker, IOperationLog log)
             {
                 foreach (var member in members)
                 {
-                    var state = await docker.InspectContainerAsync(member.ContainerId, deadline.Token).ConfigureAwait(false);
+                    var state = await (await docker.ForEngineAsync(member.Engine, deadline.Token).ConfigureAwait(false)).InspectContainerAsync(member.ContainerId, deadline.Token).ConfigureAwait(false);
                     if (!state.Running)
                     {
                         throw new K3dEtcdException(ErrorCatalog.MemberExited,

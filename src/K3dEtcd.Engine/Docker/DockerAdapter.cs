@@ -28,10 +28,15 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
     public DockerEngineSet? Engines { get; }
 
     /// <summary>
-    /// The engine that holds a container or volume: a member of a cluster spread over several
-    /// engines is stopped, started, inspected and removed where it lives.
+    /// The adapter of the engine that holds a member (its engine key, from its labels; null or the
+    /// session's key for the session's engine): a member of a cluster spread over several engines
+    /// is stopped, started, inspected and removed where it lives, named by the caller, never
+    /// guessed from an earlier read.
     /// </summary>
-    private IDockerClient On(string idOrName) => Engines?.ClientFor(idOrName) ?? client;
+    public async Task<DockerAdapter> ForEngineAsync(string? engine, CancellationToken ct) =>
+        string.IsNullOrEmpty(engine) || Engines is not { } engines || engine == engines.SessionKey
+            ? this
+            : new DockerAdapter(await engines.ConnectAsync(engine, ct).ConfigureAwait(false), log);
 
     // ---------------------------------------------------------------- containers
 
@@ -49,25 +54,25 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
         (await Call(() => client.Containers.CreateContainerAsync(ToParameters(spec), ct)).ConfigureAwait(false)).ID;
 
     public Task StartContainerAsync(string id, CancellationToken ct) =>
-        Call(() => On(id).Containers.StartContainerAsync(id, new ContainerStartParameters(), ct));
+        Call(() => client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct));
 
     /// <summary>SIGTERM, then SIGKILL after <paramref name="grace"/>.</summary>
     public Task StopContainerAsync(string id, TimeSpan grace, CancellationToken ct) =>
-        Call(() => On(id).Containers.StopContainerAsync(id, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)grace.TotalSeconds }, ct));
+        Call(() => client.Containers.StopContainerAsync(id, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)grace.TotalSeconds }, ct));
 
     public Task KillContainerAsync(string id, CancellationToken ct) =>
-        Call(() => On(id).Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, ct));
+        Call(() => client.Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, ct));
 
     /// <summary>Waits for a container to exit; returns its exit code.</summary>
     public async Task<long> WaitContainerAsync(string id, CancellationToken ct) =>
-        (await Call(() => On(id).Containers.WaitContainerAsync(id, ct)).ConfigureAwait(false)).StatusCode;
+        (await Call(() => client.Containers.WaitContainerAsync(id, ct)).ConfigureAwait(false)).StatusCode;
 
     public async Task<ContainerDetails> InspectContainerAsync(string id, CancellationToken ct) =>
-        ToDetails(await Call(() => On(id).Containers.InspectContainerAsync(id, ct)).ConfigureAwait(false));
+        ToDetails(await Call(() => client.Containers.InspectContainerAsync(id, ct)).ConfigureAwait(false));
 
     /// <summary>docker rm -f.</summary>
     public Task RemoveContainerAsync(string id, CancellationToken ct) =>
-        Call(() => On(id).Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, ct));
+        Call(() => client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, ct));
 
     /// <summary>
     /// Runs a throwaway container to its end and returns its exit code and output (docker run --rm);
@@ -99,7 +104,7 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
     public async Task<string> ReadLogsAsync(string container, int? tail, CancellationToken ct)
     {
         var lines = new List<string>();
-        await Call(() => On(container).Containers.GetContainerLogsAsync(container, new ContainerLogsParameters
+        await Call(() => client.Containers.GetContainerLogsAsync(container, new ContainerLogsParameters
         {
             ShowStdout = true,
             ShowStderr = true,
@@ -152,7 +157,7 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
             }
         }
         tar.Position = 0;
-        await Call(() => On(id).Containers.ExtractArchiveToContainerAsync(id, new CopyToContainerParameters { Path = "/" }, tar, ct)).ConfigureAwait(false);
+        await Call(() => client.Containers.ExtractArchiveToContainerAsync(id, new CopyToContainerParameters { Path = "/" }, tar, ct)).ConfigureAwait(false);
     }
 
     // ---------------------------------------------------------------- volumes
@@ -168,7 +173,7 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
         (await ListVolumesAsync(null, ct).ConfigureAwait(false)).Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>docker volume rm -f.</summary>
-    public Task RemoveVolumeAsync(string name, CancellationToken ct) => Call(() => On(name).Volumes.RemoveAsync(name, true, ct));
+    public Task RemoveVolumeAsync(string name, CancellationToken ct) => Call(() => client.Volumes.RemoveAsync(name, true, ct));
 
     // ---------------------------------------------------------------- networks
 

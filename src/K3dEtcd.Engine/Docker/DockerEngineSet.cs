@@ -8,14 +8,12 @@ namespace K3dEtcd.Docker;
 /// The Docker engines one command talks to: the session's engine and, for a cluster whose members
 /// live on several engines, the others named in its labels. Each engine is connected at most once
 /// per command; one that does not answer is remembered with its reason, so its members are shown
-/// as unreachable instead of every later call waiting for it again. It also remembers which engine
-/// holds which container and volume, so member operations (stop, kill, start, logs, remove) reach
-/// the member's own engine through the one <see cref="DockerAdapter"/> the services already use.
+/// as unreachable instead of every later call waiting for it again. Member operations reach a member's own
+/// engine through <see cref="DockerAdapter.ForEngineAsync"/> with the engine its labels name.
 /// </summary>
 public sealed class DockerEngineSet : IDisposable
 {
     private readonly ConcurrentDictionary<string, Task<(DockerConnection? Connection, string? Reason)>> _engines = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, DockerConnection> _routes = new(StringComparer.Ordinal);
     private string? _certPath;
 
     internal DockerEngineSet(DockerConnection session, IReadOnlyList<string> additionalHosts, string? certPath)
@@ -67,18 +65,6 @@ public sealed class DockerEngineSet : IDisposable
             }
         });
     }
-
-    /// <summary>Remembers that a container or volume (by id or name) lives on <paramref name="connection"/>.</summary>
-    internal void Route(string idOrName, DockerConnection connection)
-    {
-        if (connection != Session) _routes[idOrName] = connection;
-    }
-
-    /// <summary>The client of the engine that holds the container or volume; null for the session's engine.</summary>
-    internal IDockerClient? ClientFor(string idOrName) => _routes.TryGetValue(idOrName, out var c) ? c.Client : null;
-
-    /// <summary>The connection of the engine that holds the container or volume (the session's when not routed elsewhere).</summary>
-    public DockerConnection ConnectionFor(string idOrName) => _routes.TryGetValue(idOrName, out var c) ? c : Session;
 
     public void Dispose()
     {

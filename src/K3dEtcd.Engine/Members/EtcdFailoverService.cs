@@ -9,8 +9,8 @@ using K3dEtcd.Model;
 using K3dEtcd.Clusters;
 using K3dEtcd.Docker;
 
-// In K3dEtcd.Docker with the member service it drives (it kills and restarts members), so the data
-// plane (K3dEtcd.Etcd) never refers back to Docker: no namespace cycle.
+// In Members/ with the member service it drives (it kills and restarts members), so the data
+// plane (K3dEtcd.Data) never refers back to Docker: no namespace cycle.
 namespace K3dEtcd.Members;
 
 /// <summary>How Measure-EtcdFailover runs.</summary>
@@ -36,7 +36,6 @@ public sealed record EtcdFailoverOptions
 /// </summary>
 public sealed class EtcdFailoverService(EtcdMemberService memberService, IOperationLog log)
 {
-    private readonly DockerAdapter docker = memberService.Docker;
 
     private const string Activity = "Measuring etcd failover";
 
@@ -128,7 +127,7 @@ public sealed class EtcdFailoverService(EtcdMemberService memberService, IOperat
             // The signal lands somewhere inside the API call: timing from before it never flatters the election.
             var killedAt = clock.Elapsed;
             killed = leader;
-            await docker.KillContainerAsync(leader.ContainerId, ct).ConfigureAwait(false);
+            await (await members.On(leader, ct).ConfigureAwait(false)).KillContainerAsync(leader.ContainerId, ct).ConfigureAwait(false);
             var killReturnedAt = clock.Elapsed;
             log.Verbose($"Killed {leader.Name} (the kill took {(killReturnedAt - killedAt).TotalMilliseconds:0} ms); acknowledged so far: {writer.Acknowledged}.");
 
@@ -191,7 +190,7 @@ public sealed class EtcdFailoverService(EtcdMemberService memberService, IOperat
         {
             log.Verbose($"docker start {member.ContainerName} (the iteration did not finish)");
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            await docker.StartContainerAsync(member.ContainerId, cts.Token).ConfigureAwait(false);
+            await (await memberService.On(member, cts.Token).ConfigureAwait(false)).StartContainerAsync(member.ContainerId, cts.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is DockerOperationException or OperationCanceledException or HttpRequestException)
         {

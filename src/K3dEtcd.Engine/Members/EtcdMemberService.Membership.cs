@@ -241,11 +241,11 @@ public sealed partial class EtcdMemberService
 
         _log.Progress(new OperationProgress(activity, "Removing the container and its volume", 60));
         _log.Verbose($"docker rm -f {member.ContainerName}");
-        await _docker.RemoveContainerAsync(member.ContainerId, ct).ConfigureAwait(false);
+        await (await On(member, ct).ConfigureAwait(false)).RemoveContainerAsync(member.ContainerId, ct).ConfigureAwait(false);
         if (!string.IsNullOrEmpty(member.Volume))
         {
             _log.Verbose($"docker volume rm {member.Volume}");
-            await _docker.RemoveVolumeAsync(member.Volume, ct).ConfigureAwait(false);
+            await (await On(member, ct).ConfigureAwait(false)).RemoveVolumeAsync(member.Volume, ct).ConfigureAwait(false);
         }
         // A removed member's certificates go with it; a member with its name added later gets new ones.
         if (cluster.Tls is { Directory.Length: > 0 } tls && Directory.Exists(ClusterTlsStore.MemberDirectory(tls.Directory, member.ContainerName)))
@@ -299,7 +299,7 @@ public sealed partial class EtcdMemberService
     /// <summary>The creation spec of a cluster, read back from one of its member containers.</summary>
     internal async Task<EtcdClusterSpec> SpecFromMemberAsync(EtcdCluster cluster, EtcdClusterMember member, CancellationToken ct)
     {
-        var inspect = await _docker.InspectContainerAsync(member.ContainerId, ct).ConfigureAwait(false);
+        var inspect = await (await On(member, ct).ConfigureAwait(false)).InspectContainerAsync(member.ContainerId, ct).ConfigureAwait(false);
         var labels = inspect.Spec.Labels;
         var binding = inspect.Spec.PublishedPorts.FirstOrDefault(p => p.ContainerPort == 2379);
         // Only a cluster created with -ClientPort numbers its ports; otherwise the new member gets a free one.

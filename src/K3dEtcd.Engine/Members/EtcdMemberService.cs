@@ -33,6 +33,9 @@ public sealed partial class EtcdMemberService
         _log = log;
     }
 
+    /// <summary>The adapter of the engine the member lives on.</summary>
+    internal Task<DockerAdapter> On(EtcdClusterMember member, CancellationToken ct) => _docker.ForEngineAsync(member.Engine, ct);
+
     /// <summary>The same service with other waits (Measure-EtcdFailover polls faster).</summary>
     public EtcdMemberService With(TimeSpan timeout, TimeSpan pollInterval) => new(_clusters, _log) { Timeout = timeout, PollInterval = pollInterval };
 
@@ -125,12 +128,12 @@ public sealed partial class EtcdMemberService
             if (kill)
             {
                 _log.Verbose($"docker kill --signal KILL {current.ContainerName}");
-                await _docker.KillContainerAsync(current.ContainerId, ct).ConfigureAwait(false);
+                await (await On(current, ct).ConfigureAwait(false)).KillContainerAsync(current.ContainerId, ct).ConfigureAwait(false);
             }
             else
             {
                 _log.Verbose($"docker stop --time {StopGrace.TotalSeconds:0} {current.ContainerName}");
-                await _docker.StopContainerAsync(current.ContainerId, StopGrace, ct).ConfigureAwait(false);
+                await (await On(current, ct).ConfigureAwait(false)).StopContainerAsync(current.ContainerId, StopGrace, ct).ConfigureAwait(false);
             }
         }
         catch (DockerOperationException ex) when (ex.IsConflict)
@@ -138,7 +141,7 @@ public sealed partial class EtcdMemberService
             // "is not running": it stopped on its own in the meantime; the wait below confirms it.
             _log.Verbose($"Member {member.Name}: {ex.DockerMessage}");
         }
-        await WaitUntilAsync(async t => !(await _docker.InspectContainerAsync(current.ContainerId, t).ConfigureAwait(false)).Running,
+        await WaitUntilAsync(async t => !(await (await On(current, t).ConfigureAwait(false)).InspectContainerAsync(current.ContainerId, t).ConfigureAwait(false)).Running,
             ErrorCatalog.MemberStopTimeout, $"Member {member.Name} did not stop", activity, "Waiting for the container to stop", ct).ConfigureAwait(false);
         var stoppedAfter = clock.Elapsed;
         _log.Verbose($"Member {member.Name} stopped after {stoppedAfter.TotalMilliseconds:0} ms{(wasLeader ? " (it was the leader)" : "")}.");
@@ -187,7 +190,7 @@ public sealed partial class EtcdMemberService
             _log.Verbose($"docker start {current.ContainerName}");
             try
             {
-                await _docker.StartContainerAsync(current.ContainerId, ct).ConfigureAwait(false);
+                await (await On(current, ct).ConfigureAwait(false)).StartContainerAsync(current.ContainerId, ct).ConfigureAwait(false);
             }
             catch (DockerOperationException ex)
             {
@@ -231,10 +234,11 @@ public sealed partial class EtcdMemberService
         var status = "Waiting for the member to answer";
         await WaitUntilAsync(async t =>
         {
-            var inspect = await _docker.InspectContainerAsync(member.ContainerId, t).ConfigureAwait(false);
+            var runtime = await On(member, t).ConfigureAwait(false);
+            var inspect = await runtime.InspectContainerAsync(member.ContainerId, t).ConfigureAwait(false);
             if (!inspect.Running)
             {
-                var logs = await _docker.TailLogsAsync(member.ContainerName, 12).ConfigureAwait(false);
+                var logs = await runtime.TailLogsAsync(member.ContainerName, 12).ConfigureAwait(false);
                 throw new K3dEtcdException(ErrorCatalog.MemberExited,
                     $"Member {member.Name} exited (code {inspect.ExitCode}) while rejoining the cluster.{(logs.Length > 0 ? $"{Environment.NewLine}Last log lines:{Environment.NewLine}{logs}" : "")}", member.Name);
             }
