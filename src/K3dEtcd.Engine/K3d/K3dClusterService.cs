@@ -45,7 +45,10 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
     }
 
     /// <summary>The exact create arguments for this k3d (and a masked copy for display).</summary>
-    public K3dArguments.Built BuildCreate(K3dClusterSpec spec)
+    public K3dArguments.Built BuildCreate(K3dClusterSpec spec) => BuildCreate(cli, version, spec);
+
+    /// <summary>The exact create arguments for a k3d of that version (and a masked copy for display); needs no service (-WhatIf).</summary>
+    public static K3dArguments.Built BuildCreate(K3dCli cli, K3dVersion version, K3dClusterSpec spec)
     {
         version.EnsureSupported(cli.Path);
         K3dArguments.ValidateSpec(spec);
