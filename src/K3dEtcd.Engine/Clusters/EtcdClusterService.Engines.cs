@@ -20,7 +20,6 @@ public sealed partial class EtcdClusterService
 
     private async Task<EtcdCluster> CreateOnEnginesAsync(EtcdClusterSpec spec, CancellationToken ct)
     {
-        ValidateSpec(spec);
         if (!string.IsNullOrEmpty(spec.Network))
         {
             throw new K3dEtcdException(ErrorCatalog.InvalidEnginePlacement,

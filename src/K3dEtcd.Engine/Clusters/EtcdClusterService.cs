@@ -87,10 +87,11 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
 
     // ---------------------------------------------------------------- create
 
-    public async Task<EtcdCluster> CreateAsync(EtcdClusterSpec spec, CancellationToken ct)
+    public Task<EtcdCluster> CreateAsync(EtcdClusterSpec spec, CancellationToken ct) => CreateAsync(Check(spec), ct);
+
+    private async Task<EtcdCluster> CreateCheckedAsync(EtcdClusterSpec spec, CancellationToken ct)
     {
         if (spec.DockerHosts.Count > 0) return await CreateOnEnginesAsync(spec, ct).ConfigureAwait(false);
-        ValidateSpec(spec);
         if (spec.Size % 2 == 0)
         {
             log.Warning($"A cluster of {spec.Size} members tolerates no more failures than one of {spec.Size - 1}; an odd size is usually better.");
