@@ -77,9 +77,6 @@ public sealed class DockerEngineSet : IDisposable
     /// <summary>The client of the engine that holds the container or volume; null for the session's engine.</summary>
     internal IDockerClient? ClientFor(string idOrName) => _routes.TryGetValue(idOrName, out var c) ? c.Client : null;
 
-    /// <summary>The connection of the engine that holds the container or volume (the session's when not routed elsewhere).</summary>
-    public DockerConnection ConnectionFor(string idOrName) => _routes.TryGetValue(idOrName, out var c) ? c : Session;
-
     public void Dispose()
     {
         foreach (var task in _engines.Values)

@@ -78,7 +78,7 @@ public sealed class EtcdRestoreService(EtcdClusterService clusters, IOperationLo
             "--initial-cluster", seed.InitialCluster,
             "--initial-cluster-token", spec.ClusterToken,
             "--initial-advertise-peer-urls", seed.PeerUrls[index],
-            // The data directory the member's etcd is started with (EtcdClusterService.BuildEtcdCommand).
+            // The data directory the member's etcd is started with (EtcdCommandLine.Build).
             "--data-dir", "/var/lib/etcd/data",
         };
         log.Verbose($"docker run --rm --network none -v {volume}:/var/lib/etcd -v {snapshotPath}:{SnapshotInContainer}:ro {spec.Image} {string.Join(' ', command)}");

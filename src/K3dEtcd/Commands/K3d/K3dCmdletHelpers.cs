@@ -12,10 +12,11 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
 {
     private readonly Dictionary<string, K3dVersion> _versions = new(StringComparer.Ordinal);
 
-    protected async Task<K3dClusterService> GetK3dServiceAsync(string? k3dPath, bool withProbe, CancellationToken ct, bool showOnly = false)
+    /// <summary>The k3d service of the k3d to use, speaking to k3d only (New-K3dCluster wires the probe and the Docker lookups itself, after confirmation).</summary>
+    protected async Task<K3dClusterService> GetK3dServiceAsync(string? k3dPath, CancellationToken ct)
     {
-        var (cli, version, installed) = await LocateK3dAsync(k3dPath, ct, showOnly);
-        return EtcdServices.K3d(cli, version, installed && withProbe ? await GetDockerAsync(ct) : null, installed && withProbe, this);
+        var (cli, version, _) = await LocateK3dAsync(k3dPath, ct);
+        return EtcdServices.K3d(cli, version, null, withProbe: false, this);
     }
 
     /// <summary>

@@ -54,7 +54,7 @@ public sealed class RemoveK3dClusterCommand : K3dCmdletBase
 
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
-        var service = EtcdServices.K3dEngine(await GetK3dServiceAsync(ResolvePath(K3dPath), withProbe: false, ct), GetDockerAsync, this);
+        var service = EtcdServices.K3dEngine(await GetK3dServiceAsync(ResolvePath(K3dPath), ct), GetDockerAsync, this);
         var names = ParameterSetName == ByObject ? InputObject.Select(c => c.Name).ToArray() : Name;
         var clusters = await service.K3d.ListAsync(ct);
         foreach (var name in names)
