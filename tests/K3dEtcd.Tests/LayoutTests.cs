@@ -155,6 +155,16 @@ public sealed class LayoutTests
     }
 
     [Fact]
+    public void No_cmdlet_or_completer_constructs_an_engine_wide_service_with_a_target_typed_new()
+    {
+        // `Task<EtcdMemberService> Get() => new(...)` or `EtcdMemberService s = new(...)`: the name is on the declaration, not after `new`.
+        var construct = new Regex(@"\b(EtcdClusterService|EtcdMemberService|EtcdRestoreService|EtcdFailoverService|K3dClusterService|K3dEngineService|DatastoreProbe|DockerAdapter)>?\??\s+\w+\s*(?:\([^)]*\))?\s*(?:=>|=)\s*new\s*\(");
+        var offenders = Sources("src/K3dEtcd").SelectMany(f => construct.Matches(File.ReadAllText(f)).Select(m => $"{Rel(f)}: {Regex.Replace(m.Value, @"\s+", " ")}")).ToList();
+        Assert.True(offenders.Count == 0, "Construct these in EtcdServices (src/K3dEtcd.Engine/Services/): " + string.Join(", ", offenders));
+        Assert.Matches(construct, "protected async Task<EtcdMemberService> GetAsync(CancellationToken ct) =>\n        new(clusters, log);");
+    }
+
+    [Fact]
     public void No_source_file_is_over_400_lines_without_saying_why_at_its_top()
     {
         var offenders = Sources("src").Concat(Sources("tests/K3dEtcd.Tests"))

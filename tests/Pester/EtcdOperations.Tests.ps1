@@ -119,6 +119,64 @@ Describe 'Snapshots: Save-EtcdSnapshot, Get-EtcdSnapshot, Restore-EtcdSnapshot' 
     }
 }
 
+Describe 'Restore-EtcdSnapshot takes the cluster parameters of New-EtcdCluster' -Tag Docker, Operations {
+    BeforeAll {
+        $script:restored = New-TestName 'opsrst'
+        # Two adjacent free host ports for the two members (member i gets ClientPort+i).
+        $script:port = 0
+        foreach ($candidate in (Get-Random -Minimum 20000 -Maximum 29000 -Count 40)) {
+            $listeners = @()
+            try {
+                foreach ($p in $candidate, ($candidate + 1)) {
+                    $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, $p); $l.Start(); $listeners += $l
+                }
+                $script:port = $candidate
+                break
+            } catch { } finally { foreach ($l in $listeners) { $l.Stop() } }
+        }
+        $script:port | Should -BeGreaterThan 0
+    }
+    AfterAll { Remove-EtcdCluster $script:restored -Force -ErrorAction Ignore }
+
+    It 'publishes the members on -ClientPort and passes -ExtraArgument and -AutoCompaction* to etcd' {
+        $r = Restore-EtcdSnapshot $snapshot -Name $restored -Size 2 -ClientPort $port -ExtraArgument '--heartbeat-interval=150', '--election-timeout=1500' `
+            -AutoCompactionMode revision -AutoCompactionRetention 1000 -WarningAction SilentlyContinue
+        $r.State | Should -Be 'Running'
+        $r.Endpoints | Sort-Object | Should -Be @("http://127.0.0.1:$port", "http://127.0.0.1:$($port + 1)")
+        $published = foreach ($m in $r.Members) { docker port $m.ContainerName 2379/tcp }
+        $published | Sort-Object | Should -Be @("127.0.0.1:$port", "127.0.0.1:$($port + 1)")
+        foreach ($m in $r.Members) {
+            $container = $m.ContainerName
+            $cmd = (docker inspect -f '{{json .Config.Cmd}}' $container) | ConvertFrom-Json
+            $cmd | Should -Contain '--heartbeat-interval=150'
+            $cmd | Should -Contain '--election-timeout=1500'
+            $cmd | Should -Contain '--auto-compaction-mode=revision'
+            $cmd | Should -Contain '--auto-compaction-retention=1000'
+        }
+        $after = etcdctl --endpoints ($r.Endpoints -join ',') get /registry/ --prefix --keys-only -w json | ConvertFrom-Json
+        $after.kvs.Count | Should -Be 300
+    }
+
+    It 'refuses -CertificateValidityDays without -Tls before anything is created, as New-EtcdCluster does' {
+        $other = New-TestName 'opsrst'
+        $err = $null
+        try { Restore-EtcdSnapshot $snapshot -Name $other -Size 1 -CertificateValidityDays 30 -ErrorAction Stop } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -Be 'CertificateValidityWithoutTls,K3dEtcd.Commands.Etcd.RestoreEtcdSnapshotCommand'
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        Get-LabelledDockerObject $other | Should -BeNullOrEmpty
+    }
+
+    It 'gives a -Tls restore certificates valid for -CertificateValidityDays' {
+        $tls = New-TestName 'opsrst'
+        try {
+            $r = Restore-EtcdSnapshot $snapshot -Name $tls -Size 1 -Tls -CertificateValidityDays 30
+            $r.Tls.NotAfter | Should -BeLessThan ([datetime]::UtcNow.AddDays(31))
+            $r.Tls.NotAfter | Should -BeGreaterThan ([datetime]::UtcNow.AddDays(29))
+            (Get-EtcdKey -Cluster $r -Key /registry/ -Prefix -CountOnly) | Should -Be 300
+        } finally { Remove-EtcdCluster $tls -Force -ErrorAction Ignore }
+    }
+}
+
 Describe 'Maintenance: members, alarms, compaction, defragmentation, optimization, leader, consistency' -Tag Docker, Operations {
     It 'passes -QuotaBackendBytes and -AutoCompactionRetention to every member' {
         foreach ($m in $c.Members) {

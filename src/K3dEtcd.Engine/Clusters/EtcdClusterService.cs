@@ -81,9 +81,10 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
     /// networking, -DockerHost), through one path: every member is planned, created, started and
     /// rolled back by <see cref="MemberContainers"/>.
     /// </summary>
-    public async Task<EtcdCluster> CreateAsync(EtcdClusterSpec spec, CancellationToken ct)
+    public Task<EtcdCluster> CreateAsync(EtcdClusterSpec spec, CancellationToken ct) => CreateAsync(Check(spec), ct);
+
+    private async Task<EtcdCluster> CreateCheckedAsync(EtcdClusterSpec spec, CancellationToken ct)
     {
-        ValidateSpec(spec);
         var onEngines = spec.DockerHosts.Count > 0;
         if (onEngines && !string.IsNullOrEmpty(spec.Network))
         {

@@ -50,7 +50,7 @@ public sealed partial class EtcdConnection
         {
             return new K3dEtcdException(ErrorCatalog.EtcdNoSpace,
                 $"etcd {operation}: the database is over its space quota (etcd raised the NOSPACE alarm: {detail}) and refuses writes. " +
-                "Run Optimize-EtcdCluster on the cluster (compaction, defragmentation of every member, NOSPACE alarm cleared), then write again.", target ?? where, ex);
+                $"Run {(Options.ClusterName is { } name ? $"'Optimize-EtcdCluster -Cluster {name}'" : "Optimize-EtcdCluster on the cluster")} (compaction, defragmentation of every member, NOSPACE alarm cleared), then write again.", target ?? where, ex);
         }
         return ex.StatusCode switch
         {

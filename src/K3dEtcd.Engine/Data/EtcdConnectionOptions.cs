@@ -24,6 +24,8 @@ public sealed record EtcdConnectionOptions
     public string? Password { get; init; }
     /// <summary>Deadline of each etcd call (and of connecting).</summary>
     public TimeSpan Timeout { get; init; } = DefaultTimeout;
+    /// <summary>The K3dEtcd cluster these endpoints belong to, when known: errors then name the command for that cluster (NOSPACE: Optimize-EtcdCluster -Cluster NAME).</summary>
+    public string? ClusterName { get; init; }
 
     public bool UsesTls => CaFile is not null || CertFile is not null
         || Endpoints.Any(e => e.StartsWith("https://", StringComparison.OrdinalIgnoreCase));
@@ -31,7 +33,7 @@ public sealed record EtcdConnectionOptions
     /// <summary>A key that identifies equal options, so one pipeline reuses one connection.</summary>
     internal string CacheKey => string.Join('|', [string.Join(',', Endpoints), CaFile, CertFile, KeyFile, Username,
         Password is null ? "" : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Password))),
-        Timeout.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Timeout.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture), ClusterName]);
 
     /// <summary>
     /// Options for a K3dEtcd cluster: its host-reachable client URLs and, when the cluster has TLS,
@@ -55,6 +57,7 @@ public sealed record EtcdConnectionOptions
             Username = username,
             Password = password,
             Timeout = timeout ?? DefaultTimeout,
+            ClusterName = cluster.Name,
         };
     }
 
@@ -62,7 +65,7 @@ public sealed record EtcdConnectionOptions
     public EtcdConnectionOptions ForEndpoint(string endpoint) => new()
     {
         Endpoints = [endpoint], CaFile = CaFile, CertFile = CertFile, KeyFile = KeyFile,
-        Username = Username, Password = Password, Timeout = Timeout,
+        Username = Username, Password = Password, Timeout = Timeout, ClusterName = ClusterName,
     };
 
     /// <summary>Checks what can be checked without the network; throws a K3dEtcdException with a stable id.</summary>

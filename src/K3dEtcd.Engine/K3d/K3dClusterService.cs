@@ -9,8 +9,6 @@ public sealed record K3dCreateOptions
     public bool SkipPreflight { get; init; }
     /// <summary>Skip polling the datastore for /registry/ keys after k3d returns (needed with a k3d that runs no k3s).</summary>
     public bool SkipVerify { get; init; }
-    /// <summary>Files made for this cluster (e.g. a k3s client certificate), removed on failure.</summary>
-    public IReadOnlyList<string> CreatedFiles { get; init; } = [];
 }
 
 /// <summary>Creates, lists and deletes k3d clusters on an external datastore, with pre-flight, roll-back and verification.</summary>
@@ -45,7 +43,10 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
     }
 
     /// <summary>The exact create arguments for this k3d (and a masked copy for display).</summary>
-    public K3dArguments.Built BuildCreate(K3dClusterSpec spec)
+    public K3dArguments.Built BuildCreate(K3dClusterSpec spec) => BuildCreate(cli, version, spec);
+
+    /// <summary>The exact create arguments for a k3d of that version (and a masked copy for display); needs no service (-WhatIf).</summary>
+    public static K3dArguments.Built BuildCreate(K3dCli cli, K3dVersion version, K3dClusterSpec spec)
     {
         version.EnsureSupported(cli.Path);
         K3dArguments.ValidateSpec(spec);
@@ -142,7 +143,7 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
         catch (Exception ex) when (ex is K3dEtcdException or OperationCanceledException)
         {
             log.Progress(new OperationProgress(activity, "Rolling back", 100, Completed: true));
-            await RollbackAsync(spec, options).ConfigureAwait(false);
+            await RollbackAsync(spec).ConfigureAwait(false);
             throw;
         }
         finally
@@ -209,7 +210,7 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
         }
     }
 
-    private async Task RollbackAsync(K3dClusterSpec spec, K3dCreateOptions options)
+    private async Task RollbackAsync(K3dClusterSpec spec)
     {
         // Never with the caller's token: roll-back must finish after Ctrl+C too. The datastore is never touched.
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
@@ -222,11 +223,6 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
         catch (Exception ex) when (ex is K3dEtcdException or OperationCanceledException)
         {
             log.Warning($"Roll-back: `k3d cluster delete {spec.Name}` did not finish: {ex.Message}");
-        }
-        foreach (var file in options.CreatedFiles)
-        {
-            try { File.Delete(file); }
-            catch (IOException ex) { log.Warning($"Roll-back could not remove {file}: {ex.Message}"); }
         }
     }
 

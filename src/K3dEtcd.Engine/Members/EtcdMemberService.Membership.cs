@@ -293,7 +293,7 @@ public sealed partial class EtcdMemberService
         "--trusted-ca-file", "--cert-file", "--key-file", "--peer-trusted-ca-file", "--peer-cert-file", "--peer-key-file",
     };
 
-    // TLS switches BuildEtcdCommand adds for a TLS cluster; they take no value.
+    // Switches EtcdCommandLine.Build adds (TLS, -EnableV2); they take no value.
     private static readonly HashSet<string> MemberSwitches = new(StringComparer.Ordinal) { "--client-cert-auth", "--peer-client-cert-auth", "--enable-v2=true" };
 
     /// <summary>The creation spec of a cluster, read back from one of its member containers.</summary>

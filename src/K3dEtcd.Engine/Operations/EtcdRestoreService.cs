@@ -19,10 +19,14 @@ public sealed class EtcdRestoreService(EtcdClusterService clusters, IOperationLo
     private const string ProbeLabel = Labels.Prefix + "probe";
     private const string SnapshotInContainer = "/snapshot.db";
 
-    public async Task<EtcdCluster> RestoreAsync(string snapshotPath, EtcdClusterSpec spec, CancellationToken ct)
+    public Task<EtcdCluster> RestoreAsync(string snapshotPath, EtcdClusterSpec spec, CancellationToken ct) =>
+        RestoreAsync(snapshotPath, EtcdClusterService.Check(spec), ct);
+
+    /// <summary>Restores into a new cluster from a spec validated once already (Restore-EtcdSnapshot validates before it asks for confirmation).</summary>
+    public async Task<EtcdCluster> RestoreAsync(string snapshotPath, CheckedEtcdClusterSpec checkedSpec, CancellationToken ct)
     {
+        var spec = checkedSpec.Spec;
         snapshotPath = Path.GetFullPath(snapshotPath);
-        EtcdClusterService.ValidateSpec(spec);
         if (!adapter.EngineIsLocal)
         {
             // The tools read the snapshot through a bind mount, which needs the file on the engine's machine.
@@ -35,7 +39,7 @@ public sealed class EtcdRestoreService(EtcdClusterService clusters, IOperationLo
         // A damaged or truncated snapshot is refused before anything exists (etcd's tools would refuse it later, after the cluster was half made).
         var info = EtcdSnapshotService.Inspect(snapshotPath, log, ct);
         log.Verbose($"Snapshot {snapshotPath}: revision {info.Revision}, {info.TotalKeys} records, sha256 {info.Sha256}.");
-        return await clusters.CreateAsync(spec with { BeforeStart = (seed, c) => RestoreVolumesAsync(seed, snapshotPath, c) }, ct).ConfigureAwait(false);
+        return await clusters.CreateAsync(checkedSpec.WithBeforeStart((seed, c) => RestoreVolumesAsync(seed, snapshotPath, c)), ct).ConfigureAwait(false);
     }
 
     /// <summary>The tool that restores snapshots in an image of this etcd version.</summary>
@@ -72,7 +76,7 @@ public sealed class EtcdRestoreService(EtcdClusterService clusters, IOperationLo
             "--initial-cluster", seed.InitialCluster,
             "--initial-cluster-token", spec.ClusterToken,
             "--initial-advertise-peer-urls", seed.PeerUrls[index],
-            // The data directory the member's etcd is started with (EtcdClusterService.BuildEtcdCommand).
+            // The data directory the member's etcd is started with (EtcdCommandLine.Build).
             "--data-dir", "/var/lib/etcd/data",
         };
         log.Verbose($"docker run --rm --network none -v {volume}:/var/lib/etcd -v {snapshotPath}:{SnapshotInContainer}:ro {spec.Image} {string.Join(' ', command)}");

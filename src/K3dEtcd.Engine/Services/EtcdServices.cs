@@ -9,7 +9,8 @@ namespace K3dEtcd.Services;
 
 /// <summary>
 /// The one place that wires the engine's services that need a Docker engine: one adapter, the
-/// cluster service on it, the member, failover, restore and k3d services on those. Services
+/// cluster service on it, the member, failover, restore and k3d services on those (and the k3d
+/// engine service over the k3d service). Services
 /// receive what they use and never build one another; cmdlets, completers and tests ask here.
 /// </summary>
 public static class EtcdServices
@@ -37,4 +38,11 @@ public static class EtcdServices
         {
             NodeLookup = docker is null ? null : K3dNodeLookup.For(docker, log),
         };
+
+    /// <summary>
+    /// New-/Remove-K3dCluster's service: <paramref name="k3d"/> for k3d itself, and the cluster service on
+    /// the engine <paramref name="docker"/> connects to, asked for only when a removal needs it.
+    /// </summary>
+    public static K3dEngineService K3dEngine(K3dClusterService k3d, Func<CancellationToken, Task<DockerConnection>> docker, IOperationLog log) =>
+        new(k3d, async ct => Clusters(await docker(ct).ConfigureAwait(false), log), log);
 }

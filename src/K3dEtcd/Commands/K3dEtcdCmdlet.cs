@@ -111,6 +111,26 @@ public abstract class K3dEtcdCmdlet : PSCmdlet, IOperationLog, IDisposable
         catch (PipelineStoppedException) when (_stopping.IsCancellationRequested) { }
     }
 
+    /// <summary>
+    /// Runs <paramref name="func"/> on the pipeline thread and gives its result to service code that
+    /// may be on another thread (a confirmation a service asks for between two of its steps).
+    /// </summary>
+    protected Task<T> OnPipelineThreadAsync<T>(Func<T> func)
+    {
+        var pump = _pump;
+        if (pump is null || pump.IsPumpThread) return Task.FromResult(func());
+        var answer = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!pump.TryPost(_ =>
+            {
+                try { answer.SetResult(func()); }
+                catch (Exception ex) { answer.SetException(ex); }
+            }, null))
+        {
+            answer.SetException(new InvalidOperationException($"{MyInvocation.MyCommand.Name}: the pipeline thread no longer runs this command."));
+        }
+        return answer.Task;
+    }
+
     void IOperationLog.Verbose(string message) => OnPipelineThread(() => WriteVerbose(message));
     void IOperationLog.Warning(string message) => OnPipelineThread(() => WriteWarning(message));
     void IOperationLog.Progress(OperationProgress p) => OnPipelineThread(() =>

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using K3dEtcd.Common;
+using K3dEtcd.Services;
 using K3dEtcd.Model;
 using K3dEtcd.Members;
 
@@ -51,7 +52,7 @@ public abstract class EtcdMemberCmdlet : K3dEtcdCmdlet
     public int TimeoutSeconds { get; set; } = 60;
 
     protected async Task<EtcdMemberService> GetMemberServiceAsync(CancellationToken ct) =>
-        new(await GetClusterServiceAsync(ct), Log) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds) };
+        EtcdServices.Members(await GetDockerAsync(ct), Log, TimeSpan.FromSeconds(TimeoutSeconds));
 
     /// <summary>The targets of this record, grouped by cluster, read back from Docker.</summary>
     protected async Task<IReadOnlyList<(EtcdCluster Cluster, IReadOnlyList<EtcdClusterMember> Members)>> ResolveTargetsAsync(EtcdMemberService service, CancellationToken ct)

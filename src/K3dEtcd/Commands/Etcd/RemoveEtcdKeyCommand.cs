@@ -25,8 +25,8 @@ namespace K3dEtcd.Commands.Etcd;
 [OutputType(typeof(EtcdKeyValue))]
 public sealed class RemoveEtcdKeyCommand : EtcdDataCmdlet
 {
-    private readonly List<EtcdKeyService.EtcdDelete> _pending = new(EtcdKeyService.MaxTxnOps);
-    private EtcdConnection? _pendingConnection;
+    // Transactions of up to 128 deletes, each answered before the next is sent (maxInFlight 0), in order.
+    private EtcdWriteBatcher? _batcher;
 
     /// <summary>The key to remove, or the prefix with -Prefix.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -61,10 +61,8 @@ public sealed class RemoveEtcdKeyCommand : EtcdDataCmdlet
         var target = Prefix ? $"every key under {Key} on {TargetDescription}" : $"{Key} on {TargetDescription}";
         if (!ShouldProcessUnlessForced(Force, target, "Remove etcd key")) return;
         if (Prefix && !Force && !ConfirmedExplicitly() && !ShouldContinue($"Remove {target}?", "Remove an etcd prefix")) return;
-        if (_pendingConnection is not null && !ReferenceEquals(_pendingConnection, connection)) await FlushAsync(ct);
-        _pendingConnection = connection;
-        _pending.Add(new EtcdKeyService.EtcdDelete(Key, Prefix));
-        if (_pending.Count >= EtcdKeyService.MaxTxnOps) await FlushAsync(ct);
+        _batcher ??= new EtcdWriteBatcher(maxInFlight: 0, returnDeletedValues: PassThru);
+        Write(await _batcher.DeleteAsync(connection, new EtcdKeyService.EtcdDelete(Key, Prefix), ct));
     }
 
     /// <summary>
@@ -78,25 +76,24 @@ public sealed class RemoveEtcdKeyCommand : EtcdDataCmdlet
         return preference is ConfirmImpact.None || (preference is PSObject p && p.BaseObject is ConfirmImpact.None);
     }
 
-    protected override Task EndProcessingAsync(CancellationToken ct) => FlushAsync(ct);
-
-    private async Task FlushAsync(CancellationToken ct)
+    protected override async Task EndProcessingAsync(CancellationToken ct)
     {
-        if (_pending.Count == 0 || _pendingConnection is null) return;
-        var batch = _pending.ToArray();
-        _pending.Clear();
-        var removed = await new EtcdKeyService(_pendingConnection).DeleteBatchAsync(batch, PassThru, ct);
-        for (var i = 0; i < batch.Length; i++)
+        if (_batcher is not null) Write(await _batcher.CompleteAsync(ct));
+    }
+
+    private void Write(IReadOnlyList<EtcdWriteResult> answered)
+    {
+        foreach (var result in answered)
         {
-            if (removed[i].Count == 0 && !batch[i].Prefix)
-            {
-                WriteFailure(new K3dEtcdException(ErrorCatalog.EtcdKeyNotFound, $"Key '{batch[i].Key}' does not exist; nothing was removed.", batch[i].Key));
-            }
-            else if (batch[i].Prefix)
-            {
-                WriteVerbose($"Removed {removed[i].Count} key(s) under {batch[i].Key}.");
-            }
-            if (PassThru) WriteObject(removed[i], enumerateCollection: true);
+            if (result.Error is not null) WriteFailure(result.Error);
+            else if (result.Prefix) WriteVerbose($"Removed {result.Keys.Count} key(s) under {result.Key}.");
+            if (PassThru) WriteObject(result.Keys, enumerateCollection: true);
         }
+    }
+
+    protected override void OnDispose()
+    {
+        _batcher?.Dispose();
+        base.OnDispose();
     }
 }

@@ -1,8 +1,6 @@
 using System.Management.Automation;
 using K3dEtcd.Common;
 using K3dEtcd.Model;
-using K3dEtcd.Clusters;
-using K3dEtcd.Members;
 
 namespace K3dEtcd.Commands.Etcd;
 
@@ -47,27 +45,12 @@ public sealed class RestartEtcdMemberCommand : EtcdMemberCmdlet
         {
             foreach (var (cluster, members) in await ResolveTargetsAsync(service, ct))
             {
-                if (Rolling)
+                var restarts = service.RestartMembersAsync(cluster, members, Rolling, Kill, Force,
+                    m => OnPipelineThreadAsync(() => ShouldProcessUnlessForced(Force, $"etcd member {m.Name} of cluster '{cluster.Name}'", "Restart")), ct);
+                await foreach (var started in restarts)
                 {
-                    foreach (var member in members)
-                    {
-                        // Each step is checked against the cluster as it is now, not as it was.
-                        var now = await service.GetClusterAsync(cluster.Name, ct);
-                        if (!Force) EtcdMemberService.EnsureQuorumKept(now, [EtcdMemberService.ResolveMember(now, member.Name)], "Restarting");
-                        if (!ShouldProcessUnlessForced(Force, $"etcd member {member.Name} of cluster '{cluster.Name}'", "Restart")) continue;
-                        await service.StopMemberAsync(now, member, Kill, ct);
-                        var started = await service.StartMembersAsync(now, [member], ct);
-                        if (PassThru) WriteObject(started, enumerateCollection: true);
-                    }
-                    continue;
+                    if (PassThru) WriteObject(started, enumerateCollection: true);
                 }
-                if (!Force && members.Count > 1) EtcdMemberService.EnsureQuorumKept(cluster, members, "Restarting together (use -Rolling to keep the quorum)");
-                else if (!Force) EtcdMemberService.EnsureQuorumKept(cluster, members, "Restarting");
-                var chosen = members.Where(m => ShouldProcessUnlessForced(Force, $"etcd member {m.Name} of cluster '{cluster.Name}'", "Restart")).ToList();
-                if (chosen.Count == 0) continue;
-                foreach (var member in chosen) await service.StopMemberAsync(cluster, member, Kill, ct);
-                var all = await service.StartMembersAsync(cluster, chosen, ct);
-                if (PassThru) WriteObject(all, enumerateCollection: true);
             }
         }
         catch (K3dEtcdException ex)

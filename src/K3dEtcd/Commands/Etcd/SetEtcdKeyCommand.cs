@@ -26,21 +26,8 @@ namespace K3dEtcd.Commands.Etcd;
 [OutputType(typeof(EtcdKeyValue))]
 public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
 {
-    private readonly List<EtcdPut> _pending = new(EtcdKeyService.MaxTxnOps);
-    private EtcdConnection? _pendingConnection;
-    // etcd refuses a transaction that puts one key twice ("duplicate key given in txn request").
-    private readonly HashSet<string> _pendingKeys = new(StringComparer.Ordinal);
-    /// <summary>
-    /// Transactions sent and not yet answered, oldest first: the pipeline goes on producing objects
-    /// while etcd applies them. etcd may apply concurrent transactions in any order, so a batch that
-    /// writes a key still in flight waits for everything sent before it: the last piped value wins.
-    /// </summary>
-    private readonly Queue<(Task<IReadOnlyList<EtcdKeyValue>> Task, EtcdPut[] Batch)> _inFlight = new();
-    private readonly Dictionary<string, int> _keysInFlight = new(StringComparer.Ordinal);
-    /// <summary>Enough for the pipeline never to wait on etcd's answer; each holds up to 128 values in memory.</summary>
-    internal const int MaxInFlight = 4;
-    // One lease per connection: a lease id exists only in the cluster that granted it.
-    private readonly Dictionary<EtcdConnection, long> _ttlLeases = new(ReferenceEqualityComparer.Instance);
+    // Transactions of up to 128 puts, up to four in flight while the pipeline goes on; the last piped value of a key wins.
+    private readonly EtcdWriteBatcher _batcher = new(EtcdWriteBatcher.DefaultMaxInFlight);
 
     /// <summary>The key to set.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -90,93 +77,21 @@ public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
         }
         var connection = await GetConnectionAsync(ct);
         if (!ShouldProcess($"{Key} on {TargetDescription}", "Set etcd key")) return;
-        if (_pendingConnection is not null && !ReferenceEquals(_pendingConnection, connection))
-        {
-            await FlushAsync(ct);
-            await DrainAsync(0, ct);
-        }
-        _pendingConnection = connection;
-        long lease = Lease;
-        if (TtlSeconds > 0)
-        {
-            if (!_ttlLeases.TryGetValue(connection, out lease))
-            {
-                lease = await new EtcdKeyService(connection).GrantLeaseAsync(TtlSeconds, ct);
-                _ttlLeases[connection] = lease;
-            }
-        }
-        if (_pendingKeys.Contains(Key)) await FlushAsync(ct);
-        _pending.Add(new EtcdPut(Key, ToBytes(Value), lease));
-        _pendingKeys.Add(Key);
-        if (_pending.Count >= EtcdKeyService.MaxTxnOps) await FlushAsync(ct);
+        var lease = TtlSeconds > 0 ? await _batcher.TtlLeaseAsync(connection, TtlSeconds, ct) : Lease;
+        Write(await _batcher.PutAsync(connection, new EtcdPut(Key, ToBytes(Value), lease), ct));
     }
 
-    protected override async Task EndProcessingAsync(CancellationToken ct)
-    {
-        await FlushAsync(ct);
-        await DrainAsync(0, ct);
-    }
+    protected override async Task EndProcessingAsync(CancellationToken ct) => Write(await _batcher.CompleteAsync(ct));
 
-    /// <summary>Sends the pending puts as one transaction, without waiting for its answer unless the window is full.</summary>
-    private async Task FlushAsync(CancellationToken ct)
+    private void Write(IReadOnlyList<EtcdWriteResult> answered)
     {
-        if (_pending.Count == 0 || _pendingConnection is null) return;
-        var batch = _pending.ToArray();
-        _pending.Clear();
-        _pendingKeys.Clear();
-        foreach (var put in batch)
-        {
-            if (_keysInFlight.ContainsKey(put.Key))
-            {
-                await DrainAsync(0, ct);
-                break;
-            }
-        }
-        await DrainAsync(MaxInFlight - 1, ct);
-        foreach (var put in batch) _keysInFlight[put.Key] = _keysInFlight.GetValueOrDefault(put.Key) + 1;
-        var service = new EtcdKeyService(_pendingConnection);
-        // Off the pipeline thread's context: the transaction runs on while PowerShell produces the next objects.
-        _inFlight.Enqueue((Task.Run(() => service.PutBatchAsync(batch, ct), ct), batch));
-    }
-
-    /// <summary>Waits for the oldest transactions until at most <paramref name="keep"/> are in flight; writes their results in order.</summary>
-    private async Task DrainAsync(int keep, CancellationToken ct)
-    {
-        while (_inFlight.Count > keep)
-        {
-            var (task, batch) = _inFlight.Dequeue();
-            foreach (var put in batch)
-            {
-                if (--_keysInFlight[put.Key] == 0) _keysInFlight.Remove(put.Key);
-            }
-            await WriteAnswerAsync(task);
-        }
-    }
-
-    private async Task WriteAnswerAsync(Task<IReadOnlyList<EtcdKeyValue>> task)
-    {
-        IReadOnlyList<EtcdKeyValue> written;
-        try
-        {
-            written = await task;
-        }
-        catch (K3dEtcdException ex) when (ex.ErrorId == ErrorCatalog.EtcdNoSpace.Id && TargetCluster is { } cluster)
-        {
-            // Name the exact command that gets this cluster out of NOSPACE.
-            throw new K3dEtcdException(ex, ex.Message.Replace("Run Optimize-EtcdCluster on the cluster", $"Run 'Optimize-EtcdCluster -Cluster {cluster.Name}'", StringComparison.Ordinal));
-        }
-        if (PassThru) WriteObject(written, enumerateCollection: true);
+        if (!PassThru) return;
+        foreach (var result in answered) WriteObject(result.Keys, enumerateCollection: true);
     }
 
     protected override void OnDispose()
     {
-        // A failure or Ctrl+C can leave transactions in flight: let them end before the connection closes.
-        if (_inFlight.Count > 0)
-        {
-            try { Task.WaitAll(_inFlight.Select(f => (Task)f.Task).ToArray()); }
-            catch (AggregateException) { }
-            _inFlight.Clear();
-        }
+        _batcher.Dispose();
         base.OnDispose();
     }
 

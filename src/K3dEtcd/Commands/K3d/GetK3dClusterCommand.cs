@@ -34,7 +34,7 @@ public sealed class GetK3dClusterCommand : K3dCmdletBase
 
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
-        var service = await GetK3dServiceAsync(ResolvePath(K3dPath), withProbe: false, ct);
+        var service = await GetK3dServiceAsync(ResolvePath(K3dPath), ct);
         var clusters = await service.ListAsync(ct);
         var selected = new List<K3dEtcd.K3d.K3dClusterInfo>();
         if (Name is null || Name.Length == 0) selected.AddRange(clusters);

@@ -49,7 +49,7 @@ public sealed partial class GetK3dKubeconfigCommand : K3dCmdletBase
     {
         try
         {
-            var service = await GetK3dServiceAsync(ResolvePath(K3dPath), withProbe: false, ct);
+            var service = await GetK3dServiceAsync(ResolvePath(K3dPath), ct);
             var text = await service.GetKubeconfigAsync(Name, ct);
             if (Server is { } host)
             {

@@ -12,7 +12,18 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
 {
     private readonly Dictionary<string, K3dVersion> _versions = new(StringComparer.Ordinal);
 
-    protected async Task<K3dClusterService> GetK3dServiceAsync(string? k3dPath, bool withProbe, CancellationToken ct, bool showOnly = false)
+    /// <summary>The k3d service of the k3d to use, speaking to k3d only (New-K3dCluster wires the probe and the Docker lookups itself, after confirmation).</summary>
+    protected async Task<K3dClusterService> GetK3dServiceAsync(string? k3dPath, CancellationToken ct)
+    {
+        var (cli, version, _) = await LocateK3dAsync(k3dPath, ct);
+        return EtcdServices.K3d(cli, version, null, withProbe: false, this);
+    }
+
+    /// <summary>
+    /// The k3d CLI and its version (asked once per path). With <paramref name="showOnly"/> (-WhatIf) a missing k3d is
+    /// the newest known version with a warning, and Installed is false.
+    /// </summary>
+    protected async Task<(K3dCli Cli, K3dVersion Version, bool Installed)> LocateK3dAsync(string? k3dPath, CancellationToken ct, bool showOnly = false)
     {
         string path;
         try
@@ -23,7 +34,7 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
         {
             // -WhatIf needs no k3d: show the line the newest known k3d would get, and say that k3d is needed to run it.
             WriteWarning($"k3d is not installed (not on PATH, no ${K3dCli.EnvironmentVariable}): showing the command line for k3d {K3dVersion.Latest.Text}; install k3d to run it.");
-            return EtcdServices.K3d(new K3dCli("k3d", this), K3dVersion.Latest, null, withProbe: false, this);
+            return (new K3dCli("k3d", this), K3dVersion.Latest, false);
         }
         var cli = new K3dCli(path, this);
         if (!_versions.TryGetValue(cli.Path, out var version))
@@ -32,7 +43,7 @@ public abstract class K3dCmdletBase : K3dEtcdCmdlet
             _versions[cli.Path] = version;
         }
         version.EnsureSupported(cli.Path);
-        return EtcdServices.K3d(cli, version, withProbe ? await GetDockerAsync(ct) : null, withProbe, this);
+        return (cli, version, true);
     }
 
     /// <summary>An EtcdCluster (object or name) or a k3s datastore string, as the target k3s servers will use.</summary>

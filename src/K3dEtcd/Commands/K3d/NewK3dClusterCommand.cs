@@ -127,17 +127,11 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
     {
         try
         {
-            var service = await GetK3dServiceAsync(ResolvePath(K3dPath), withProbe: false, ct, showOnly: MyInvocation.BoundParameters.ContainsKey("WhatIf"));
+            var (cli, version, _) = await LocateK3dAsync(ResolvePath(K3dPath), ct, showOnly: MyInvocation.BoundParameters.ContainsKey("WhatIf"));
             var (resolved, etcd) = await ResolveDatastoreAsync(Datastore, Network, ResolvePath(CaFile), ResolvePath(CertFile), ResolvePath(KeyFile), null, ct);
-            var target = resolved;
             // A TLS etcd cluster: k3s gets its own client certificate from the cluster's CA (made after
             // ShouldProcess; -WhatIf shows where it will be). -CertFile/-KeyFile override it.
-            string[] madeForK3s = [];
-            if (etcd?.Tls is { } tls && CertFile is null && KeyFile is null)
-            {
-                madeForK3s = K3sClientCertificate.Files(tls.Directory, Name);
-                target = target with { CertFile = madeForK3s[0], KeyFile = madeForK3s[1], CaFile = CaFile is null ? madeForK3s[2] : target.CaFile };
-            }
+            var (target, certificate) = K3dEngineService.PlanClientCertificate(resolved, etcd, Name, callerGaveCertificate: CertFile is not null || KeyFile is not null, callerGaveCa: CaFile is not null);
             var generated = Token is null;
             var token = Token is null ? Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant() : SecureStringTransformationAttribute.ToPlainText(Token);
             if (token.Length == 0) throw new K3dEtcdException(ErrorCatalog.InvalidK3sToken, "-Token is empty; pass the k3s token (or leave -Token out to have one generated).", "Token");
@@ -156,8 +150,8 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
                 NoKubeconfigUpdate = NoKubeconfigUpdate,
                 Network = Network,
             };
-            var built = service.BuildCreate(spec);
-            var commandLine = CommandLineQuoting.ForCurrentShell(service.Cli.Path, built.Display);
+            var built = K3dClusterService.BuildCreate(cli, version, spec);
+            var commandLine = CommandLineQuoting.ForCurrentShell(cli.Path, built.Display);
             var config = built.ConfigDisplay is null ? "" : $" with this {built.ConfigApiVersion} config file (private, removed when k3d returns): {built.ConfigDisplay}";
             var description = $"Create k3d cluster '{Name}' ({Servers} servers, {Agents} agents) on datastore {target.Masked}{(generated ? " with a generated token" : "")}: {commandLine}{config}";
             if (!ShouldProcess(description, $"Create k3d cluster '{Name}' on {target.Masked}?", "New-K3dCluster")) return;
@@ -166,38 +160,16 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
             // label on k3d v3.0-v3.3) before anything is made, so a refusal changes nothing.
             var docker = await GetDockerAsync(ct);
             var withProbe = (!SkipPreflight || !SkipVerify) && target.Kind == DatastoreKind.Etcd;
-            service = EtcdServices.K3d(service.Cli, service.Version, docker, withProbe, this);
-            await service.EnsureNameFreeAsync(Name, ct);
-
-            var issued = false;
-            if (madeForK3s.Length > 0)
-            {
-                // Never overwrite: files there belong to someone (a cluster of this name made earlier
-                // and still mounting them, or the user); ClientCertificateFileExists says which.
-                var cert = Pki.ClusterTlsStore.IssueClient(etcd!.Tls!, etcd.Name, K3sClientCertificate.CommonName(Name), System.IO.Path.GetDirectoryName(madeForK3s[0])!, Pki.CertificateAuthority.DefaultValidityDays, overwrite: false, this);
-                issued = true;
-                WriteVerbose($"Client certificate for k3s: {cert.CertFile} (CN={cert.CommonName}, until {cert.NotAfter:u})");
-            }
-            K3dClusterInfo? info;
-            bool? verified;
-            try
-            {
-                (info, verified) = await service.CreateAsync(spec, new K3dCreateOptions { SkipPreflight = SkipPreflight, SkipVerify = SkipVerify }, ct);
-            }
-            catch when (issued)
-            {
-                // Refused or rolled back: the certificate this call issued goes too (nothing else).
-                K3sClientCertificate.Remove(etcd!.Tls!.Directory, Name, this);
-                throw;
-            }
+            var service = EtcdServices.K3dEngine(EtcdServices.K3d(cli, version, docker, withProbe, this), GetDockerAsync, this);
+            var (info, verified) = await service.CreateAsync(spec, new K3dCreateOptions { SkipPreflight = SkipPreflight, SkipVerify = SkipVerify }, certificate, ct);
             if (SkipVerify) WriteVerbose("Not checked that k3s writes under /registry/ (-SkipVerify).");
             var datastore = (object?)etcd ?? target.Masked;
             if (info is null)
             {
-                WriteObject(new K3dCluster { Name = Name, Servers = Servers, Agents = Agents, Datastore = datastore, Network = spec.EffectiveNetwork ?? $"k3d-{Name}", Token = Token ?? ToSecureString(token), K3dVersion = service.Version.Text, DatastoreVerified = verified, KubeconfigPath = K3dClusterService.FindKubeconfig(Name) });
+                WriteObject(new K3dCluster { Name = Name, Servers = Servers, Agents = Agents, Datastore = datastore, Network = spec.EffectiveNetwork ?? $"k3d-{Name}", Token = Token ?? ToSecureString(token), K3dVersion = version.Text, DatastoreVerified = verified, KubeconfigPath = K3dClusterService.FindKubeconfig(Name) });
                 return;
             }
-            WriteObject(await ToK3dClusterAsync(info, service.Version, datastore, Token ?? ToSecureString(token), verified, ct));
+            WriteObject(await ToK3dClusterAsync(info, version, datastore, Token ?? ToSecureString(token), verified, ct));
         }
         catch (K3dEtcdException ex) when (IsPerItem(ex))
         {

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using K3dEtcd.Services;
 using K3dEtcd.Common;
 using K3dEtcd.K3d;
 using K3dEtcd.Model;
@@ -53,9 +54,9 @@ public sealed class RemoveK3dClusterCommand : K3dCmdletBase
 
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
-        var service = await GetK3dServiceAsync(ResolvePath(K3dPath), withProbe: false, ct);
+        var service = EtcdServices.K3dEngine(await GetK3dServiceAsync(ResolvePath(K3dPath), ct), GetDockerAsync, this);
         var names = ParameterSetName == ByObject ? InputObject.Select(c => c.Name).ToArray() : Name;
-        var clusters = await service.ListAsync(ct);
+        var clusters = await service.K3d.ListAsync(ct);
         foreach (var name in names)
         {
             var info = clusters.FirstOrDefault(c => c.Name == name);
@@ -71,27 +72,11 @@ public sealed class RemoveK3dClusterCommand : K3dCmdletBase
             }
             var what = $"k3d cluster '{name}' ({info.ServersCount} servers, {info.AgentsCount} agents)" + (IncludeDatastore && etcd is not null ? $" and its etcd cluster '{etcd}'" : "");
             if (!ShouldProcessUnlessForced(Force, what, "Remove")) continue;
-            // Where New-K3dCluster put the k3s client key (a TLS etcd cluster of this module), read before anything is removed.
-            string? tlsDirectory = null;
-            if (etcd is not null && !KeepClientCertificate)
-            {
-                try { tlsDirectory = (await (await GetClusterServiceAsync(ct)).GetAsync(etcd, ct))?.Tls?.Directory; }
-                catch (K3dEtcdException ex) when (IsPerItem(ex)) { WriteWarning($"Cannot look up etcd cluster '{etcd}' to remove the k3s client certificate: {ex.Message}"); }
-            }
             try
             {
-                await service.DeleteAsync(name, ct);
-                if (tlsDirectory is not null)
-                {
-                    foreach (var file in K3sClientCertificate.Remove(tlsDirectory, name, this)) WriteVerbose($"Removed {file}");
-                }
-                if (IncludeDatastore && etcd is not null)
-                {
-                    var removed = await (await GetClusterServiceAsync(ct)).RemoveAsync(etcd, keepData: false, ct);
-                    WriteVerbose($"Removed etcd cluster '{etcd}': {removed.Containers.Count} containers, {removed.Volumes.Count} volumes, {removed.Networks.Count} networks.");
-                }
+                await service.RemoveAsync(info, IncludeDatastore, KeepClientCertificate, ct);
             }
-            catch (K3dEtcdException ex)
+            catch (K3dEtcdException ex) when (IsPerItem(ex))
             {
                 WriteFailure(ex);
             }
