@@ -37,6 +37,7 @@
         'Save-EtcdSnapshot'
         'Get-EtcdSnapshot'
         'Restore-EtcdSnapshot'
+        'Update-EtcdCluster'
         'Get-EtcdAlarm'
         'Clear-EtcdAlarm'
         'Invoke-EtcdCompaction'

@@ -263,7 +263,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         }
     }
 
-    private async Task EnsureImageAsync(DockerAdapter runtime, string image, ImagePullPolicy policy, CancellationToken ct)
+    internal async Task EnsureImageAsync(DockerAdapter runtime, string image, ImagePullPolicy policy, CancellationToken ct)
     {
         if (await runtime.ImageExistsAsync(image, ct).ConfigureAwait(false)) return;
 

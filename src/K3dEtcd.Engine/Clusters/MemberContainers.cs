@@ -197,12 +197,15 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
     /// current certificate files. Its data volume is never touched. When the new container cannot
     /// be created or started, the old one is put back as it was and the error is thrown.
     /// </summary>
+    /// <remarks>labels: labels to set on the new container (say, the etcd version it now runs); the others are kept.</remarks>
     /// <returns>The new container's id, started.</returns>
-    public async Task<string> RecreateAsync(MemberPlan plan, string containerId, string? image, CancellationToken ct)
+    public async Task<string> RecreateAsync(MemberPlan plan, string containerId, string? image, CancellationToken ct, IReadOnlyDictionary<string, string>? labels = null)
     {
         var runtime = await RuntimeAsync(plan.Engine, ct).ConfigureAwait(false);
         var old = (await runtime.InspectContainerAsync(containerId, ct).ConfigureAwait(false)).Spec;
-        var next = image is null ? old : old with { Image = image };
+        var merged = new Dictionary<string, string>(old.Labels);
+        foreach (var (key, value) in labels ?? new Dictionary<string, string>()) merged[key] = value;
+        var next = old with { Image = image ?? old.Image, Labels = merged };
         var tlsDirectory = old.Labels.TryGetValue(Clusters.Labels.TlsDir, out var d) && d.Length > 0 ? d : null;
         log.Verbose($"docker{(plan.Placement is null ? "" : $" -H {plan.Engine}")} rm -f {plan.Container} (its volume {plan.Volume} stays)");
         await runtime.RemoveContainerAsync(containerId, ct).ConfigureAwait(false);

@@ -22,6 +22,9 @@ public static class EtcdServices
     /// <summary>A member service whose waits (stopped, leader elected, caught up) take at most <paramref name="timeout"/>.</summary>
     public static EtcdMemberService Members(DockerConnection docker, IOperationLog log, TimeSpan timeout) => new(Clusters(docker, log), log) { Timeout = timeout };
 
+    /// <summary>Rolling upgrades; each member's waits (caught up, leader moved) take at most <paramref name="timeout"/>.</summary>
+    public static EtcdUpgradeService Upgrade(DockerConnection docker, IOperationLog log, TimeSpan timeout) => new(Members(docker, log, timeout), log);
+
     public static EtcdFailoverService Failover(DockerConnection docker, IOperationLog log) => new(Members(docker, log), log);
 
     public static EtcdRestoreService Restore(DockerConnection docker, IOperationLog log) => new(Clusters(docker, log), log);

@@ -78,6 +78,15 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition ClusterVanished = Item(nameof(ClusterVanished), FailureKind.InvalidResult, "The cluster's containers disappeared while it was being created.");
     public static readonly ErrorDefinition ClusterStartTimeout = Item(nameof(ClusterStartTimeout), FailureKind.OperationTimeout, "The cluster did not reach a healthy quorum with one leader in time.");
     public static readonly ErrorDefinition ImageVersionProbeTimeout = Item(nameof(ImageVersionProbeTimeout), FailureKind.OperationTimeout, "The throwaway container that reads the etcd image's version (etcd --version) did not finish in time.");
+
+    // Upgrades (Update-EtcdCluster)
+    public static readonly ErrorDefinition UpgradeSkipsMinor = Item(nameof(UpgradeSkipsMinor), FailureKind.InvalidArgument, "The target version skips a minor version (or changes the major); etcd upgrades one minor at a time.");
+    public static readonly ErrorDefinition UpgradeIsDowngrade = Item(nameof(UpgradeIsDowngrade), FailureKind.InvalidArgument, "The target version is older than the cluster's; only etcd 3.6 -> 3.5 has a supported downgrade, through etcd's downgrade API.");
+    public static readonly ErrorDefinition UpgradeNeedsNewerPatch = Item(nameof(UpgradeNeedsNewerPatch), FailureKind.InvalidArgument, "Moving to etcd 3.6 needs every member on the 3.5 patch etcd's upgrade guide requires first.");
+    public static readonly ErrorDefinition UpgradeV2Enabled = Item(nameof(UpgradeV2Enabled), FailureKind.InvalidArgument, "The cluster was created with -EnableV2 and etcd 3.6 refuses --enable-v2.");
+    public static readonly ErrorDefinition UpgradeVersionUnknown = Item(nameof(UpgradeVersionUnknown), FailureKind.InvalidArgument, "The version of the cluster or of the target image is not known (give -Version, or an image tag that names it).");
+    public static readonly ErrorDefinition UpgradeClusterNotReady = Item(nameof(UpgradeClusterNotReady), FailureKind.InvalidOperation, "A member is down, unhealthy or on a third version, so the cluster is not upgraded.");
+    public static readonly ErrorDefinition UpgradeMemberFailed = Item(nameof(UpgradeMemberFailed), FailureKind.InvalidResult, "A member did not come up healthy on the new version (or its data differed); it runs its old version again and the upgrade stopped.");
     public static readonly ErrorDefinition EtcdClusterNotFound = Item(nameof(EtcdClusterNotFound), FailureKind.ObjectNotFound, "No etcd cluster with that name carries the Docker label io.k3detcd.cluster.");
 
     // members
