@@ -328,7 +328,18 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
             return;
         }
         log.Verbose($"docker network create {spec.NetworkName}");
-created.Network = await docker.CreateNetworkAsync(spec.NetworkName, new Dictionary<string, string> { [Labels.Cluster] = spec.Name }, ct).ConfigureAwait(false);
+        // Recorded by name before the call: Ctrl+C can cancel it after the engine made the network.
+        created.Network = spec.NetworkName;
+        try
+        {
+            created.Network = await docker.CreateNetworkAsync(spec.NetworkName, new Dictionary<string, string> { [Labels.Cluster] = spec.Name }, ct).ConfigureAwait(false);
+        }
+        catch (DockerOperationException)
+        {
+            // Refused: whatever has that name now is not ours.
+            created.Network = null;
+            throw;
+        }
     }
 
     // ---------------------------------------------------------------- read

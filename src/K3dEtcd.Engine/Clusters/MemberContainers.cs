@@ -96,8 +96,18 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
         var volumeLabels = new Dictionary<string, string> { [Clusters.Labels.Cluster] = spec.Name, [Clusters.Labels.Member] = plan.Container };
         if (labels.TryGetValue(Clusters.Labels.Engines, out var engines)) volumeLabels[Clusters.Labels.Engines] = engines;
         log.Verbose($"docker{on} volume create {plan.Volume}");
-        await runtime.CreateVolumeAsync(plan.Volume, volumeLabels, ct).ConfigureAwait(false);
+        // Recorded before the call: Ctrl+C can cancel it after the engine made the volume.
         created.Volumes.Add(plan.Volume);
+        try
+        {
+            await runtime.CreateVolumeAsync(plan.Volume, volumeLabels, ct).ConfigureAwait(false);
+        }
+        catch (DockerOperationException)
+        {
+            // Refused: whatever has that name now is not ours.
+            created.Volumes.Remove(plan.Volume);
+            throw;
+        }
 
         var command = EtcdCommandLine.Build(plan.Container, initialCluster, initialClusterState, spec, plan.Placement);
         ContainerSpec container;
@@ -137,7 +147,17 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
             };
             log.Verbose($"docker{on} create --name {plan.Container} --network host -v {plan.Volume}:/var/lib/etcd {spec.Image} {string.Join(' ', command)}");
         }
-        var id = await runtime.CreateContainerAsync(container, ct).ConfigureAwait(false);
+        string id;
+        try
+        {
+            id = await runtime.CreateContainerAsync(container, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C may have cancelled the call after the engine made the container: roll back by name.
+            created.Containers.Add(plan.Container);
+            throw;
+        }
         created.Containers.Add(id);
         if (spec.Tls && plan.Placement is not null) await CopyCertificatesAsync(runtime, plan, id, spec.TlsDirectory, ct).ConfigureAwait(false);
         return id;
@@ -247,16 +267,19 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
         foreach (var id in Enumerable.Reverse(created.Containers))
         {
             try { if (runtime is not null) await runtime.RemoveContainerAsync(id, CancellationToken.None).ConfigureAwait(false); }
+            catch (DockerOperationException ex) when (ex.IsNotFound) { }
             catch (DockerOperationException ex) { log.Warning($"Roll-back could not remove container {id}: {ex.DockerMessage}"); }
         }
         foreach (var volume in created.Volumes)
         {
             try { if (runtime is not null) await runtime.RemoveVolumeAsync(volume, CancellationToken.None).ConfigureAwait(false); }
+            catch (DockerOperationException ex) when (ex.IsNotFound) { }
             catch (DockerOperationException ex) { log.Warning($"Roll-back could not remove volume {volume}: {ex.DockerMessage}"); }
         }
         if (created.Network is not null)
         {
             try { if (runtime is not null) await runtime.DeleteNetworkAsync(created.Network, CancellationToken.None).ConfigureAwait(false); }
+            catch (DockerOperationException ex) when (ex.IsNotFound) { }
             catch (DockerOperationException ex) { log.Warning($"Roll-back could not remove network {created.Network}: {ex.DockerMessage}"); }
         }
         foreach (var directory in new[] { created.MemberTlsDirectory, created.TlsDirectory }.OfType<string>().Where(Directory.Exists))
