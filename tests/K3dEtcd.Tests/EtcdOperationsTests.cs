@@ -153,6 +153,9 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
         var inspected = EtcdSnapshotService.Inspect(path, NullOperationLog.Instance, None);
         Assert.Equal((saved.Hash, saved.Revision, saved.TotalKeys, saved.Sha256), (inspected.Hash, inspected.Revision, inspected.TotalKeys, inspected.Sha256));
 
+        // The source's own key-space hash at the snapshot's revision (etcdctl), for the restored cluster to match.
+        var sourceHash = Etcdctl(source, "endpoint", "hashkv", "--rev", before.Revision.ToString()).EnumerateArray()
+            .Select(e => e.GetProperty("HashKV").GetProperty("hash").GetUInt32()).Distinct().Single();
         await fx.Service().RemoveAsync(source.Name, keepData: false, None);
 
         var spec = fx.Spec(tls ? "rtdsttls" : "rtdst") with { Image = image, Tls = tls };
@@ -174,6 +177,9 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
             Assert.All(hashes, h => Assert.True(h.Consistent, h.Error));
             var etcdctlHashes = Etcdctl(restored, "endpoint", "hashkv", "--rev", hashes[0].Revision.ToString());
             Assert.All(etcdctlHashes.EnumerateArray(), e => Assert.Equal(hashes[0].Hash, e.GetProperty("HashKV").GetProperty("hash").GetUInt32()));
+            // ...and the same key space as the source had: its HashKV at the snapshot's revision.
+            Assert.Equal(before.Revision, hashes[0].Revision);
+            Assert.Equal(sourceHash, hashes[0].Hash);
             // No restore container is left behind.
             Assert.Equal("", Cli.Run("docker", "ps", "-aq", "--filter", "label=io.k3detcd.probe=restore").Output.Trim());
         }

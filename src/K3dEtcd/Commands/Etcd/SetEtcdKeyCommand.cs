@@ -162,8 +162,12 @@ public sealed class SetEtcdKeyCommand : EtcdDataCmdlet
         }
         catch (K3dEtcdException ex) when (ex.ErrorId == ErrorCatalog.EtcdNoSpace.Id && TargetCluster is { } cluster)
         {
-            // Name the exact command that gets this cluster out of NOSPACE.
-            throw new K3dEtcdException(ex, ex.Message.Replace("Run Optimize-EtcdCluster on the cluster", $"Run 'Optimize-EtcdCluster -Cluster {cluster.Name}'", StringComparison.Ordinal));
+            // Name the exact command that gets this cluster out of NOSPACE. With one or two members,
+            // defragmenting one leaves no quorum (DefragmentationWouldBreakQuorum) unless -Force accepts the pause.
+            var command = cluster.Size - 1 < cluster.Size / 2 + 1
+                ? $"Run 'Optimize-EtcdCluster -Cluster {cluster.Name} -Force' (with {cluster.Size} member(s) each defragmentation pauses the cluster, which -Force accepts)"
+                : $"Run 'Optimize-EtcdCluster -Cluster {cluster.Name}'";
+            throw new K3dEtcdException(ex, ex.Message.Replace("Run Optimize-EtcdCluster on the cluster", command, StringComparison.Ordinal));
         }
         if (PassThru) WriteObject(written, enumerateCollection: true);
     }
