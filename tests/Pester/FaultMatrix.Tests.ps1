@@ -195,7 +195,15 @@ Describe 'A TLS cluster whose CA files are missing or malformed' -Tag Docker, Fa
             @(Get-ChildItem $out -ErrorAction Ignore) | Should -BeNullOrEmpty
         }
         finally { Move-Item "$caKey.moved" $caKey -Force }
-        (New-EtcdClientCertificate -Cluster $tlsCluster -CommonName fm -OutputDirectory $out).CommonName | Should -Be 'fm'
+        $made = New-EtcdClientCertificate -Cluster $tlsCluster -CommonName fm -OutputDirectory $out
+        $made.CommonName | Should -Be 'fm'
+        # The restored CA really signed it (openssl), and etcd accepts it (etcdctl with that certificate).
+        $verified = openssl verify -CAfile $tlsCluster.Tls.CaFile -purpose sslclient $made.CertFile 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because "$verified"
+        "$verified" | Should -Match ': OK'
+        openssl x509 -in $made.CertFile -noout -subject | Should -Match 'CN\s*=\s*fm'
+        etcdctl --endpoints $tlsCluster.Endpoints[0] --cacert $tlsCluster.Tls.CaFile --cert $made.CertFile --key $made.KeyFile endpoint health 2>&1 | Out-Null
+        $LASTEXITCODE | Should -Be 0
     }
 
     It 'Get-EtcdKey without a client certificate: EtcdClientCertificateRequired (SecurityError)' {
