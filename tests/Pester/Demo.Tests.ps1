@@ -30,7 +30,7 @@ BeforeAll {
 }
 
 Describe 'demo/Demo.ps1' -Tag Docker {
-    It 'runs every step to completion, shows latency in seconds, and removes what it created' {
+    It 'runs every step to completion, shows follower latency in milliseconds, and removes what it created' {
         $prefix = New-TestName 'demo'
         $run = Start-Demo $prefix @()
         $run.Process.WaitForExit(420000) | Should -BeTrue
