@@ -34,10 +34,12 @@ function Step([string] $Name) {
     if ($FailAfter -eq $Name) { throw "Demo stopped on purpose after step '$Name' (-FailAfter)." }
     if ($PauseAfter -eq $Name) { Write-Host 'PAUSED'; Start-Sleep -Seconds 300 }
 }
+# EtcdLatency is in seconds; a table would round a loopback round trip to 0.00, so show milliseconds.
+function Format-Ms($Seconds) { if ($null -ne $Seconds) { '{0,12:0.000}' -f ($Seconds * 1000) } }
 function Show-LeaderStats($Stats) {
     Write-Host "Leader: $($Stats.LeaderName) ($($Stats.LeaderId)), raft term $($Stats.RaftTerm), source: $($Stats.Source)"
     $Stats.Followers | Select-Object Name, Id, Reachable,
-        @{ n = 'Latency (s)'; e = { $_.Latency.Current } }, @{ n = 'Average (s)'; e = { $_.Latency.Average } },
+        @{ n = 'Latency (ms)'; e = { Format-Ms $_.Latency.Current } }, @{ n = 'Average (ms)'; e = { Format-Ms $_.Latency.Average } },
         @{ n = 'Success'; e = { $_.Counts.Success } }, @{ n = 'Fail'; e = { $_.Counts.Fail } } | Out-Table
 }
 function New-DemoCluster([string] $Name, [hashtable] $Options = @{}) {

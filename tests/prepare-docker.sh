@@ -78,11 +78,14 @@ fi
 # etcd 3.5 (with etcdutl) from Debian trixie's packages, through a private apt directory so the
 # machine's own apt lists stay as they are. Used where behaviour differs by version.
 if [ "${K3DETCD_SKIP_ETCD35:-}" != 1 ] && ! docker image inspect "$IMAGE35" >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null && [ "$SUDO" != none ]; then
+  # The archive this machine already uses (its own apt sources), never a host name written here.
+  uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [ -n "$uri" ] || uri=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  if [ -n "$uri" ] && command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null && [ "$SUDO" != none ]; then
     say "building $IMAGE35 from Debian trixie's etcd packages"
     a=$(mktemp -d); chmod 755 "$a"   # apt's download user must reach it
     mkdir -p "$a/parts" "$a/lists/partial" "$a/cache/archives/partial" "$a/x"
-    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > "$a/parts/trixie.sources"
+    printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" > "$a/parts/trixie.sources"
     o=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$a/parts" -o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache")
     $SUDO apt-get "${o[@]}" update -qq
     (cd "$a" && $SUDO apt-get "${o[@]}" download etcd-server etcd-client >/dev/null)
@@ -90,7 +93,7 @@ if [ "${K3DETCD_SKIP_ETCD35:-}" != 1 ] && ! docker image inspect "$IMAGE35" >/de
     build_image "$IMAGE35" "$a/x/usr/bin/etcd" "$a/x/usr/bin/etcdctl" "$a/x/usr/bin/etcdutl"
     $SUDO rm -rf "$a"
   else
-    say "cannot build $IMAGE35 here (needs apt-get and root); tests that need etcd 3.5 will fail"
+    say "cannot build $IMAGE35 here (needs apt-get, root and an apt source URI); tests that need etcd 3.5 will fail"
   fi
 fi
 say "engine ready, image $IMAGE present"

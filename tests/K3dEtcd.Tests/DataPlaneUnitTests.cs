@@ -292,9 +292,10 @@ public sealed class DataPlaneUnitTests
     }
 
     [Fact]
-    public void V2_stats_keep_the_classic_shape_with_names()
+    public void V2_stats_keep_the_classic_shape_with_names_and_latency_in_seconds()
     {
-        var body = """{"leader":"aaaa","followers":{"bbbb":{"latency":{"current":0.001,"average":0.002,"standardDeviation":0.0005,"minimum":0.0001,"maximum":0.01},"counts":{"fail":1,"success":345}},"cccc":{"latency":{"current":0,"average":0,"standardDeviation":0,"minimum":0,"maximum":0},"counts":{"fail":9,"success":0}}}}""";
+        // etcd writes these latencies in milliseconds (FollowerStats.Succ: float64(d) / 1000000.0); the object holds seconds.
+        var body = """{"leader":"aaaa","followers":{"bbbb":{"latency":{"current":1,"average":2,"standardDeviation":0.5,"minimum":0.1,"maximum":10},"counts":{"fail":1,"success":345}},"cccc":{"latency":{"current":0,"average":0,"standardDeviation":0,"minimum":0,"maximum":0},"counts":{"fail":9,"success":0}}}}""";
         Assert.True(EtcdClusterStatusService.TryParseV2(body, Leader, Others, out var stats));
         Assert.Equal("v2", stats.Source);
         var m1 = stats.Followers[0];

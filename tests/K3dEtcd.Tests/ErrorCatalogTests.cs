@@ -63,14 +63,31 @@ public sealed class ErrorCatalogTests
     [Fact]
     public void Every_error_id_the_tests_assert_is_declared_in_the_catalogue()
     {
-        var patterns = new Regex[]
+        // Every way a test writes an ErrorId; each pattern must still find some, or it no longer matches the tests.
+        var patterns = new (string Form, Regex Pattern)[]
         {
-            new(@"Assert\.Equal\(\s*""(?<id>[A-Za-z0-9]+)"",\s*[^;]*ErrorId"),                 // xunit
-            new(@"'(?<id>[A-Za-z0-9]+),(?:\*|K3dEtcd\.Commands\.[A-Za-z.]+)'"),                // Pester FullyQualifiedErrorId
+            ("xunit Assert.Equal", new(@"Assert\.Equal\(\s*""(?<id>[A-Za-z0-9]+)"",\s*[^;]*ErrorId")),
+            ("xunit tuple or list on an ErrorId line", new(@"^(?=.*\bErrorId\b).*$", RegexOptions.Multiline)),
+            ("Pester FullyQualifiedErrorId", new(@"'(?<id>[A-Za-z0-9]+),(?:\*|K3dEtcd\.Commands\.[A-Za-z.]+)'")),
+            ("Pester -ForEach table entry", new(@"\b(?:Id|ErrorId)\s*=\s*'(?<id>[A-Z][A-Za-z0-9]+)'")),
+            ("Pester regex '^Id,' or '^(A|B),'", new(@"'\^\(?(?<id>[A-Za-z0-9]+(?:\|[A-Za-z0-9]+)*)\)?,")),
         };
-        var asserted = Sources("tests/K3dEtcd.Tests", "*.cs").Concat(Sources("tests/Pester", "*.ps1"))
-            .SelectMany(s => patterns.SelectMany(p => p.Matches(s.Text)).Select(m => (Id: m.Groups["id"].Value, s.File)))
+        // On an ErrorId line of C#, the PascalCase string literals: ("ClusterExists", FailureKind...), new[] { "EtcdUnreachable", ... }.
+        var literal = new Regex(@"""(?<id>[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)""");
+        IEnumerable<string> Ids(string form, Match m) => form.StartsWith("xunit tuple", StringComparison.Ordinal)
+            ? literal.Matches(m.Value).Select(l => l.Groups["id"].Value)
+            : m.Groups["id"].Value.Split('|');
+        var found = Sources("tests/K3dEtcd.Tests", "*.cs").Where(s => !s.File.EndsWith("ErrorCatalogTests.cs", StringComparison.Ordinal))
+            .Select(s => (s.File, s.Text, IsCs: s.File.EndsWith(".cs", StringComparison.Ordinal)))
+            .Concat(Sources("tests/Pester", "*.ps1").Select(s => (s.File, s.Text, IsCs: false)))
+            .SelectMany(s => patterns.Where(p => p.Form.StartsWith("xunit", StringComparison.Ordinal) == s.IsCs)
+                .SelectMany(p => p.Pattern.Matches(s.Text).SelectMany(m => Ids(p.Form, m)).Select(id => (p.Form, Id: id, s.File))))
             .ToList();
+        foreach (var (form, _) in patterns)
+        {
+            Assert.True(found.Any(f => f.Form == form), $"No ErrorId written as {form} found in tests/: the pattern no longer matches.");
+        }
+        var asserted = found.Select(f => (f.Id, f.File)).ToList();
         Assert.True(asserted.Count > 20, $"Found only {asserted.Count} asserted ErrorIds in tests/: the patterns no longer match.");
         var unknown = asserted.Where(a => ErrorCatalog.Find(a.Id) is null && !PowerShellIds.Contains(a.Id)).Select(a => $"{a.Id} ({a.File})").Distinct().ToList();
         Assert.True(unknown.Count == 0, "Tests assert ErrorIds that the catalogue does not declare: " + string.Join(", ", unknown));

@@ -349,12 +349,16 @@ public sealed class EtcdDataPlaneTests(DockerFixture fx)
                 var s = await new EtcdClusterStatusService(one).GetLeaderStatsAsync(hosts, None);
                 Assert.Equal("v2", s.Source);
             }
+            var firstLeader = (await service.GetLeaderStatsAsync(hosts, None)).Endpoint!;
+            var curlFirst = JsonDocument.Parse(Cli.Run("curl", "-s", firstLeader + "/v2/stats/leader").Output).RootElement;
             var stats = await service.GetLeaderStatsAsync(hosts, None);
             var leaderUrl = stats.Endpoint!;
+            Assert.Equal(firstLeader, leaderUrl);
             var curl = JsonDocument.Parse(Cli.Run("curl", "-s", leaderUrl + "/v2/stats/leader").Output).RootElement;
             Assert.Equal(curl.GetProperty("leader").GetString(), stats.LeaderId);
             var curlFollowers = curl.GetProperty("followers").EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
             Assert.Equal(curlFollowers.Keys.Order(), stats.Followers.Select(f => f.Id).Order());
+            foreach (var f in stats.Followers) AssertV2LatencyInSeconds(f, curlFirst.GetProperty("followers").GetProperty(f.Id), curlFollowers[f.Id]);
             // A follower is refused by etcd itself (403 "not current leader"), so we must have found the leader.
             var followerUrl = cluster.Endpoints.First(e => e != leaderUrl);
             Assert.Contains("403", Cli.Run("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", followerUrl + "/v2/stats/leader").Output);
@@ -389,6 +393,36 @@ public sealed class EtcdDataPlaneTests(DockerFixture fx)
         finally
         {
             await fx.Service().RemoveAsync(cluster.Name, keepData: false, None);
+        }
+    }
+
+    /// <summary>
+    /// A follower's latency from the module (seconds) against etcd's v2 JSON (milliseconds: etcd's
+    /// FollowerStats.Succ stores float64(d) / 1000000.0 of a time.Duration) read with curl just before
+    /// and just after. etcd's minimum only falls and its maximum only rises, so the module's value x 1000
+    /// lies between the two reads; current and average lie within the later read's [minimum, maximum];
+    /// k new samples move an average of n by at most k*(max-min)/n; with none, every figure is curl's.
+    /// </summary>
+    private static void AssertV2LatencyInSeconds(EtcdFollowerStats f, JsonElement before, JsonElement after)
+    {
+        const double eps = 1e-9;
+        double L(JsonElement e, string name) => e.GetProperty("latency").GetProperty(name).GetDouble();
+        long Success(JsonElement e) => e.GetProperty("counts").GetProperty("success").GetInt64();
+        Assert.True(Success(after) > 0, $"{f.Id}: no sample to compare");
+        Assert.InRange(f.Latency.Minimum!.Value * 1000, L(after, "minimum") - eps, L(before, "minimum") + eps);
+        Assert.InRange(f.Latency.Maximum!.Value * 1000, L(before, "maximum") - eps, L(after, "maximum") + eps);
+        Assert.InRange(f.Latency.Current!.Value * 1000, L(after, "minimum") - eps, L(after, "maximum") + eps);
+        Assert.InRange(f.Latency.Average!.Value * 1000, L(after, "minimum") - eps, L(after, "maximum") + eps);
+        var k = Success(after) - Success(before);
+        if (Success(before) > 0)
+        {
+            var drift = k * (L(after, "maximum") - L(after, "minimum")) / Success(before) + eps;
+            Assert.InRange(f.Latency.Average.Value * 1000, L(before, "average") - drift, L(before, "average") + drift);
+        }
+        if (k == 0)
+        {
+            Assert.Equal(L(before, "current"), f.Latency.Current.Value * 1000, 9);
+            Assert.Equal(L(before, "standardDeviation"), f.Latency.StandardDeviation!.Value * 1000, 9);
         }
     }
 

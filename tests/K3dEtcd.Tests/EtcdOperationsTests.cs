@@ -1,4 +1,5 @@
-// Long because: the day-2 cases share one fixture of clusters (etcd 3.4 and 3.5, plain and TLS); splitting the file would start them again.
+// Long because: the day-2 cases against real etcd (snapshots on 3.4/3.5 plain and TLS, refusals, cancellation, NOSPACE,
+// defragmentation, leader moves) share their helpers (etcdctl, seeding, dumps); each test creates and removes its own clusters.
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -153,6 +154,9 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
         var inspected = EtcdSnapshotService.Inspect(path, NullOperationLog.Instance, None);
         Assert.Equal((saved.Hash, saved.Revision, saved.TotalKeys, saved.Sha256), (inspected.Hash, inspected.Revision, inspected.TotalKeys, inspected.Sha256));
 
+        // The source's own key-space hash at the snapshot's revision (etcdctl), for the restored cluster to match.
+        var sourceHash = Etcdctl(source, "endpoint", "hashkv", "--rev", before.Revision.ToString()).EnumerateArray()
+            .Select(e => e.GetProperty("HashKV").GetProperty("hash").GetUInt32()).Distinct().Single();
         await fx.Service().RemoveAsync(source.Name, keepData: false, None);
 
         var spec = fx.Spec(tls ? "rtdsttls" : "rtdst") with { Image = image, Tls = tls };
@@ -174,6 +178,9 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
             Assert.All(hashes, h => Assert.True(h.Consistent, h.Error));
             var etcdctlHashes = Etcdctl(restored, "endpoint", "hashkv", "--rev", hashes[0].Revision.ToString());
             Assert.All(etcdctlHashes.EnumerateArray(), e => Assert.Equal(hashes[0].Hash, e.GetProperty("HashKV").GetProperty("hash").GetUInt32()));
+            // ...and the same key space as the source had: its HashKV at the snapshot's revision.
+            Assert.Equal(before.Revision, hashes[0].Revision);
+            Assert.Equal(sourceHash, hashes[0].Hash);
             // No restore container is left behind.
             Assert.Equal("", Cli.Run("docker", "ps", "-aq", "--filter", "label=io.k3detcd.probe=restore").Output.Trim());
         }
@@ -318,33 +325,6 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
         Assert.Equal("", Cli.Run("docker", "ps", "-aq", "--filter", "label=io.k3detcd.probe=restore").Output.Trim());
         Assert.True(File.Exists(path), "the snapshot itself is the user's and stays");
     }
-
-    [Fact]
-    public void The_hash_of_a_stream_covers_everything_but_its_last_32_bytes_however_it_is_cut()
-    {
-        var data = RandomNumberGenerator.GetBytes(5000);
-        var expected = SHA256.HashData(data.AsSpan(0, data.Length - 32));
-        foreach (var cut in new[] { 1, 7, 31, 32, 33, 100, 4999, 5000 })
-        {
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var tail = new byte[32];
-            var tailLength = 0;
-            for (var i = 0; i < data.Length; i += cut)
-            {
-                EtcdSnapshotService.HashAllButLast32(sha, tail, ref tailLength, data.AsSpan(i, Math.Min(cut, data.Length - i)));
-            }
-            Assert.Equal(expected, sha.GetHashAndReset());
-            Assert.Equal(data[^32..], tail);
-        }
-    }
-
-    [Theory]
-    [InlineData("3.4.23", "/usr/local/bin/etcdctl")]
-    [InlineData("3.5.16", "/usr/local/bin/etcdutl")]
-    [InlineData("3.6.4", "/usr/local/bin/etcdutl")]
-    [InlineData(null, "/usr/local/bin/etcdutl")]
-    public void Restore_uses_etcdctl_on_34_and_etcdutl_from_35(string? version, string tool) =>
-        Assert.Equal(tool, EtcdRestoreService.ToolFor(version));
 
     // ---------------------------------------------------------------- NOSPACE, defragmentation
 
@@ -547,25 +527,5 @@ public sealed class EtcdOperationsTests(DockerFixture fx) : IDisposable
         {
             await fx.Service().RemoveAsync(cluster.Name, keepData: false, None);
         }
-    }
-
-    [Theory]
-    [InlineData(null, "1h", "InvalidAutoCompactionMode", "hourly")]
-    [InlineData(null, "soon", "InvalidAutoCompactionRetention", null)]
-    [InlineData(null, "1h", "InvalidAutoCompactionRetention", "revision")]
-    [InlineData(-1L, null, "InvalidQuotaBackendBytes", null)]
-    public void Bad_quota_and_auto_compaction_settings_are_refused_before_anything_is_created(long? quota, string? retention, string errorId, string? mode)
-    {
-        var ex = Assert.Throws<K3dEtcdException>(() => EtcdClusterService.ValidateSpec(fx.Spec("v") with { QuotaBackendBytes = quota, AutoCompactionRetention = retention, AutoCompactionMode = mode }));
-        Assert.Equal(errorId, ex.ErrorId);
-    }
-
-    [Fact]
-    public void Quota_and_auto_compaction_become_single_token_flags()
-    {
-        var command = EtcdCommandLine.Build("e0", "e0=http://e0:2380", "new",
-            fx.Spec("q") with { QuotaBackendBytes = 64L * 1024 * 1024, AutoCompactionRetention = "1h" });
-        Assert.Contains("--quota-backend-bytes=67108864", command);
-        Assert.Contains("--auto-compaction-retention=1h", command);
     }
 }

@@ -81,6 +81,15 @@ public sealed class EtcdWriteBatcherTests(DockerFixture fx)
             Assert.Equal(("EtcdNoSpace", FailureKind.QuotaExceeded), (ex.ErrorId, ex.Kind));
             Assert.Contains("Run 'Optimize-EtcdCluster -Cluster small'", ex.Message);
         }
+        // One or two members: defragmenting one pauses the cluster, so the command that works has -Force.
+        using (var one = EtcdConnection.Open(new EtcdConnectionOptions { Endpoints = ["http://127.0.0.1:2"], ClusterName = "one", ClusterSize = 1 }))
+        {
+            Assert.Contains("Run 'Optimize-EtcdCluster -Cluster one -Force'", one.Map(full, "put", "/k").Message);
+        }
+        using (var three = EtcdConnection.Open(new EtcdConnectionOptions { Endpoints = ["http://127.0.0.1:3"], ClusterName = "three", ClusterSize = 3 }))
+        {
+            Assert.Contains("Run 'Optimize-EtcdCluster -Cluster three'", three.Map(full, "put", "/k").Message);
+        }
         using var anonymous = EtcdConnection.Open(new EtcdConnectionOptions { Endpoints = ["http://127.0.0.1:1"] });
         Assert.Contains("Run Optimize-EtcdCluster on the cluster", anonymous.Map(full, "put", "/k").Message);
         Assert.Equal("small", EtcdConnectionOptions.FromCluster(new EtcdCluster { Name = "small", Members = [new EtcdClusterMember { Name = "small0", ClientUrl = "http://127.0.0.1:1" }] }).ClusterName);

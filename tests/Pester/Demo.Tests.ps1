@@ -1,5 +1,5 @@
-# demo/Demo.ps1 leaves nothing behind: when it completes, when it fails half way, and when it is
-# stopped with Ctrl+C (SIGINT to its pwsh). Checked with the docker CLI, not the module.
+# demo/Demo.ps1 runs to completion, and leaves nothing behind: when it completes, when it fails half
+# way, and when it is stopped with Ctrl+C (SIGINT to its pwsh). Checked with the docker CLI, not the module.
 BeforeAll {
     . "$PSScriptRoot/TestHelpers.ps1"
     Assert-DockerAvailable
@@ -30,6 +30,38 @@ BeforeAll {
 }
 
 Describe 'demo/Demo.ps1' -Tag Docker {
+    It 'runs every step to completion, shows follower latency in milliseconds, and removes what it created' {
+        $prefix = New-TestName 'demo'
+        $run = Start-Demo $prefix @()
+        $run.Process.WaitForExit(420000) | Should -BeTrue
+        $run.Process.WaitForExit()
+        $lines = @(Get-DemoOutput $run | ForEach-Object { $_ -replace '\e\[[0-9;]*[A-Za-z]', '' })
+        $text = $lines -join "`n"
+        $run.Process.ExitCode | Should -Be 0 -Because $text
+        foreach ($n in 1..7) { $text | Should -Match "(?m)^== $n\. " }
+        $text | Should -Match 'Old leader \S+ was killed; the new leader is \S+\.'
+        $text | Should -Match 'Nothing is left'
+        $text | Should -Not -Match 'Left behind'
+        # Step 3's two tables: every follower's average latency in milliseconds (the object holds seconds; a table
+        # of seconds showed a loopback round trip as 0.00), above zero and under a second.
+        foreach ($source in 'v2', 'metrics') {
+            $at = [array]::FindIndex([string[]]$lines, [Predicate[string]] { param($l) $l -match "source: $source$" })
+            $at | Should -BeGreaterOrEqual 0 -Because "the demo shows the $source leader stats"
+            $header = $lines[($at + 1)..($at + 4)] | Where-Object { $_ -match 'Average \(ms\)' } | Select-Object -First 1
+            $header | Should -Not -BeNullOrEmpty -Because 'the latency columns say their unit'
+            $start = $header.IndexOf('Average (ms)'); $end = $start + 'Average (ms)'.Length
+            $rows = @($lines[($at + 3)..($at + 6)] | Where-Object { $_ -match "^$([regex]::Escape($prefix))" })
+            $rows | Should -HaveCount 2
+            foreach ($row in $rows) {
+                $cell = $row.PadRight($end).Substring($start, $end - $start).Trim()
+                $cell | Should -Match '^\d+\.\d{3}$'
+                [double]$cell | Should -BeGreaterThan 0
+                [double]$cell | Should -BeLessThan 1000
+            }
+        }
+        Get-DemoLeftover $prefix | Should -BeNullOrEmpty
+    }
+
     It 'stops half way on a failure and removes what it created' {
         $prefix = New-TestName 'demo'
         $run = Start-Demo $prefix @('-FailAfter', 'tls')

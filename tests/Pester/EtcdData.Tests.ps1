@@ -36,6 +36,48 @@ BeforeAll {
         [pscustomobject]@{ PowerShell = $ps; Handle = $ps.BeginInvoke() }
     }
 
+    # A follower's latency from the module (seconds) against etcd's own v2 JSON (milliseconds: etcd's
+    # FollowerStats.Succ stores float64(d) / 1000000.0 of a time.Duration), read with curl just before
+    # and just after the module. etcd's minimum only falls and its maximum only rises, so the module's
+    # value x 1000 lies between the two reads; the current and average values lie within [minimum,
+    # maximum] of the later read; k new samples move an average of n by at most k*(max-min)/n; with no
+    # new sample every figure is exactly curl's.
+    function Assert-V2LatencyInSeconds($Follower, $Before, $After) {
+        $b = $Before.followers.($Follower.Id); $a = $After.followers.($Follower.Id)
+        $b | Should -Not -BeNullOrEmpty; $a | Should -Not -BeNullOrEmpty
+        $a.counts.success | Should -BeGreaterThan 0 -Because 'a follower with no sample has no latency to compare'
+        $l = $Follower.Latency; $eps = 1e-9
+        ($l.Minimum * 1000) | Should -BeGreaterOrEqual ($a.latency.minimum - $eps)
+        ($l.Minimum * 1000) | Should -BeLessOrEqual ($b.latency.minimum + $eps)
+        ($l.Maximum * 1000) | Should -BeGreaterOrEqual ($b.latency.maximum - $eps)
+        ($l.Maximum * 1000) | Should -BeLessOrEqual ($a.latency.maximum + $eps)
+        foreach ($v in $l.Current, $l.Average) {
+            ($v * 1000) | Should -BeGreaterOrEqual ($a.latency.minimum - $eps)
+            ($v * 1000) | Should -BeLessOrEqual ($a.latency.maximum + $eps)
+        }
+        $k = $a.counts.success - $b.counts.success
+        if ($b.counts.success -gt 0) {
+            $drift = $k * ($a.latency.maximum - $a.latency.minimum) / $b.counts.success + $eps
+            [math]::Abs($l.Average * 1000 - $b.latency.average) | Should -BeLessOrEqual $drift
+        }
+        if ($k -eq 0) {
+            ($l.Current * 1000) | Should -BeGreaterOrEqual ($b.latency.current - $eps)
+            ($l.Current * 1000) | Should -BeLessOrEqual ($b.latency.current + $eps)
+            [math]::Abs($l.StandardDeviation * 1000 - $b.latency.standardDeviation) | Should -BeLessOrEqual $eps
+        }
+    }
+
+    # The leader's round-trip histogram to one peer, read with curl: sum (seconds) and count.
+    function Get-PeerRoundTrip([string] $Endpoint, [string] $To) {
+        $sum = 0.0; $count = 0.0
+        foreach ($line in (curl -s @script:curlTls "$Endpoint/metrics")) {
+            if ($line -match "^etcd_network_peer_round_trip_time_seconds_(sum|count)\{[^}]*To=`"$To`"[^}]*\} (\S+)") {
+                if ($Matches[1] -eq 'sum') { $sum += [double]$Matches[2] } else { $count += [double]$Matches[2] }
+            }
+        }
+        [pscustomobject]@{ Sum = $sum; Count = $count }
+    }
+
     # The member that holds a watch, from etcd's own watcher gauge (curl, with the client certificate on a TLS cluster).
     function Wait-Watcher([string[]] $Endpoints) {
         for ($i = 0; $i -lt 100; $i++) {
@@ -228,12 +270,26 @@ Describe 'etcd data plane cmdlets (<Mode>)' -Tag Docker, DataPlane -ForEach @(@{
         Test-EtcdCluster -Cluster $name -Quiet | Should -BeExactly $true
     }
 
-    It 'gets leader stats from metrics when v2 is off' {
+    It 'gets leader stats from metrics when v2 is off, latency in seconds as the histogram has it' {
+        $first = Get-EtcdLeaderStats -Cluster $cluster
+        # The prober measures every few seconds: wait for a sample to every follower.
+        for ($i = 0; $i -lt 60 -and @($first.Followers | Where-Object { (Get-PeerRoundTrip $first.Endpoint $_.Id).Count -eq 0 }).Count; $i++) { Start-Sleep -Milliseconds 500 }
+        $before = @{}; $first.Followers | ForEach-Object { $before[$_.Id] = Get-PeerRoundTrip $first.Endpoint $_.Id }
         $stats = Get-EtcdLeaderStats -Cluster $cluster
+        $after = @{}; $stats.Followers | ForEach-Object { $after[$_.Id] = Get-PeerRoundTrip $stats.Endpoint $_.Id }
         $stats.Source | Should -Be 'metrics'
+        $stats.Endpoint | Should -Be $first.Endpoint
         $stats.LeaderId | Should -Be (Get-EtcdMember -Cluster $cluster | Where-Object IsLeader).Id
         $stats.Followers | Should -HaveCount 2
         $stats.Followers.Counts.Success | Where-Object { $null -ne $_ } | Should -BeNullOrEmpty
+        foreach ($f in $stats.Followers) {
+            # Counts and sums only grow: the module's count and its Average x count (the histogram's sum, in seconds) lie between curl's two reads.
+            $before[$f.Id].Count | Should -BeGreaterThan 0
+            $f.Latency.Samples | Should -BeGreaterOrEqual $before[$f.Id].Count
+            $f.Latency.Samples | Should -BeLessOrEqual $after[$f.Id].Count
+            ($f.Latency.Average * $f.Latency.Samples) | Should -BeGreaterOrEqual ($before[$f.Id].Sum - 1e-9)
+            ($f.Latency.Average * $f.Latency.Samples) | Should -BeLessOrEqual ($after[$f.Id].Sum + 1e-9)
+        }
         curl -s -o /dev/null -w '%{http_code}' @curlTls "$($stats.Endpoint)/v2/stats/leader" | Should -Be 404
     }
 
@@ -344,7 +400,12 @@ Describe 'Leader statistics with -EnableV2 and a stopped follower' -Tag Docker, 
             $f.Counts.Success | Should -BeGreaterOrEqual $curlBefore.followers.($f.Id).counts.success
             $f.Counts.Success | Should -BeLessOrEqual $curl.followers.($f.Id).counts.success
             $f.Latency.Average | Should -BeGreaterThan 0
+            Assert-V2LatencyInSeconds $f $curlBefore $curl
         }
+        # The table shows the seconds as milliseconds: curl's average, give or take the drift above.
+        $row = $stats.Followers | Sort-Object Name | Select-Object -First 1
+        $shown = ($row | Format-Table | Out-String -Stream | Where-Object { $_ -match "^$([regex]::Escape($row.Name))\s" }) -split '\s+'
+        $shown[2] | Should -Be ('{0:0.000}' -f ($row.Latency.Average * 1000))
 
         $victim = $v2.Members | Where-Object { $_.ClientUrl -ne $stats.Endpoint } | Select-Object -First 1
         docker stop -t 1 $victim.ContainerName | Out-Null

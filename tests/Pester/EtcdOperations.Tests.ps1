@@ -50,6 +50,20 @@ BeforeAll {
     $bytes[[int]($bytes.Length / 2)] = $bytes[[int]($bytes.Length / 2)] -bxor 0x40
     [IO.File]::WriteAllBytes($script:flipped, $bytes)
 
+    # etcdctl's own view, for what the module claims it did (or did not do).
+    function Get-EtcdctlAlarm([string[]] $Endpoints) {
+        $out = etcdctl --endpoints ($Endpoints -join ',') alarm list
+        if ($LASTEXITCODE -ne 0) { throw "etcdctl alarm list failed: $out" }
+        @($out | ForEach-Object { $_.Trim() } | Where-Object { $_ })
+    }
+    # Revision 0 is etcd's "the newest" (etcd refuses a revision at or below the compaction, even the newest one).
+    function Get-EtcdctlHashKV([string[]] $Endpoints, [long] $Revision = 0) {
+        $json = etcdctl --endpoints ($Endpoints -join ',') endpoint hashkv --rev $Revision -w json 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "etcdctl endpoint hashkv failed: $json" }
+        foreach ($e in ($json | Where-Object { $_ -is [string] } | ConvertFrom-Json)) {
+            [pscustomobject]@{ Endpoint = $e.Endpoint; Hash = [uint32]$e.HashKV.hash; CompactRevision = [long]$e.HashKV.compact_revision; Revision = [long]$e.HashKV.header.revision }
+        }
+    }
     function Get-EtcdctlStatus([string[]] $Endpoints) {
         $json = etcdctl --endpoints ($Endpoints -join ',') endpoint status -w json
         if ($LASTEXITCODE -ne 0) { throw "etcdctl endpoint status failed: $json" }
@@ -114,7 +128,13 @@ Describe 'Snapshots: Save-EtcdSnapshot, Get-EtcdSnapshot, Restore-EtcdSnapshot' 
         $after = etcdctl --endpoints ($r.Endpoints -join ',') get /registry/ --prefix -w json | ConvertFrom-Json
         $after.kvs.Count | Should -Be 300
         ($after.kvs | ConvertTo-Json -Compress) | Should -Be ($before.kvs | ConvertTo-Json -Compress)
-        docker ps -aq --filter label=io.k3detcd.probe=restore | Should -BeNullOrEmpty
+        # The whole key space with its history, as etcd hashes it: the source's HashKV at the snapshot's revision.
+        $sourceHash = @(Get-EtcdctlHashKV $c.Endpoints $saved.Revision | Select-Object -ExpandProperty Hash -Unique)
+        $sourceHash | Should -HaveCount 1
+        (Get-EtcdctlHashKV $r.Endpoints $saved.Revision).Hash | Should -Be $sourceHash[0]
+        $left = docker ps -aq --filter label=io.k3detcd.probe=restore
+        $LASTEXITCODE | Should -Be 0
+        $left | Should -BeNullOrEmpty
         Remove-EtcdCluster $fresh -Force
     }
 }
@@ -198,6 +218,7 @@ Describe 'Maintenance: members, alarms, compaction, defragmentation, optimizatio
     }
 
     It 'lists no alarm on a healthy cluster and clears none' {
+        Get-EtcdctlAlarm $c.Endpoints | Should -BeNullOrEmpty
         Get-EtcdAlarm -Cluster $name | Should -BeNullOrEmpty
         Clear-EtcdAlarm -Cluster $name -Confirm:$false -PassThru | Should -BeNullOrEmpty
     }
@@ -245,22 +266,44 @@ Describe 'Maintenance: members, alarms, compaction, defragmentation, optimizatio
         $r.CompletionMatches.CompletionText | Should -Be @("${name}0", "${name}1", "${name}2")
     }
 
-    It 'tests consistency: one HashKV per member at one revision, all equal' {
+    It 'tests consistency: one HashKV per member at one revision, all equal, as etcdctl hashes them' {
         $h = Test-EtcdCluster -Cluster $name -Consistency
         $h.Count | Should -Be 3
         $h | ForEach-Object { $_.Consistent | Should -BeTrue }
         @($h.Hash | Sort-Object -Unique).Count | Should -Be 1
         @($h.Revision | Sort-Object -Unique).Count | Should -Be 1
+        # etcdctl, member by member at the newest revision (nothing writes meanwhile): the same revision, hash and compact revision.
+        $ctl = @(Get-EtcdctlHashKV $c.Endpoints)
+        $ctl | Should -HaveCount 3
+        foreach ($m in $h) {
+            $e = @($ctl | Where-Object Endpoint -EQ $m.Endpoint)
+            $e | Should -HaveCount 1
+            $e.Revision | Should -Be $m.Revision
+            $e.Hash | Should -Be $m.Hash
+            $e.CompactRevision | Should -Be $m.CompactRevision
+        }
         Test-EtcdCluster -Cluster $name -Consistency -Quiet | Should -BeTrue
     }
 
-    It 'changes nothing with -WhatIf' {
-        $leader = (Get-EtcdMember -Cluster $name | Where-Object IsLeader).Name
+    It 'changes nothing with -WhatIf (etcdctl: an old revision still readable, every dbSize and the leader unchanged)' {
+        # Fresh history after the compactions above, and garbage for a defragmentation to reclaim.
+        $first = (etcdctl --endpoints $c.Endpoints[0] put /whatif v1 -w json | ConvertFrom-Json).header.revision
+        $LASTEXITCODE | Should -Be 0
+        2..20 | ForEach-Object { etcdctl --endpoints $c.Endpoints[0] put /whatif "v$_" | Out-Null }
+        $sizes = @{}; Get-EtcdctlStatus $c.Endpoints | ForEach-Object { $sizes[$_.Endpoint] = $_.DbSize }
+        $leader = (Get-EtcdctlStatus $c.Endpoints).Leader | Sort-Object -Unique
         $other = (Get-EtcdMember -Cluster $name | Where-Object { -not $_.IsLeader } | Select-Object -First 1).Name
         Move-EtcdLeader -Cluster $name -To $other -WhatIf
         Invoke-EtcdCompaction -Cluster $name -WhatIf | Should -BeNullOrEmpty
-        Optimize-EtcdCluster -Cluster $name -WhatIf | Should -BeNullOrEmpty
-        (Get-EtcdMember -Cluster $name | Where-Object IsLeader).Name | Should -Be $leader
+        Invoke-EtcdCompaction -Cluster $name -KeepRevisions 1 -WhatIf | Should -BeNullOrEmpty
+        Invoke-EtcdDefragmentation -Cluster $name -WhatIf | Should -BeNullOrEmpty
+        Optimize-EtcdCluster -Cluster $name -KeepRevisions 1 -WhatIf | Should -BeNullOrEmpty
+        # No compaction ran: the first of those revisions is still readable.
+        etcdctl --endpoints $c.Endpoints[0] get /whatif --rev $first --print-value-only | Should -Be 'v1'
+        $LASTEXITCODE | Should -Be 0
+        # No defragmentation ran: etcd's own figure for each member's file is what it was.
+        foreach ($s in Get-EtcdctlStatus $c.Endpoints) { $s.DbSize | Should -Be $sizes[$s.Endpoint] -Because "$($s.Endpoint) was not defragmented" }
+        (Get-EtcdctlStatus $c.Endpoints).Leader | Sort-Object -Unique | Should -Be $leader
     }
 }
 
@@ -296,17 +339,30 @@ Describe 'NOSPACE: a full cluster says how to recover, and Optimize-EtcdCluster 
         $err | Should -Not -BeNullOrEmpty
         $err.FullyQualifiedErrorId | Should -Be 'EtcdNoSpace,K3dEtcd.Commands.Etcd.SetEtcdKeyCommand'
         $err.CategoryInfo.Category | Should -Be 'QuotaExceeded'
-        $err.Exception.Message | Should -BeLike "*Optimize-EtcdCluster -Cluster $small*"
+        # One member: its defragmentation pauses the cluster, which -Force accepts; the message names the command that works.
+        $err.Exception.Message | Should -BeLike "*'Optimize-EtcdCluster -Cluster $small -Force'*"
         (Get-EtcdAlarm -Cluster $small).Alarm | Should -Be 'NOSPACE'
+        $ctlAlarms = @(Get-EtcdctlAlarm $s.Endpoints)
+        $ctlAlarms | Should -HaveCount 1
+        $ctlAlarms[0] | Should -Match '^memberID:\d+ alarm:NOSPACE$'
+        # The refused put: etcd checks the quota again when it applies, so it may have applied that one anyway.
+        $refusedKey = "/fill/$(($i - 1) % 8)"; $refusedValue = "$($i - 1)$big"
 
-        # One member: its defragmentation pauses the cluster, which -Force accepts.
-        $o = Optimize-EtcdCluster -Cluster $small -Force
+        $command = [regex]::Match($err.Exception.Message, "'(Optimize-EtcdCluster [^']+)'").Groups[1].Value
+        $o = Invoke-Expression $command
         $o.AlarmsCleared.Alarm | Should -Be 'NOSPACE'
         $o.DbSizeAfter | Should -BeLessThan $o.DbSizeBefore
         Get-EtcdAlarm -Cluster $small | Should -BeNullOrEmpty
+        Get-EtcdctlAlarm $s.Endpoints | Should -BeNullOrEmpty
         Set-EtcdKey -Cluster $small -Key /after -Value ok
         etcdctl --endpoints $s.Endpoints[0] get /after --print-value-only | Should -Be 'ok'
-        foreach ($k in $acknowledged.Keys) { (Get-EtcdKey -Cluster $small -Key $k).Value | Should -Be $acknowledged[$k] }
+        # Every acknowledged write survived, read with etcdctl.
+        $acknowledged.Count | Should -BeGreaterThan 0
+        foreach ($k in $acknowledged.Keys) {
+            $v = etcdctl --endpoints $s.Endpoints[0] get $k --print-value-only
+            $LASTEXITCODE | Should -Be 0
+            if ($k -eq $refusedKey) { $v | Should -BeIn @($acknowledged[$k], $refusedValue) } else { $v | Should -Be $acknowledged[$k] }
+        }
     }
 
     It 'refuses to defragment a one-member cluster without -Force' {

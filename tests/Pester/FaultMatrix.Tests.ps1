@@ -109,7 +109,8 @@ Describe 'An unknown cluster' -Tag Docker, FaultMatrix {
         $r.Error.CategoryInfo.Category | Should -Be $Cat
         $r.Output | Should -BeNullOrEmpty
         Get-LabelledDockerObject $u | Should -BeNullOrEmpty
-        docker ps -aq --filter label=k3d.cluster=fmk | Should -BeNullOrEmpty
+        # The fake k3d makes no containers: what it was asked to create (its argv log) and what it holds (its state) are the truth.
+        @(Get-Content $env:FAKE_K3D_ARGV_LOG -ErrorAction Ignore | Where-Object { $_ -match '"create"' -and $_ -match '"fmk"' }) | Should -BeNullOrEmpty
         Test-Path "$env:FAKE_K3D_STATE_DIR/fmk.json" | Should -BeFalse
         Test-Path (Join-Path $scratch 'cert') | Should -BeFalse
     }
@@ -194,7 +195,15 @@ Describe 'A TLS cluster whose CA files are missing or malformed' -Tag Docker, Fa
             @(Get-ChildItem $out -ErrorAction Ignore) | Should -BeNullOrEmpty
         }
         finally { Move-Item "$caKey.moved" $caKey -Force }
-        (New-EtcdClientCertificate -Cluster $tlsCluster -CommonName fm -OutputDirectory $out).CommonName | Should -Be 'fm'
+        $made = New-EtcdClientCertificate -Cluster $tlsCluster -CommonName fm -OutputDirectory $out
+        $made.CommonName | Should -Be 'fm'
+        # The restored CA really signed it (openssl), and etcd accepts it (etcdctl with that certificate).
+        $verified = openssl verify -CAfile $tlsCluster.Tls.CaFile -purpose sslclient $made.CertFile 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because "$verified"
+        "$verified" | Should -Match ': OK'
+        openssl x509 -in $made.CertFile -noout -subject | Should -Match 'CN\s*=\s*fm'
+        etcdctl --endpoints $tlsCluster.Endpoints[0] --cacert $tlsCluster.Tls.CaFile --cert $made.CertFile --key $made.KeyFile endpoint health 2>&1 | Out-Null
+        $LASTEXITCODE | Should -Be 0
     }
 
     It 'Get-EtcdKey without a client certificate: EtcdClientCertificateRequired (SecurityError)' {
@@ -225,9 +234,14 @@ Describe 'One member down, then no quorum' -Tag Docker, FaultMatrix {
     It 'one down: Get-EtcdMember and Test-EtcdCluster report the stopped member honestly' {
         $m = Get-EtcdMember -Cluster $c -WarningAction SilentlyContinue
         $m | Should -HaveCount 3
-        ($m | Where-Object Name -EQ $down[0]).Status | Should -Not -Be 'Running'
+        $stopped = @($m | Where-Object Name -EQ $down[0])
+        $stopped | Should -HaveCount 1 -Because "the stopped member $($down[0]) is still listed"
+        $stopped[0].Healthy | Should -BeFalse
+        $stopped[0].Error | Should -Match 'not running|refused'   # ($c is the object from before the stop: its port is asked and refuses)
+        @($m | Where-Object Healthy).Name | Sort-Object | Should -Be @($c.Members.Name | Where-Object { $_ -ne $down[0] } | Sort-Object)
+        docker inspect -f '{{.State.Running}}' ($c.Members | Where-Object Name -EQ $down[0]).ContainerName | Should -Be 'false'
         $t = Test-EtcdCluster -Cluster $c -WarningAction SilentlyContinue
-        @($t | Where-Object { -not $_.Healthy }).Count | Should -BeGreaterThan 0
+        @($t | Where-Object { -not $_.Healthy }).Name | Should -Be @($down[0])
         Get-EtcdLeaderStats -Cluster $c | Should -Not -BeNullOrEmpty
     }
 
@@ -268,9 +282,14 @@ Describe 'One member down, then no quorum' -Tag Docker, FaultMatrix {
         $r = Invoke-Case { Get-EtcdLeaderStats -Cluster $c -TimeoutSeconds 3 }
         $r.Error.FullyQualifiedErrorId | Should -BeLike 'EtcdNoLeader,*'
         $r.Error.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $leaderContainer = ($c.Members | Where-Object Name -EQ $leader).ContainerName
         $r = Invoke-Case { Measure-EtcdFailover -Cluster $c -TimeoutSeconds 10 }
         $r.Error | Should -Not -BeNullOrEmpty
-        $r.Error.FullyQualifiedErrorId | Should -Not -BeLike 'NotSpecified*'
+        $r.Error.FullyQualifiedErrorId | Should -BeLike 'EtcdClusterDegraded,*'
+        $r.Error.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        $r.Error.Exception.Message | Should -Match ([regex]::Escape($down[0]))
+        # Refused before anything was done: the leader was not killed.
+        docker inspect -f '{{.State.Running}}' $leaderContainer | Should -Be 'true'
     }
 
     It 'no quorum: starting the members brings the acknowledged data back unchanged' {
@@ -305,6 +324,14 @@ Describe 'An unreachable Docker engine' -Tag FaultMatrix {
         $byLine[$Line] | Should -Not -BeNullOrEmpty
         $byLine[$Line][1] | Should -BeLike 'DockerUnreachable,*'
         $byLine[$Line][2] | Should -Be 'ConnectionError'
+    }
+
+    It 'left nothing behind: no fm/fmk object in the real engine, no k3d create, no certificate directory' -Tag Docker {
+        Get-LabelledDockerObject fm | Should -BeNullOrEmpty
+        Get-LabelledDockerObject fmk | Should -BeNullOrEmpty
+        @(Get-Content $env:FAKE_K3D_ARGV_LOG -ErrorAction Ignore | Where-Object { $_ -match '"create"' -and $_ -match '"fmk"' }) | Should -BeNullOrEmpty
+        Test-Path "$env:FAKE_K3D_STATE_DIR/fmk.json" | Should -BeFalse
+        Test-Path /tmp/k3detcd-fm-cert-never | Should -BeFalse
     }
 }
 
@@ -362,14 +389,22 @@ Describe 'Ctrl+C in the middle of the operation' -Tag Docker, FaultMatrix {
         finally { $env:FAKE_K3D_CREATE_DELAY_MS = $null; Remove-EtcdCluster $etcd.Name -Force }
     }
 
-    It 'Watch-EtcdKey: stops promptly and leaves the cluster as it was' {
+    It 'Watch-EtcdKey: stops promptly once the watch is open, and leaves the cluster as it was' {
         $etcd = New-EtcdCluster (New-TestName 'fmwatch') -Size 1 -ProgressAction SilentlyContinue
         try {
-            Start-Sleep -Seconds 4
-            $r = Stop-When "Watch-EtcdKey -Cluster '$($etcd.Name)' -Key /fm -Prefix" { $true }
+            # etcd's own gauge of open watchers (curl /metrics): the watch has started only when it counts one.
+            $watchers = { [double]((curl -s "$($etcd.Endpoints[0])/metrics") -match '^etcd_debugging_mvcc_watcher_total ' -replace '^\S+ ', '' | Select-Object -First 1) }
+            & $watchers | Should -Be 0
+            $r = Stop-When "Watch-EtcdKey -Cluster '$($etcd.Name)' -Key /fm -Prefix" { (& $watchers) -gt 0 } -TimeoutSeconds 60
+            $r.StoppedMidway | Should -BeTrue -Because 'the watch must be running when Ctrl+C comes'
             $r.State | Should -Be 'Stopped'
             $r.StopSeconds | Should -BeLessThan 10
             $r.Errors | Should -BeNullOrEmpty
+            # The stopped watch is gone from etcd, and the cluster still answers etcdctl.
+            for ($i = 0; $i -lt 50 -and (& $watchers) -gt 0; $i++) { Start-Sleep -Milliseconds 200 }
+            & $watchers | Should -Be 0 -Because 'Ctrl+C closes the watch stream'
+            etcdctl --endpoints $etcd.Endpoints[0] endpoint health 2>&1 | Out-Null
+            $LASTEXITCODE | Should -Be 0
         }
         finally { Remove-EtcdCluster $etcd.Name -Force }
     }

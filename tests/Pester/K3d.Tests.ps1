@@ -353,3 +353,34 @@ Describe 'Bad input' -Tag K3d {
         Get-FakeK3dCall cluster create | Should -BeNullOrEmpty
     }
 }
+
+Describe 'A missing probe image names what works' -Tag Docker, K3d {
+    BeforeAll { Use-FakeK3d; $script:savedImage = $env:K3DETCD_ETCD_IMAGE }
+    AfterAll { $env:K3DETCD_ETCD_IMAGE = $script:savedImage }
+
+    It 'New-K3dCluster on a connection string: ProbeImageNotFound naming K3DETCD_ETCD_IMAGE and -SkipPreflight -SkipVerify (its -Image is the k3s image); each works' {
+        $missing = "k3detcd/no-such-probe:$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+        docker image inspect $missing *> $null
+        $LASTEXITCODE | Should -Not -Be 0 -Because "$missing must not exist"
+        $env:K3DETCD_ETCD_IMAGE = $missing
+        $name = New-TestName 'probe'
+        $err = $null
+        try { New-K3dCluster $name -Datastore 'http://etcd0:2379' -Network bridge -ProgressAction SilentlyContinue -ErrorAction Stop } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -Be 'ProbeImageNotFound,K3dEtcd.Commands.K3d.NewK3dClusterCommand'
+        $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err.Exception.Message | Should -Match ([regex]::Escape($missing))
+        $err.Exception.Message | Should -Match 'K3DETCD_ETCD_IMAGE'
+        $err.Exception.Message | Should -Match 'New-K3dCluster -SkipPreflight -SkipVerify'
+        $err.Exception.Message | Should -Not -Match 'pass -Image'
+        Get-FakeK3dCall cluster create | Should -BeNullOrEmpty
+        # What it names works: without the probe the cluster is created...
+        $k = New-K3dCluster $name -Datastore 'http://etcd0:2379' -Network bridge -SkipPreflight -SkipVerify -ProgressAction SilentlyContinue
+        $k.Name | Should -Be $name
+        Remove-K3dCluster $name -Force
+        # ...and with K3DETCD_ETCD_IMAGE naming an image that is present the probe runs: it finds no etcd0, a preflight failure.
+        $env:K3DETCD_ETCD_IMAGE = $script:savedImage
+        $err = $null
+        try { New-K3dCluster (New-TestName 'probe') -Datastore 'http://etcd0:2379' -Network bridge -ProgressAction SilentlyContinue -ErrorAction Stop } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -Be 'DatastorePreflightFailed,K3dEtcd.Commands.K3d.NewK3dClusterCommand'
+    }
+}

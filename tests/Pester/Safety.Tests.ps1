@@ -115,6 +115,8 @@ Describe '3. The token and the datastore password reach k3d in a private config 
         # What k3d made of it: the token and the endpoint on the servers only.
         $c = Get-FakeCluster $name
         $c.clusterToken | Should -Be $token
+        @($c.nodes | Where-Object role -EQ 'server') | Should -Not -BeNullOrEmpty -Because 'a loop over no nodes checks nothing'
+        @($c.nodes | Where-Object role -NE 'server') | Should -Not -BeNullOrEmpty -Because 'the load balancer must not get the endpoint'
         foreach ($n in $c.nodes) { ($n.role -eq 'server') | Should -Be (@($n.env) -contains "K3S_DATASTORE_ENDPOINT=$dsn") }
         Remove-K3dCluster $name -Force
     }
@@ -145,12 +147,26 @@ Describe '4. Set-EtcdKey -TtlSeconds grants one lease per cluster in one pipelin
         @([pscustomobject]@{ Cluster = $plainA; Key = $key; Value = 'a' }, [pscustomobject]@{ Cluster = $plainB; Key = $key; Value = 'b' }) |
             Set-EtcdKey -TtlSeconds 300 -ErrorVariable err -ErrorAction SilentlyContinue
         $err | Should -BeNullOrEmpty
-        foreach ($c in $plainA, $plainB) {
+        $leases = foreach ($c in $plainA, $plainB) {
             $kv = (etcdctl --endpoints $c.Endpoints[0] get $key -w json | ConvertFrom-Json).kvs
+            $LASTEXITCODE | Should -Be 0
             $kv | Should -HaveCount 1
-            $lease = '{0:x}' -f [long]$kv[0].lease
-            (etcdctl --endpoints $c.Endpoints[0] lease list) -join "`n" | Should -Match $lease
+            # etcdctl leaves the lease field out for a key without one (and '{0:x}' -f 0 would match any list).
+            $kv[0].lease | Should -Not -BeNullOrEmpty -Because 'a key written with -TtlSeconds carries a lease'
+            [long]$kv[0].lease | Should -BeGreaterThan 0
+            $lease = '{0:x16}' -f [long]$kv[0].lease   # etcdctl lease list prints 16 hex digits
+            $list = @(etcdctl --endpoints $c.Endpoints[0] lease list)
+            $LASTEXITCODE | Should -Be 0
+            $list | Should -Contain $lease
+            # The lease itself, as etcd has it: the TTL asked for, this key attached, not yet expired.
+            $ttl = etcdctl --endpoints $c.Endpoints[0] lease timetolive $lease --keys -w json | ConvertFrom-Json
+            $LASTEXITCODE | Should -Be 0
+            $ttl.'granted-ttl' | Should -Be 300
+            $ttl.ttl | Should -BeGreaterThan 0
+            @($ttl.keys | ForEach-Object { [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($_)) }) | Should -Be @($key)
+            $lease
         }
+        $leases | Should -HaveCount 2
     }
 }
 
@@ -197,7 +213,9 @@ Describe '5b. The etcd image version probe that never ends is a timeout with an 
         $e.CategoryInfo.Category | Should -Be 'OperationTimeout'
         $e.Exception.Message | Should -Match ([regex]::Escape($hangImage))
         Get-LabelledDockerObject $name | Should -BeNullOrEmpty
-        docker ps -aq --filter "ancestor=$hangImage" | Should -BeNullOrEmpty
+        $hung = docker ps -aq --filter "ancestor=$hangImage"
+        $LASTEXITCODE | Should -Be 0
+        $hung | Should -BeNullOrEmpty
     }
 }
 
@@ -230,7 +248,9 @@ Describe '7. Clear errors at etcd''s limits' -Tag Docker {
         $err[0].CategoryInfo.Category | Should -Be 'LimitsExceeded'
         $err[0].Exception.Message | Should -Match '1\.5 MiB'
         $err[0].Exception.Message | Should -Match 'max-request-bytes'
-        etcdctl --endpoints $plainA.Endpoints[0] get $key --keys-only | Should -BeNullOrEmpty
+        $left = etcdctl --endpoints $plainA.Endpoints[0] get $key --keys-only
+        $LASTEXITCODE | Should -Be 0 -Because 'an etcdctl that failed prints nothing either'
+        $left | Should -BeNullOrEmpty
     }
 
     It 'a TLS cluster reached without a client certificate: EtcdClientCertificateRequired naming -CertFile/-KeyFile, quickly' {

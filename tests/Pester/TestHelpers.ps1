@@ -37,8 +37,14 @@ function Invoke-FreshPwshWithModule([string] $Manifest, [string] $Script) {
 
 # Names of everything in Docker that carries the cluster label (independent check with the docker CLI).
 function Get-LabelledDockerObject([string] $Cluster) {
+    # A docker command that failed prints nothing too: that must not read as "nothing left".
     $f = "label=io.k3detcd.cluster=$Cluster"
-    @(docker ps -aq --filter $f) + @(docker volume ls -q --filter $f) + @(docker network ls -q --filter $f) | Where-Object { $_ }
+    $found = foreach ($list in @('ps', '-a'), @('volume', 'ls'), @('network', 'ls')) {
+        $ids = docker @list -q --filter $f
+        if ($LASTEXITCODE -ne 0) { throw "docker $($list -join ' ') failed ($LASTEXITCODE)" }
+        $ids
+    }
+    @($found | Where-Object { $_ })
 }
 
 # The fake k3d (tests/FakeK3d, built to out/fake-k3d) first on PATH, with the environment it reads

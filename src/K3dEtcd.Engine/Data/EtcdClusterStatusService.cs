@@ -224,10 +224,12 @@ public sealed partial class EtcdClusterStatusService(EtcdConnection connection)
                 {
                     Id = id,
                     Name = member?.Name,
+                    // etcd's v2 FollowerStats keeps latency in milliseconds (Succ: float64(d) / 1000000.0 of a
+                    // time.Duration); EtcdLatency is seconds, as the metrics source gives it.
                     Latency = new EtcdLatency
                     {
-                        Current = Num(lat, "current"), Average = Num(lat, "average"), StandardDeviation = Num(lat, "standardDeviation"),
-                        Minimum = Num(lat, "minimum"), Maximum = Num(lat, "maximum"),
+                        Current = Seconds(lat, "current"), Average = Seconds(lat, "average"), StandardDeviation = Seconds(lat, "standardDeviation"),
+                        Minimum = Seconds(lat, "minimum"), Maximum = Seconds(lat, "maximum"),
                     },
                     Counts = new EtcdFollowerCounts { Fail = (long?)Num(counts, "fail"), Success = (long?)Num(counts, "success") },
                     Reachable = member is null ? null : member.Endpoint is not null && member.Error is null,
@@ -246,6 +248,8 @@ public sealed partial class EtcdClusterStatusService(EtcdConnection connection)
             return false;
         }
     }
+
+    private static double? Seconds(JsonElement e, string milliseconds) => Num(e, milliseconds) / 1000.0;
 
     private static double? Num(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;

@@ -50,7 +50,7 @@ public sealed partial class EtcdConnection
         {
             return new K3dEtcdException(ErrorCatalog.EtcdNoSpace,
                 $"etcd {operation}: the database is over its space quota (etcd raised the NOSPACE alarm: {detail}) and refuses writes. " +
-                $"Run {(Options.ClusterName is { } name ? $"'Optimize-EtcdCluster -Cluster {name}'" : "Optimize-EtcdCluster on the cluster")} (compaction, defragmentation of every member, NOSPACE alarm cleared), then write again.", target ?? where, ex);
+                $"Run {NoSpaceCommand(Options)} (compaction, defragmentation of every member, NOSPACE alarm cleared), then write again.", target ?? where, ex);
         }
         return ex.StatusCode switch
         {
@@ -90,4 +90,14 @@ public sealed partial class EtcdConnection
         }
         return null;
     }
+
+    /// <summary>
+    /// The command that gets the cluster out of NOSPACE. With one or two members, defragmenting one
+    /// leaves no quorum (DefragmentationWouldBreakQuorum) unless -Force accepts the pause.
+    /// </summary>
+    private static string NoSpaceCommand(EtcdConnectionOptions options) => options.ClusterName is not { } name
+        ? "Optimize-EtcdCluster on the cluster"
+        : options.ClusterSize is { } size && size - 1 < size / 2 + 1
+            ? $"'Optimize-EtcdCluster -Cluster {name} -Force' (with {size} member(s) each defragmentation pauses the cluster, which -Force accepts)"
+            : $"'Optimize-EtcdCluster -Cluster {name}'";
 }

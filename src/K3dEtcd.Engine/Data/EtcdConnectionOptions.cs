@@ -26,6 +26,8 @@ public sealed record EtcdConnectionOptions
     public TimeSpan Timeout { get; init; } = DefaultTimeout;
     /// <summary>The K3dEtcd cluster these endpoints belong to, when known: errors then name the command for that cluster (NOSPACE: Optimize-EtcdCluster -Cluster NAME).</summary>
     public string? ClusterName { get; init; }
+    /// <summary>The number of members of <see cref="ClusterName"/>, when known (NOSPACE on one or two members names Optimize-EtcdCluster -Force).</summary>
+    public int? ClusterSize { get; init; }
 
     public bool UsesTls => CaFile is not null || CertFile is not null
         || Endpoints.Any(e => e.StartsWith("https://", StringComparison.OrdinalIgnoreCase));
@@ -33,7 +35,7 @@ public sealed record EtcdConnectionOptions
     /// <summary>A key that identifies equal options, so one pipeline reuses one connection.</summary>
     internal string CacheKey => string.Join('|', [string.Join(',', Endpoints), CaFile, CertFile, KeyFile, Username,
         Password is null ? "" : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Password))),
-        Timeout.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture), ClusterName]);
+        Timeout.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture), ClusterName, ClusterSize?.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
 
     /// <summary>
     /// Options for a K3dEtcd cluster: its host-reachable client URLs and, when the cluster has TLS,
@@ -58,6 +60,7 @@ public sealed record EtcdConnectionOptions
             Password = password,
             Timeout = timeout ?? DefaultTimeout,
             ClusterName = cluster.Name,
+            ClusterSize = cluster.Size,
         };
     }
 
@@ -65,7 +68,7 @@ public sealed record EtcdConnectionOptions
     public EtcdConnectionOptions ForEndpoint(string endpoint) => new()
     {
         Endpoints = [endpoint], CaFile = CaFile, CertFile = CertFile, KeyFile = KeyFile,
-        Username = Username, Password = Password, Timeout = Timeout, ClusterName = ClusterName,
+        Username = Username, Password = Password, Timeout = Timeout, ClusterName = ClusterName, ClusterSize = ClusterSize,
     };
 
     /// <summary>Checks what can be checked without the network; throws a K3dEtcdException with a stable id.</summary>

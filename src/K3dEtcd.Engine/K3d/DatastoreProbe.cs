@@ -23,6 +23,11 @@ public sealed class DatastoreProbe(DockerAdapter docker, IOperationLog log)
     public static string BootstrapKey(string token) =>
         "/bootstrap/" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token)))[..12].ToLowerInvariant();
 
+    // New-K3dCluster's -Image is the k3s image, so name what picks the probe's etcd image there.
+    private static string WhatWorks(string image) =>
+        $"Pull it (docker pull {image}), or set {EtcdClusterSpec.ImageEnvironmentVariable} to an etcd image that is present (one with /usr/local/bin/etcdctl; " +
+        "Test-K3dDatastore also takes it as -Image), or leave the probe out with New-K3dCluster -SkipPreflight -SkipVerify.";
+
     public static string ImageFor(DatastoreTarget ds) => ds.ProbeImage is { Length: > 0 } i ? i : EtcdClusterSpec.DefaultImage();
 
     /// <summary>The etcdctl command line the probe runs (also what a user can paste to debug by hand).</summary>
@@ -59,7 +64,7 @@ public sealed class DatastoreProbe(DockerAdapter docker, IOperationLog log)
         catch (DockerOperationException ex) when (ex.IsImageNotFound)
         {
             throw new K3dEtcdException(ErrorCatalog.ProbeImageNotFound,
-                $"The probe image '{image}' (an etcd image, for its etcdctl) is not present; pull it or pass -Image.", image, ex);
+                $"The probe image '{image}' (an etcd image, for its etcdctl) is not present. {WhatWorks(image)}", image, ex);
         }
         catch (DockerOperationException ex) when (ex.IsNotFound && ex.DockerMessage.Contains("network", StringComparison.OrdinalIgnoreCase))
         {
@@ -68,7 +73,7 @@ public sealed class DatastoreProbe(DockerAdapter docker, IOperationLog log)
         catch (DockerOperationException ex) when (ex.IsNotFound)
         {
             throw new K3dEtcdException(ErrorCatalog.ProbeImageNotFound,
-                $"The probe container could not be created: {ex.DockerMessage}. Is the etcd image '{image}' present? Pass -Image with an image that has /usr/local/bin/etcdctl.", image, ex);
+                $"The probe container could not be created: {ex.DockerMessage}. Is the etcd image '{image}' present? {WhatWorks(image)}", image, ex);
         }
     }
 
