@@ -54,6 +54,14 @@ public sealed class DockerCollection : ICollectionFixture<DockerFixture>
 /// <summary>Runs an independent client (etcdctl, docker, curl, openssl) and returns its output.</summary>
 public static class Cli
 {
+    /// <summary>Runs the client and fails the test when it exits non-zero; returns its output.</summary>
+    public static string Checked(string file, params string[] args)
+    {
+        var (exit, output) = Run(file, args);
+        Assert.True(exit == 0, $"{file} {string.Join(' ', args)}: {output}");
+        return output;
+    }
+
     public static (int ExitCode, string Output) Run(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -18,12 +18,7 @@ public sealed class EtcdUpgradeTests(DockerFixture fx)
 
     private EtcdUpgradeService Upgrades() => new(new EtcdMemberService(fx.Service(), NullOperationLog.Instance) { Timeout = TimeSpan.FromSeconds(90) }, NullOperationLog.Instance);
 
-    private static string Run(string file, params string[] args)
-    {
-        var (exit, output) = Cli.Run(file, args);
-        Assert.True(exit == 0, $"{file} {string.Join(' ', args)}: {output}");
-        return output;
-    }
+    private static string Run(string file, params string[] args) => Cli.Checked(file, args);
 
     private static string Inspect(string format, string name) => Run("docker", "inspect", "-f", format, name).Trim();
 

@@ -18,9 +18,7 @@ public sealed class MemberRecreateTests(DockerFixture fx)
     /// <summary>What must not change when a member is recreated: docker inspect's name, command, labels, binds, port bindings, network, hostname.</summary>
     private static (string Id, string Image, string Kept) Inspect(string container)
     {
-        var (exit, output) = Cli.Run("docker", "inspect", container);
-        Assert.True(exit == 0, output);
-        var c = JsonDocument.Parse(output).RootElement[0];
+        var c = JsonDocument.Parse(Cli.Checked("docker", "inspect", container)).RootElement[0];
         var kept = string.Join("\n",
             c.GetProperty("Name").GetString(),
             c.GetProperty("Config").GetProperty("Hostname").GetString(),
@@ -33,12 +31,7 @@ public sealed class MemberRecreateTests(DockerFixture fx)
         return (c.GetProperty("Id").GetString()!, c.GetProperty("Config").GetProperty("Image").GetString()!, kept);
     }
 
-    private static string Etcdctl(string endpoint, params string[] args)
-    {
-        var (exit, output) = Cli.Run("etcdctl", ["--endpoints", endpoint, .. args]);
-        Assert.True(exit == 0, output);
-        return output;
-    }
+    private static string Etcdctl(string endpoint, params string[] args) => Cli.Checked("etcdctl", ["--endpoints", endpoint, .. args]);
 
     [Fact]
     public async Task A_member_recreated_on_a_new_image_keeps_its_name_volume_port_labels_flags_id_and_data()
