@@ -8,7 +8,7 @@ namespace K3dEtcd.Clusters;
 // failed create or add created is MemberContainers.RollbackAsync.
 public sealed partial class EtcdClusterService
 {
-    /// <summary>Removes exactly what carries the cluster's label; returns what was removed.</summary>
+    /// <summary>Removes exactly what carries the cluster's label, and its TLS directory; returns what was removed.</summary>
     public async Task<RemovedResources> RemoveAsync(string name, bool keepData, CancellationToken ct)
     {
         var removed = new RemovedResources();
@@ -37,21 +37,28 @@ public sealed partial class EtcdClusterService
             await docker.RemoveContainerAsync(c.Id, ct).ConfigureAwait(false);
             removed.Containers.Add(c.Name.Length > 0 ? c.Name : c.Id);
         }
+        var volumes = await docker.ListVolumesAsync(filter, ct).ConfigureAwait(false);
+        var networks = await docker.ListNetworksAsync(filter, ct).ConfigureAwait(false);
         if (!keepData)
         {
-            foreach (var v in await docker.ListVolumesAsync(filter, ct).ConfigureAwait(false))
+            foreach (var v in volumes)
             {
                 log.Verbose($"docker volume rm {v.Name}");
                 await docker.RemoveVolumeAsync(v.Name, ct).ConfigureAwait(false);
                 removed.Volumes.Add(v.Name);
             }
         }
-        var tlsDirectories = containers.Select(c => c.Label(Labels.TlsDir)).OfType<string>().Where(d => d.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        // The TLS directory is found as Get-EtcdCluster finds it, so one left by a create that was killed, or
+        // by members removed outside the module, goes too; one a label names that is not shaped like ours is kept.
+        var tlsDirectories = containers.Select(c => c.Label(Labels.TlsDir))
+            .Concat(volumes.Select(v => ClusterModel.Label(v.Labels, Labels.TlsDir)))
+            .Concat(networks.Select(n => ClusterModel.Label(n.Labels, Labels.TlsDir)))
+            .OfType<string>().Where(d => d.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        if (ClusterParts.FindTlsDirectory(name, tlsDirectories) is { } found && !tlsDirectories.Contains(found)) tlsDirectories.Add(found);
         foreach (var directory in keepData ? [] : tlsDirectories)
         {
             if (ClusterTlsStore.Delete(directory, name, log)) removed.TlsDirectory = directory;
         }
-        var networks = await docker.ListNetworksAsync(filter, ct).ConfigureAwait(false);
         foreach (var n in networks)
         {
             log.Verbose($"docker network rm {n.Name}");

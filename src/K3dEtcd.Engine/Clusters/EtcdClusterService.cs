@@ -118,6 +118,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         // must answer and be free of the name before anything is created anywhere.
         var version = EtcdVersion.ParseImageTag(spec.Image);
         EnsureV2Supported(spec, version);
+        await EnsureNoLeftoversAsync(spec, ct).ConfigureAwait(false);
         foreach (var engine in engineKeys)
         {
             progress.Step(onEngines ? $"Checking engine {engine}" : "Checking the image");
@@ -125,7 +126,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
             await EnsureNameIsFreeAsync(runtime, spec, ct).ConfigureAwait(false);
             await EnsureImageAsync(runtime, spec.Image, spec.PullPolicy, ct).ConfigureAwait(false);
         }
-        log.Phase("names checked (containers, volumes)");
+        log.Phase("names checked (containers, volumes, network, TLS directory)");
         if (spec.Tls && (Directory.Exists(spec.TlsDirectory) || File.Exists(spec.TlsDirectory)))
         {
             throw ClusterTlsStore.TlsDirectoryExists(spec.TlsDirectory, spec.Name);
@@ -332,7 +333,9 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         created.Network = spec.NetworkName;
         try
         {
-            created.Network = await docker.CreateNetworkAsync(spec.NetworkName, new Dictionary<string, string> { [Labels.Cluster] = spec.Name }, ct).ConfigureAwait(false);
+            var labels = new Dictionary<string, string> { [Labels.Cluster] = spec.Name };
+            if (spec.Tls) labels[Labels.TlsDir] = spec.TlsDirectory;
+            created.Network = await docker.CreateNetworkAsync(spec.NetworkName, labels, ct).ConfigureAwait(false);
         }
         catch (DockerOperationException)
         {
@@ -348,12 +351,15 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
     {
         var containers = await docker.ListContainersAsync(Labels.ClusterFilter(null), ct).ConfigureAwait(false);
         var (all, unreachable) = await AcrossEnginesAsync(containers, null, ct).ConfigureAwait(false);
-        return all
+        var running = all
             .Where(c => c.Labels.ContainsKey(Labels.Member))
             .GroupBy(c => c.Labels[Labels.Cluster], StringComparer.Ordinal)
-            .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => ClusterModel.ToCluster(g.Key, g.ToList(), unreachable))
             .ToList();
+        var broken = (await FindPartsAsync(null, ct).ConfigureAwait(false))
+            .Where(p => running.All(c => c.Name != p.Name))
+            .Select(Broken);
+        return [.. running.Concat(broken).OrderBy(c => c.Name, StringComparer.Ordinal)];
     }
 
     /// <summary>
@@ -363,7 +369,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
     /// that treat a missing cluster as an answer (completers, Get-EtcdCluster).
     /// </summary>
     public async Task<EtcdCluster> ResolveAsync(string name, CancellationToken ct) =>
-        await GetAsync(name, ct).ConfigureAwait(false) ?? throw NotFound(name);
+        await GetAsync(name, ct).ConfigureAwait(false) ?? throw await NotFoundAsync(name, ct).ConfigureAwait(false);
 
     public static K3dEtcdException NotFound(string name) =>
         new(ErrorCatalog.EtcdClusterNotFound, $"No etcd cluster named '{name}' was found (clusters are found by the Docker label io.k3detcd.cluster).", name);

@@ -95,6 +95,8 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
         var on = plan.Placement is null ? "" : $" -H {plan.Engine}";
         var volumeLabels = new Dictionary<string, string> { [Clusters.Labels.Cluster] = spec.Name, [Clusters.Labels.Member] = plan.Container };
         if (labels.TryGetValue(Clusters.Labels.Engines, out var engines)) volumeLabels[Clusters.Labels.Engines] = engines;
+        // So that the TLS directory is still found when no container is left.
+        if (labels.TryGetValue(Clusters.Labels.TlsDir, out var tlsDir)) volumeLabels[Clusters.Labels.TlsDir] = tlsDir;
         log.Verbose($"docker{on} volume create {plan.Volume}");
         // Recorded before the call: Ctrl+C can cancel it after the engine made the volume.
         created.Volumes.Add(plan.Volume);

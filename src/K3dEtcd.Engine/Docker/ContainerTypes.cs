@@ -58,5 +58,8 @@ public sealed record ContainerDetails
     public required ContainerSpec Spec { get; init; }
 }
 
-/// <summary>A volume or network as the engine lists it.</summary>
-public sealed record EngineObject(string Id, string Name);
+/// <summary>A volume or network as the engine lists it, with its labels (empty when it has none).</summary>
+public sealed record EngineObject(string Id, string Name, IReadOnlyDictionary<string, string> Labels)
+{
+    public EngineObject(string id, string name) : this(id, name, new Dictionary<string, string>()) { }
+}

@@ -167,7 +167,7 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
 
     public async Task<IReadOnlyList<EngineObject>> ListVolumesAsync(IDictionary<string, IDictionary<string, bool>>? filters, CancellationToken ct) =>
         ((await Call(() => client.Volumes.ListAsync(new VolumesListParameters { Filters = filters }, ct)).ConfigureAwait(false)).Volumes ?? [])
-            .Select(v => new EngineObject(v.Name, v.Name)).ToList();
+            .Select(v => new EngineObject(v.Name, v.Name, v.Labels is null ? new Dictionary<string, string>() : new Dictionary<string, string>(v.Labels))).ToList();
 
     public async Task<HashSet<string>> VolumeNamesAsync(CancellationToken ct) =>
         (await ListVolumesAsync(null, ct).ConfigureAwait(false)).Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
@@ -179,7 +179,7 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
 
     public async Task<IReadOnlyList<EngineObject>> ListNetworksAsync(IDictionary<string, IDictionary<string, bool>>? filters, CancellationToken ct) =>
         (await Call(() => client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filters }, ct)).ConfigureAwait(false))
-            .Select(n => new EngineObject(n.ID, n.Name)).ToList();
+            .Select(n => new EngineObject(n.ID, n.Name, n.Labels is null ? new Dictionary<string, string>() : new Dictionary<string, string>(n.Labels))).ToList();
 
     /// <summary>A bridge network; returns its id.</summary>
     public async Task<string> CreateNetworkAsync(string name, IDictionary<string, string> labels, CancellationToken ct) =>

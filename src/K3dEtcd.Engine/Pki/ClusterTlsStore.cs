@@ -300,8 +300,7 @@ public static class ClusterTlsStore
     {
         if (!Directory.Exists(directory)) return false;
         var full = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
-        var parent = Path.GetDirectoryName(full);
-        if (Path.GetFileName(full) != cluster || Path.GetFileName(parent) != "clusters" || !File.Exists(Path.Combine(full, CaFileName)))
+        if (!LooksLikeClusterDirectory(full, cluster))
         {
             log.Warning($"The TLS directory label of cluster '{cluster}' points at {directory}, which does not look like K3dEtcd's TLS material; it was not deleted.");
             return false;
@@ -309,6 +308,18 @@ public static class ClusterTlsStore
         log.Verbose($"Deleting TLS material {full}");
         Directory.Delete(full, recursive: true);
         return true;
+    }
+
+    /// <summary>
+    /// A directory shaped like ours: .../clusters/&lt;cluster&gt; holding ca.pem, or still empty (a
+    /// create killed right after making it). Paths come from labels, so nothing else is ever deleted.
+    /// </summary>
+    public static bool LooksLikeClusterDirectory(string directory, string cluster)
+    {
+        if (!Directory.Exists(directory)) return false;
+        var full = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+        if (Path.GetFileName(full) != cluster || Path.GetFileName(Path.GetDirectoryName(full)) != "clusters") return false;
+        return File.Exists(Path.Combine(full, CaFileName)) || !Directory.EnumerateFileSystemEntries(full).Any();
     }
 
     internal static K3dEtcdException TlsDirectoryExists(string directory, string cluster) =>

@@ -9,6 +9,8 @@ public enum EtcdClusterState
     Degraded,
     /// <summary>No member container is running.</summary>
     Stopped,
+    /// <summary>No member container is left, but other parts are (volumes, network, TLS directory): see Leftovers.</summary>
+    Broken,
 }
 
 /// <summary>An etcd cluster that runs as Docker containers, rebuilt from Docker labels.</summary>
@@ -17,6 +19,10 @@ public sealed class EtcdCluster
     public string Name { get; init; } = "";
     public int Size => Members.Length;
     public EtcdClusterState State { get; init; }
+    /// <summary>Why the cluster is in its State, where that needs saying (Broken: what is left).</summary>
+    public string? StateReason { get; init; }
+    /// <summary>For a Broken cluster, the parts that are left (volumes, network, TLS directory); empty otherwise.</summary>
+    public string[] Leftovers { get; init; } = [];
     public string Image { get; init; } = "";
     /// <summary>etcd's own version (for example 3.4.23), detected from the image.</summary>
     public string? Version { get; init; }

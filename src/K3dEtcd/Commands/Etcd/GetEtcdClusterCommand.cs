@@ -7,8 +7,11 @@ namespace K3dEtcd.Commands.Etcd;
 /// <summary>
 /// <para type="synopsis">Gets etcd clusters made by K3dEtcd, rebuilt from Docker's labels and live state.</para>
 /// <para type="description">Docker is the source of truth: the cluster objects are rebuilt from the labels on the member
-/// containers and their live state, so this works in any session. Without -Name it lists every cluster (none: no output,
-/// no error). A name without wildcards that matches nothing is a non-terminating ObjectNotFound error.</para>
+/// containers and their live state, so this works in any session. A cluster none of whose member containers is left (they
+/// were removed outside K3dEtcd, or a create was killed half way) is still found by what is left of it (its data volumes,
+/// its network, its TLS directory) and shown with State Broken and those parts in Leftovers; Remove-EtcdCluster removes
+/// them. Without -Name it lists every cluster (none: no output, no error). A name without wildcards that matches nothing
+/// is a non-terminating ObjectNotFound error.</para>
 /// </summary>
 /// <example>
 /// <code>Get-EtcdCluster</code>
@@ -17,6 +20,10 @@ namespace K3dEtcd.Commands.Etcd;
 /// <example>
 /// <code>(Get-EtcdCluster demo).Members | Format-Table Name, ClientUrl, NetworkClientUrl, State</code>
 /// <para>Shows each member of the cluster "demo" with its host and in-network client URLs.</para>
+/// </example>
+/// <example>
+/// <code>Get-EtcdCluster | Where-Object State -EQ Broken | Format-List Name, StateReason</code>
+/// <para>Lists the clusters of which only volumes, a network or a TLS directory are left, and what is left of each.</para>
 /// </example>
 /// <example>
 /// <code>Get-EtcdCluster test* | Remove-EtcdCluster -Force</code>

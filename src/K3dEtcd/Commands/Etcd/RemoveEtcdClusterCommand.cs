@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using K3dEtcd.Clusters;
 using K3dEtcd.Common;
 using K3dEtcd.Model;
 
@@ -8,7 +9,8 @@ namespace K3dEtcd.Commands.Etcd;
 /// <para type="synopsis">Removes an etcd cluster: exactly the containers, volumes and network that carry its label.</para>
 /// <para type="description">Removes the member containers, their data volumes and a TLS cluster's certificate directory
 /// (both unless -KeepData) and the network created for the cluster. Nothing without the cluster's io.k3detcd.cluster label is ever touched: a network given with
-/// New-EtcdCluster -Network is left alone. Asks for confirmation unless -Force or -Confirm:$false.</para>
+/// New-EtcdCluster -Network is left alone. A cluster with no member container left (Get-EtcdCluster shows it Broken) is removed
+/// the same way: whatever of its volumes, network and TLS directory exists. Asks for confirmation unless -Force or -Confirm:$false.</para>
 /// </summary>
 /// <example>
 /// <code>Remove-EtcdCluster demo -Force</code>
@@ -53,8 +55,17 @@ public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
             var cluster = await service.GetAsync(name, ct);
             if (cluster is null)
             {
-                WriteFailure(new K3dEtcdException(ErrorCatalog.EtcdClusterNotFound,
-                    $"No etcd cluster named '{name}' was found; nothing was removed.", name));
+                // No member container is left: whatever else is (volumes, network, TLS directory) is removed the same way.
+                var parts = (await service.FindPartsAsync(name, ct)).FirstOrDefault();
+                if (parts is null)
+                {
+                    WriteFailure(new K3dEtcdException(ErrorCatalog.EtcdClusterNotFound,
+                        $"No etcd cluster named '{name}' was found; nothing was removed.", name));
+                    continue;
+                }
+                var kept = KeepData ? " (keeping volumes and the TLS directory)" : "";
+                if (!ShouldProcessUnlessForced(Force, $"what is left of etcd cluster '{name}'{kept}: {string.Join("; ", parts.Describe())}", "Remove")) continue;
+                await RemoveAsync(service, name, ct);
                 continue;
             }
             var data = (KeepData.IsPresent, cluster.Tls) switch
@@ -68,15 +79,20 @@ public sealed class RemoveEtcdClusterCommand : K3dEtcdCmdlet
                 ? $"etcd cluster '{name}' ({cluster.Size} containers{data}, on the Docker engines {string.Join(", ", cluster.Engines)})"
                 : $"etcd cluster '{name}' ({cluster.Size} containers{data}, network {cluster.Network} if it was created for it)";
             if (!ShouldProcessUnlessForced(Force, what, "Remove")) continue;
-            try
-            {
-                var removed = await service.RemoveAsync(name, KeepData, ct);
-                WriteVerbose($"Removed {removed.Containers.Count} containers, {removed.Volumes.Count} volumes, {removed.Networks.Count} networks{(removed.TlsDirectory is null ? "" : " and the TLS directory")} of cluster '{name}'.");
-            }
-            catch (K3dEtcdException ex)
-            {
-                WriteFailure(ex);
-            }
+            await RemoveAsync(service, name, ct);
+        }
+    }
+
+    private async Task RemoveAsync(EtcdClusterService service, string name, CancellationToken ct)
+    {
+        try
+        {
+            var removed = await service.RemoveAsync(name, KeepData, ct);
+            WriteVerbose($"Removed {removed.Containers.Count} containers, {removed.Volumes.Count} volumes, {removed.Networks.Count} networks{(removed.TlsDirectory is null ? "" : " and the TLS directory")} of cluster '{name}'.");
+        }
+        catch (K3dEtcdException ex)
+        {
+            WriteFailure(ex);
         }
     }
 }
