@@ -22,6 +22,8 @@
         'Get-EtcdMember'
         'Get-EtcdLeaderStats'
         'Test-EtcdCluster'
+        'Get-EtcdCertificate'
+        'Update-EtcdCertificate'
         'New-EtcdClientCertificate'
         'New-K3dCluster'
         'Get-K3dCluster'

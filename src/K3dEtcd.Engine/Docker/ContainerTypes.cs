@@ -54,6 +54,10 @@ public sealed record ContainerDetails
     public required string Name { get; init; }
     public bool Running { get; init; }
     public long ExitCode { get; init; }
+    /// <summary>When the container last started (UTC), as the engine reports it.</summary>
+    public DateTime? StartedAt { get; init; }
+    /// <summary>Its IP addresses on its networks (none on the host network).</summary>
+    public IReadOnlyList<string> NetworkAddresses { get; init; } = [];
     /// <summary>The spec that recreates this container as it is (same name, image, command, labels, network, mounts, ports).</summary>
     public required ContainerSpec Spec { get; init; }
 }

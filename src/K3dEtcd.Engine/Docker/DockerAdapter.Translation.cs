@@ -49,6 +49,8 @@ public sealed partial class DockerAdapter
             Name = c.Name.TrimStart('/'),
             Running = c.State?.Running == true,
             ExitCode = c.State?.ExitCode ?? 0,
+            StartedAt = DateTime.TryParse(c.State?.StartedAt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal, out var started) ? started : null,
+            NetworkAddresses = (c.NetworkSettings?.Networks?.Values ?? []).Select(n => n.IPAddress).Where(a => !string.IsNullOrEmpty(a)).ToList(),
             Spec = new ContainerSpec
             {
                 Name = c.Name.TrimStart('/'),

@@ -124,12 +124,45 @@ public sealed class CertificateAuthority : IDisposable
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_certificate, true, false));
 
+        using var issued = Sign(request, validityDays);
+        return new IssuedCertificate(issued.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem(), issued.NotAfter.ToUniversalTime());
+    }
+
+    /// <summary>
+    /// The test-only knob: with K3DETCD_CERT_VALIDITY_SECONDS set to a positive number, leaf
+    /// certificates (never the CA) are valid that many seconds instead of the days asked for, so
+    /// tests can watch a certificate lapse. Documented in the README ("Certificates").
+    /// </summary>
+    public const string ValiditySecondsVariable = "K3DETCD_CERT_VALIDITY_SECONDS";
+
+    private X509Certificate2 Sign(CertificateRequest request, int validityDays)
+    {
         var now = DateTimeOffset.UtcNow;
-        var notAfter = now.AddDays(validityDays);
+        var notAfter = Environment.GetEnvironmentVariable(ValiditySecondsVariable) is { Length: > 0 } s && int.TryParse(s, out var seconds) && seconds > 0
+            ? now.AddSeconds(seconds)
+            : now.AddDays(validityDays);
         var caNotAfter = new DateTimeOffset(NotAfter, TimeSpan.Zero);
         if (notAfter > caNotAfter) notAfter = caNotAfter;
-        using var issued = request.Create(_certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(_key), now - ClockSkew, notAfter, NewSerial());
-        return new IssuedCertificate(issued.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem(), issued.NotAfter.ToUniversalTime());
+        return request.Create(_certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(_key), now - ClockSkew, notAfter, NewSerial());
+    }
+
+    /// <summary>
+    /// A renewed <paramref name="existing"/> certificate: the same subject, names, usages and
+    /// public key (the key files are not touched), a new serial and validity, signed by this CA.
+    /// </summary>
+    public string Renew(X509Certificate2 existing, int validityDays, out DateTime notAfter)
+    {
+        ValidateDays(validityDays);
+        var request = new CertificateRequest(existing.SubjectName, existing.PublicKey, HashAlgorithmName.SHA256);
+        foreach (var ext in existing.Extensions)
+        {
+            if (ext.Oid?.Value == "2.5.29.35") continue; // authority key identifier: this CA's, below
+            request.CertificateExtensions.Add(ext);
+        }
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_certificate, true, false));
+        using var issued = Sign(request, validityDays);
+        notAfter = issued.NotAfter.ToUniversalTime();
+        return issued.ExportCertificatePem();
     }
 
     /// <summary>16 random bytes, positive and without a leading zero byte (RFC 5280: at most 20 octets, positive).</summary>

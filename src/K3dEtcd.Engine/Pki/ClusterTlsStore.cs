@@ -220,11 +220,13 @@ public static class ClusterTlsStore
             ClientCertFile = clientCert,
             ClientKeyFile = Path.Combine(directory, ClientKeyFileName),
             NotAfter = notAfter,
+            SoonestExpiry = Directory.Exists(directory) ? CertificateInventory.SoonestExpiry(directory) : null,
         };
     }
 
     /// <summary>Issues another client certificate from the cluster's CA into <paramref name="outputDirectory"/>.</summary>
-    public static EtcdClientCertificate IssueClient(EtcdTlsInfo tls, string cluster, string commonName, string outputDirectory, int validityDays, bool overwrite, IOperationLog log)
+    /// <remarks>record: whether to record the files in the TLS directory's issued.json (New-EtcdClientCertificate), so Get-/Update-EtcdCertificate find them.</remarks>
+    public static EtcdClientCertificate IssueClient(EtcdTlsInfo tls, string cluster, string commonName, string outputDirectory, int validityDays, bool overwrite, IOperationLog log, bool record = false)
     {
         ValidateCommonName(commonName);
         var caKey = Path.Combine(tls.Directory, CaKeyFileName);
@@ -269,6 +271,7 @@ public static class ClusterTlsStore
             PemFiles.WriteCertificate(result.CaFile, ca.CertificatePem);
             PemFiles.WriteCertificate(result.CertFile, issued.CertificatePem);
             PemFiles.WritePrivateKey(result.KeyFile, issued.PrivateKeyPem);
+            if (record) CertificateInventory.Record(tls.Directory, new IssuedRecord(commonName, result.CertFile, result.KeyFile, result.CaFile));
             return new EtcdClientCertificate
             {
                 Cluster = result.Cluster,

@@ -25,6 +25,9 @@ public static class EtcdServices
     /// <summary>Rolling upgrades; each member's waits (caught up, leader moved) take at most <paramref name="timeout"/>.</summary>
     public static EtcdUpgradeService Upgrade(DockerConnection docker, IOperationLog log, TimeSpan timeout) => new(Members(docker, log, timeout), log);
 
+    /// <summary>Get-/Update-EtcdCertificate; each member's waits (healthy, caught up) take at most <paramref name="timeout"/>.</summary>
+    public static EtcdCertificateService Certificates(DockerConnection docker, IOperationLog log, TimeSpan timeout) => new(Members(docker, log, timeout), log);
+
     public static EtcdFailoverService Failover(DockerConnection docker, IOperationLog log) => new(Members(docker, log), log);
 
     public static EtcdRestoreService Restore(DockerConnection docker, IOperationLog log) => new(Clusters(docker, log), log);

@@ -154,6 +154,9 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition ClusterNotTls = Item(nameof(ClusterNotTls), FailureKind.InvalidOperation, "The cluster serves plain HTTP and has no CA to issue client certificates.");
     public static readonly ErrorDefinition ClientCertificateFileExists = Item(nameof(ClientCertificateFileExists), FailureKind.ResourceExists, "The client certificate files exist already (use -Force to replace them).");
     public static readonly ErrorDefinition ClientCertificateWriteFailed = Item(nameof(ClientCertificateWriteFailed), FailureKind.ResourceUnavailable, "The client certificate could not be written to -OutputDirectory.");
+    public static readonly ErrorDefinition CertificateExpired = Item(nameof(CertificateExpired), FailureKind.SecurityError, "A certificate of the cluster has expired: members or clients are refused until Update-EtcdCertificate renews it.");
+    public static readonly ErrorDefinition CertificateExpiresSoon = Item(nameof(CertificateExpiresSoon), FailureKind.SecurityError, "A certificate of the cluster expires within 30 days (a warning): renew it with Update-EtcdCertificate.");
+    public static readonly ErrorDefinition CertificateRenewalFailed = Item(nameof(CertificateRenewalFailed), FailureKind.InvalidResult, "A member did not serve its renewed certificates; its files are renewed and still trusted, and running Update-EtcdCertificate again goes on.");
 
     // k3d
     public static readonly ErrorDefinition K3dNotFound = Session(nameof(K3dNotFound), FailureKind.ObjectNotFound, "The k3d CLI was not found (on PATH, K3DETCD_K3D_PATH or -K3dPath).");

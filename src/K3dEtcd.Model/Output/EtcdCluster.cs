@@ -51,4 +51,6 @@ public sealed class EtcdTlsInfo
     public string ClientCertFile { get; init; } = "";
     public string ClientKeyFile { get; init; } = "";
     public DateTime? NotAfter { get; init; }
+    /// <summary>The earliest expiry of every certificate the module issued for the cluster (CA, members, clients).</summary>
+    public DateTime? SoonestExpiry { get; init; }
 }

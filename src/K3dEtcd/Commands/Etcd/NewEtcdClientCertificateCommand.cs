@@ -65,7 +65,7 @@ public sealed class NewEtcdClientCertificateCommand : K3dEtcdCmdlet
             }
             var directory = SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutputDirectory);
             if (!ShouldProcess($"client certificate CN={CommonName} of etcd cluster '{cluster.Name}' in {directory}", "Create")) return;
-            WriteObject(ClusterTlsStore.IssueClient(tls, cluster.Name, CommonName, directory, CertificateValidityDays, Force, Log));
+            WriteObject(ClusterTlsStore.IssueClient(tls, cluster.Name, CommonName, directory, CertificateValidityDays, Force, Log, record: true));
         }
         catch (K3dEtcdException ex) when (IsPerItem(ex))
         {

@@ -7,7 +7,7 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Tests an etcd cluster: a health object per member, or with -Quiet one boolean (true only with a leader and a quorum of healthy members).</para>
-/// <para type="description">Each member is asked for its status and then for a linearizable read, as etcdctl endpoint health does. A cluster that does not answer at all gives unhealthy objects (or $false with -Quiet), not an error.</para>
+/// <para type="description">Each member is asked for its status and then for a linearizable read, as etcdctl endpoint health does. A cluster that does not answer at all gives unhealthy objects (or $false with -Quiet), not an error. For a TLS cluster its certificates are checked too: one that expires within 30 days gives a CertificateExpiresSoon warning, an expired one a CertificateExpired error (and $false with -Quiet); both name Update-EtcdCertificate.</para>
 /// </summary>
 /// <example>
 /// <code>Test-EtcdCluster -Cluster $c</code>
@@ -44,12 +44,23 @@ public sealed class TestEtcdClusterCommand : EtcdDataCmdlet
             return;
         }
         IReadOnlyList<EtcdHealth> health;
+        var expired = false;
         try
         {
             var connection = await GetConnectionAsync(ct);
+            if (TargetCluster?.Tls is { } tls)
+            {
+                var (error, warning) = Pki.CertificateInventory.CheckExpiry(tls.Directory, TargetCluster.Name);
+                if (warning is not null) WriteWarning(warning);
+                if (error is not null)
+                {
+                    expired = true;
+                    if (!Quiet) WriteFailure(error);
+                }
+            }
             health = await new EtcdClusterStatusService(connection).TestAsync(TargetHostEndpoints, ct);
         }
-        catch (K3dEtcdException ex) when (IsPerItem(ex) && ex.Kind is FailureKind.ConnectionError or FailureKind.OperationTimeout or FailureKind.ResourceUnavailable)
+        catch (K3dEtcdException ex) when (IsPerItem(ex) && (ex.Kind is FailureKind.ConnectionError or FailureKind.OperationTimeout or FailureKind.ResourceUnavailable || expired && ex.Kind is FailureKind.SecurityError))
         {
             // Nothing answered: that is a result of the test, not a failure of the command. An
             // unreachable Docker engine is not (the cluster could not even be looked up): it ends the command.
@@ -58,7 +69,7 @@ public sealed class TestEtcdClusterCommand : EtcdDataCmdlet
         }
         if (Quiet)
         {
-            WriteObject(EtcdClusterStatusService.IsQuorate(health));
+            WriteObject(!expired && EtcdClusterStatusService.IsQuorate(health));
             return;
         }
         WriteObject(health.OrderBy(h => h.Name, StringComparer.Ordinal), enumerateCollection: true);
