@@ -9,11 +9,13 @@
 # Environment:
 #   K3DETCD_ETCD_IMAGE        the 3.4 test image to build (default k3detcd/etcd:3.4.23)
 #   K3DETCD_ETCD35_IMAGE      the 3.5 test image with etcdutl (default k3detcd/etcd:3.5.16);
-#                             K3DETCD_SKIP_ETCD35=1 leaves it out
+#   K3DETCD_ETCD3530_IMAGE    the newest 3.5 patch, from Debian unstable (default k3detcd/etcd:3.5.30);
+#                             K3DETCD_SKIP_ETCD35=1 leaves both 3.5 images out
 #   K3DETCD_DOCKERD_TIMEOUT   seconds to wait for a started engine (default 60)
 set -euo pipefail
 IMAGE="${K3DETCD_ETCD_IMAGE:-k3detcd/etcd:3.4.23}"
 IMAGE35="${K3DETCD_ETCD35_IMAGE:-k3detcd/etcd:3.5.16}"
+IMAGE3530="${K3DETCD_ETCD3530_IMAGE:-k3detcd/etcd:3.5.30}"
 say() { echo "prepare-docker: $*"; }
 die() { echo "prepare-docker: $*" >&2; exit 1; }
 
@@ -75,25 +77,41 @@ if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
   build_image "$IMAGE" "$(command -v etcd)" "$(command -v etcdctl)"
 fi
 
-# etcd 3.5 (with etcdutl) from Debian trixie's packages, through a private apt directory so the
-# machine's own apt lists stay as they are. Used where behaviour differs by version.
-if [ "${K3DETCD_SKIP_ETCD35:-}" != 1 ] && ! docker image inspect "$IMAGE35" >/dev/null 2>&1; then
+# etcd 3.5 (with etcdutl) from Debian's packages of one suite, through a private apt directory so
+# the machine's own apt lists stay as they are: 3.5.16 from trixie (used where behaviour differs by
+# version) and 3.5.30 from unstable (the newest 3.5 patch, the rolling-upgrade tests' last step;
+# its binaries run on bookworm's glibc). The package version must be the tag's: a suite that moved
+# on is reported, not built under a wrong tag.
+build_from_suite() { # tag suite
+  local tag=$1 suite=$2 want=${1##*:}
+  docker image inspect "$tag" >/dev/null 2>&1 && return 0
   # The archive this machine already uses (its own apt sources), never a host name written here.
+  local uri
   uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
   [ -n "$uri" ] || uri=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-  if [ -n "$uri" ] && command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null && [ "$SUDO" != none ]; then
-    say "building $IMAGE35 from Debian trixie's etcd packages"
-    a=$(mktemp -d); chmod 755 "$a"   # apt's download user must reach it
-    mkdir -p "$a/parts" "$a/lists/partial" "$a/cache/archives/partial" "$a/x"
-    printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" > "$a/parts/trixie.sources"
-    o=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$a/parts" -o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache")
-    $SUDO apt-get "${o[@]}" update -qq
-    (cd "$a" && $SUDO apt-get "${o[@]}" download etcd-server etcd-client >/dev/null)
-    for d in "$a"/etcd-*.deb; do dpkg-deb -x "$d" "$a/x"; done
-    build_image "$IMAGE35" "$a/x/usr/bin/etcd" "$a/x/usr/bin/etcdctl" "$a/x/usr/bin/etcdutl"
-    $SUDO rm -rf "$a"
-  else
-    say "cannot build $IMAGE35 here (needs apt-get, root and an apt source URI); tests that need etcd 3.5 will fail"
+  if [ -z "$uri" ] || ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null || [ "$SUDO" = none ]; then
+    say "cannot build $tag here (needs apt-get, root and an apt source URI); tests that need it will fail"
+    return 0
   fi
+  say "building $tag from Debian $suite's etcd packages"
+  local a; a=$(mktemp -d); chmod 755 "$a"   # apt's download user must reach it
+  mkdir -p "$a/parts" "$a/lists/partial" "$a/cache/archives/partial" "$a/x"
+  printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" "$suite" > "$a/parts/$suite.sources"
+  local o=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$a/parts" -o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache")
+  $SUDO apt-get "${o[@]}" update -qq
+  local have
+  have=$(apt-cache "${o[@]}" show --no-all-versions etcd-server 2>/dev/null | awk '/^Version:/{print $2; exit}')
+  case "$have" in
+    "$want"|"$want"-*|"$want"+*) ;;
+    *) $SUDO rm -rf "$a"; say "Debian $suite has etcd-server ${have:-none}, not $want: $tag not built; tests that need it will fail"; return 0 ;;
+  esac
+  (cd "$a" && $SUDO apt-get "${o[@]}" download etcd-server etcd-client >/dev/null)
+  for d in "$a"/etcd-*.deb; do dpkg-deb -x "$d" "$a/x"; done
+  build_image "$tag" "$a/x/usr/bin/etcd" "$a/x/usr/bin/etcdctl" "$a/x/usr/bin/etcdutl"
+  $SUDO rm -rf "$a"
+}
+if [ "${K3DETCD_SKIP_ETCD35:-}" != 1 ]; then
+  build_from_suite "$IMAGE35" trixie
+  build_from_suite "$IMAGE3530" unstable
 fi
 say "engine ready, image $IMAGE present"
