@@ -26,38 +26,61 @@ public sealed class EtcdUpgradeTests(DockerFixture fx)
     private static string Identity(EtcdCluster c) => string.Join("\n", c.Members.Select(m =>
         $"{m.Name} {Inspect("{{.Id}} {{.Config.Image}}", m.ContainerName)} {Run("docker", "volume", "inspect", "-f", "{{.CreatedAt}}", m.Volume).Trim()}"));
 
+    private const string Image3530 = "k3detcd/etcd:3.5.30";
+
+    /// <summary>etcdctl's TLS flags for a TLS cluster (none for a plain one).</summary>
+    private static string[] TlsArgs(EtcdCluster c) =>
+        c.Tls is { } t ? ["--cacert", t.CaFile, "--cert", t.ClientCertFile, "--key", t.ClientKeyFile] : [];
+
+    private static string Etcdctl(EtcdCluster c, params string[] args) =>
+        Run("etcdctl", ["--endpoints", string.Join(",", c.Endpoints), .. TlsArgs(c), .. args]);
+
+    /// <summary>curl against a member, with the cluster's client certificate when it has TLS.</summary>
+    private static string Curl(EtcdCluster c, string url) =>
+        Run("curl", c.Tls is { } t ? ["-s", "--cacert", t.CaFile, "--cert", t.ClientCertFile, "--key", t.ClientKeyFile, url] : ["-s", url]);
+
     /// <summary>An etcdctl writer of k3s-like keys (some under a lease) until cancelled; returns the keys etcd acknowledged.</summary>
-    private static Task<ConcurrentBag<string>> WriterAsync(string endpoints, CancellationToken stop) => Task.Run(() =>
+    private static Task<ConcurrentBag<string>> WriterAsync(EtcdCluster c, CancellationToken stop) => Task.Run(() =>
     {
         var acknowledged = new ConcurrentBag<string>();
-        var lease = Run("etcdctl", "--endpoints", endpoints, "lease", "grant", "600").Split(' ')[1];
+        var endpoints = string.Join(",", c.Endpoints);
+        var lease = Etcdctl(c, "lease", "grant", "600").Split(' ')[1];
         for (var i = 0; !stop.IsCancellationRequested; i++)
         {
             var key = $"/registry/upgrade/pods/default/p{i:D5}";
-            var args = i % 5 == 0
-                ? new[] { "--endpoints", endpoints, "--command-timeout=2s", "put", key, $"v{i}", "--lease", lease }
-                : new[] { "--endpoints", endpoints, "--command-timeout=2s", "put", key, $"v{i}" };
+            string[] args = i % 5 == 0
+                ? ["--endpoints", endpoints, .. TlsArgs(c), "--command-timeout=2s", "put", key, $"v{i}", "--lease", lease]
+                : ["--endpoints", endpoints, .. TlsArgs(c), "--command-timeout=2s", "put", key, $"v{i}"];
             if (Cli.Run("etcdctl", args).ExitCode == 0) acknowledged.Add(key);
         }
         return acknowledged;
     });
 
-    [Fact]
-    public async Task Rolling_upgrade_3_4_to_3_5_keeps_every_acknowledged_write_ids_volumes_and_agrees_with_etcdctl_and_curl()
+    /// <summary>
+    /// The chain the issue asks for, 3.4.23 -> 3.5.16 -> 3.5.30, on one cluster per topology (plain
+    /// and TLS), with an etcdctl writer throughout both steps.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Rolling_upgrade_3_4_23_to_3_5_16_to_3_5_30_keeps_every_acknowledged_write_ids_volumes_and_agrees_with_etcdctl_and_curl(bool tls)
     {
-        var cluster = await fx.Service().CreateAsync(fx.Spec("upgrade"), CancellationToken.None);
-        var endpoints = string.Join(",", cluster.Endpoints);
-        var idsBefore = Run("etcdctl", "--endpoints", endpoints, "member", "list");
+        var cluster = await fx.Service().CreateAsync(fx.Spec(tls ? "upgrade-tls" : "upgrade") with { Tls = tls }, CancellationToken.None);
+        var idsBefore = Etcdctl(cluster, "member", "list");
         var volumesBefore = cluster.Members.Select(m => Run("docker", "volume", "inspect", "-f", "{{.Name}} {{.CreatedAt}}", m.Volume).Trim()).ToList();
         var snapshots = Directory.CreateTempSubdirectory("k3detcd-upgrade-");
         using var stop = new CancellationTokenSource();
-        var writer = WriterAsync(endpoints, stop.Token);
+        var writer = WriterAsync(cluster, stop.Token);
         await Task.Delay(1000);
 
-        EtcdUpgrade result;
+        EtcdUpgrade first, second;
         try
         {
-            result = await Upgrades().UpgradeAsync(new EtcdUpgradeRequest { Cluster = cluster.Name, Version = "3.5.16", SnapshotPath = snapshots.FullName }, CancellationToken.None);
+            first = await Upgrades().UpgradeAsync(new EtcdUpgradeRequest { Cluster = cluster.Name, Version = "3.5.16", SnapshotPath = snapshots.FullName }, CancellationToken.None);
+            var mid = await fx.Service().ResolveAsync(cluster.Name, CancellationToken.None);
+            Assert.Equal("3.5.16", mid.Version);
+            Assert.Equal(volumesBefore, cluster.Members.Select(m => Run("docker", "volume", "inspect", "-f", "{{.Name}} {{.CreatedAt}}", m.Volume).Trim()).ToList());
+            second = await Upgrades().UpgradeAsync(new EtcdUpgradeRequest { Cluster = cluster.Name, Version = "3.5.30" }, CancellationToken.None);
         }
         finally
         {
@@ -66,39 +89,46 @@ public sealed class EtcdUpgradeTests(DockerFixture fx)
         }
         var acknowledged = await writer;
 
-        Assert.Equal("3.4.23", result.FromVersion);
-        Assert.Equal("3.5.16", result.ToVersion);
-        Assert.Equal(Image35, result.Image);
-        Assert.All(result.Members, m => Assert.Equal("3.5.16", m.VersionAfter));
-        Assert.True(result.Members[^1].WasLeader, "the leader goes last");
-        Assert.True(File.Exists(result.SnapshotPath), result.SnapshotPath);
-        Assert.Equal(0, Cli.Run("etcdctl", "snapshot", "status", result.SnapshotPath!).ExitCode);
-        Assert.Equal("3.5.0", result.ClusterVersion);
+        Assert.Equal("3.4.23", first.FromVersion);
+        Assert.Equal("3.5.16", first.ToVersion);
+        Assert.Equal(Image35, first.Image);
+        Assert.All(first.Members, m => Assert.Equal("3.5.16", m.VersionAfter));
+        Assert.True(first.Members[^1].WasLeader, "the leader goes last");
+        Assert.True(File.Exists(first.SnapshotPath), first.SnapshotPath);
+        Assert.Equal(0, Cli.Run("etcdctl", "snapshot", "status", first.SnapshotPath!).ExitCode);
+        Assert.Equal("3.5.0", first.ClusterVersion);
+        Assert.Equal("3.5.16", second.FromVersion);
+        Assert.Equal(Image3530, second.Image);
+        Assert.All(second.Members, m => Assert.True(m.Upgraded && m.VersionBefore == "3.5.16" && m.VersionAfter == "3.5.30", $"{m.Member}: {m.VersionBefore} -> {m.VersionAfter}"));
+        Assert.Equal("3.5.0", second.ClusterVersion);
 
-        // Every write etcd acknowledged is there (etcdctl, linearizable).
+        // Every write etcd acknowledged is there (etcdctl, linearizable), those under the lease too.
         Assert.NotEmpty(acknowledged);
-        var keys = Run("etcdctl", "--endpoints", endpoints, "get", "/registry/upgrade/", "--prefix", "--keys-only").Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var keys = Etcdctl(cluster, "get", "/registry/upgrade/", "--prefix", "--keys-only").Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
         Assert.Empty(acknowledged.Where(k => !keys.Contains(k)));
         // Same members, same data on each, each container on the new image and running it.
-        Assert.Equal(idsBefore, Run("etcdctl", "--endpoints", endpoints, "member", "list"));
-        var hashes = JsonDocument.Parse(Run("etcdctl", "--endpoints", endpoints, "endpoint", "hashkv", "-w", "json")).RootElement.EnumerateArray()
-            .Select(e => e.GetProperty("HashKV").GetProperty("hash").GetInt64()).Distinct().ToList();
-        Assert.Single(hashes);
+        Assert.Equal(idsBefore, Etcdctl(cluster, "member", "list"));
+        var hashes = JsonDocument.Parse(Etcdctl(cluster, "endpoint", "hashkv", "-w", "json")).RootElement.EnumerateArray()
+            .Select(e => e.GetProperty("HashKV").GetProperty("hash").GetInt64()).ToList();
+        Assert.Equal(3, hashes.Count);
+        Assert.Single(hashes.Distinct());
         foreach (var m in cluster.Members)
         {
-            Assert.Equal(Image35, Inspect("{{.Config.Image}}", m.ContainerName));
-            Assert.Contains("etcd Version: 3.5.16", Run("docker", "exec", m.ContainerName, "/usr/local/bin/etcd", "--version"));
-            Assert.Contains("\"etcdserver\":\"3.5.16\"", Run("curl", "-s", $"{m.ClientUrl}/version"));
-            Assert.Contains("\"etcdcluster\":\"3.5.0\"", Run("curl", "-s", $"{m.ClientUrl}/version"));
+            Assert.Equal(Image3530, Inspect("{{.Config.Image}}", m.ContainerName));
+            Assert.Contains("etcd Version: 3.5.30", Run("docker", "exec", m.ContainerName, "/usr/local/bin/etcd", "--version"));
+            var version = Curl(cluster, $"{m.ClientUrl}/version");
+            Assert.Contains("\"etcdserver\":\"3.5.30\"", version);
+            Assert.Contains("\"etcdcluster\":\"3.5.0\"", version);
         }
         Assert.Equal(volumesBefore, cluster.Members.Select(m => Run("docker", "volume", "inspect", "-f", "{{.Name}} {{.CreatedAt}}", m.Volume).Trim()).ToList());
         var after = await fx.Service().ResolveAsync(cluster.Name, CancellationToken.None);
-        Assert.Equal(Image35, after.Image);
-        Assert.Equal("3.5.16", after.Version);
+        Assert.Equal(Image3530, after.Image);
+        Assert.Equal("3.5.30", after.Version);
+        Assert.All(after.Members, m => Assert.Equal("3.5.30", m.Version));
 
         // Going back is refused and changes nothing.
         var identity = Identity(after);
-        var down = await Assert.ThrowsAsync<K3dEtcdException>(() => Upgrades().UpgradeAsync(new EtcdUpgradeRequest { Cluster = cluster.Name, Version = "3.4.23" }, CancellationToken.None));
+        var down = await Assert.ThrowsAsync<K3dEtcdException>(() => Upgrades().UpgradeAsync(new EtcdUpgradeRequest { Cluster = cluster.Name, Version = "3.5.16" }, CancellationToken.None));
         Assert.Equal(ErrorCatalog.UpgradeIsDowngrade.Id, down.ErrorId);
         Assert.Equal(identity, Identity(after));
         snapshots.Delete(recursive: true);

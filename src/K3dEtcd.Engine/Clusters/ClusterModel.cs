@@ -44,7 +44,7 @@ public static class ClusterModel
             Name = name,
             State = running == members.Count ? EtcdClusterState.Running : running == 0 ? EtcdClusterState.Stopped : EtcdClusterState.Degraded,
             Image = ordered[0].Image,
-            Version = Label(first, Labels.Version),
+            Version = VersionOf(ordered),
             Network = Label(first, Labels.Network) ?? "",
             ClusterToken = Label(first, Labels.Token) ?? EtcdClusterSpec.DefaultClusterToken,
             V2Enabled = Label(first, Labels.EnableV2) == "true",
@@ -53,6 +53,14 @@ public static class ClusterModel
             Members = [.. members],
             Engines = (Label(first, Labels.Engines) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries),
         };
+    }
+
+    /// <summary>The members' one version, or each of them lowest first ("3.4.23, 3.5.16") while they differ.</summary>
+    private static string? VersionOf(IReadOnlyList<ContainerInfo> ordered)
+    {
+        var versions = ordered.Select(c => Label(c.Labels, Labels.Version)).OfType<string>().Distinct(StringComparer.Ordinal)
+            .OrderBy(v => System.Version.TryParse(v.TrimStart('v').Split('-', '+')[0], out var p) ? p : new Version(0, 0)).ThenBy(v => v, StringComparer.Ordinal).ToList();
+        return versions.Count == 0 ? null : string.Join(", ", versions);
     }
 
     /// <summary>The State of a member whose engine does not answer.</summary>
@@ -87,6 +95,8 @@ public static class ClusterModel
             PeerUrl = engine is null ? EtcdClusterSpec.PeerUrl(containerName, tls) : place?.PeerUrl(tls) ?? "",
             State = c.State,
             Volume = c.Mounts.FirstOrDefault(m => m.Destination == "/var/lib/etcd")?.Volume ?? "",
+            Image = c.Image,
+            Version = Label(c.Labels, Labels.Version),
             Engine = engine,
             HostAddress = place?.Address,
         };

@@ -52,7 +52,9 @@ public sealed partial class EtcdMemberService
         var members = _clusters.Members();
 
         var activity = $"Adding etcd member {container} to '{cluster.Name}'";
-        var useLearner = SupportsLearners(cluster.Version);
+        // The version of the member whose container the new one copies (its image): mid-upgrade, members differ.
+        var version = leader.Version ?? cluster.Version;
+        var useLearner = SupportsLearners(version);
         using var connection = EtcdConnection.Open(EtcdConnectionOptions.FromCluster(cluster, TimeSpan.FromSeconds(10)), _log);
         var created = new CreatedResources();
         ulong? addedId = null;
@@ -78,7 +80,7 @@ public sealed partial class EtcdMemberService
             var createdAt = cluster.Created is { } c ? new DateTimeOffset(c, TimeSpan.Zero).ToString("o", CultureInfo.InvariantCulture) : DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
             // A member on several engines names every placement, the older members' and its own.
             var placements = cluster.Members.Select((m, i) => MemberPlan.Of(cluster, m, i).Placement).OfType<MemberPlacement>().Append(plan.Placement).OfType<MemberPlacement>();
-            var labels = MemberContainers.Labels(spec, plan, hexId, cluster.Version, createdAt, cluster.Engines, placements);
+            var labels = MemberContainers.Labels(spec, plan, hexId, version, createdAt, cluster.Engines, placements);
             var id = await members.CreateAsync(spec, plan, initialCluster, "existing", labels, created, ct).ConfigureAwait(false);
             await members.StartAsync(plan, id, ct).ConfigureAwait(false);
 

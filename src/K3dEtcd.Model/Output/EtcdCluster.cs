@@ -24,8 +24,13 @@ public sealed class EtcdCluster
     /// <summary>For a Broken cluster, the parts that are left (volumes, network, TLS directory); empty otherwise.</summary>
     public string[] Leftovers { get; init; } = [];
     public string Image { get; init; } = "";
-    /// <summary>etcd's own version (for example 3.4.23), detected from the image.</summary>
+    /// <summary>
+    /// etcd's own version (for example 3.4.23), detected from the image; while members run different
+    /// versions (an upgrade stopped half way) each of them, lowest first: "3.4.23, 3.5.16".
+    /// </summary>
     public string? Version { get; init; }
+    /// <summary>True while the members run different etcd versions (see each member's Version).</summary>
+    public bool MixedVersions => Members.Select(m => m.Version).Where(v => v is not null).Distinct(StringComparer.Ordinal).Skip(1).Any();
     public string Network { get; init; } = "";
     public string ClusterToken { get; init; } = "";
     public EtcdClusterMember[] Members { get; init; } = [];

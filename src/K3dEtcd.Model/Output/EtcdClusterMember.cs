@@ -17,6 +17,10 @@ public sealed class EtcdClusterMember
     /// <summary>Docker's container state: running, exited, created, ...</summary>
     public string State { get; init; } = "";
     public string Volume { get; init; } = "";
+    /// <summary>The image the member's container runs.</summary>
+    public string Image { get; init; } = "";
+    /// <summary>The etcd version the member's container runs (its label); differs between members while an upgrade is half way.</summary>
+    public string? Version { get; init; }
     /// <summary>
     /// The Docker engine that runs the member, for a cluster placed on several engines
     /// (New-EtcdCluster -DockerHost); null for a cluster on the session's one engine.
