@@ -15,6 +15,8 @@ public sealed partial class EtcdClusterService
         var local = await docker.ListContainersAsync(Labels.ClusterFilter(name), ct).ConfigureAwait(false);
         var (all, _) = await AcrossEnginesAsync(local, name, ct).ConfigureAwait(false);
         var (others, unreachable) = await EngineServicesAsync(all, ct).ConfigureAwait(false);
+        // Before anything is removed: a k3d cluster whose servers use this datastore keeps it.
+        foreach (var service in others.Prepend(this)) await service.EnsureNotInUseAsync(name, ct).ConfigureAwait(false);
         // A cluster on several engines is removed from each; an engine that does not answer keeps its part, and says so.
         foreach (var service in others.Prepend(this)) await service.RemoveHereAsync(name, keepData, removed, ct).ConfigureAwait(false);
         if (unreachable.Count > 0)
@@ -24,6 +26,26 @@ public sealed partial class EtcdClusterService
                 $"Cluster '{name}' was removed from every engine that answers, but {engine} does not ({reason}): its members there remain; run Remove-EtcdCluster {name} again when it answers.", engine);
         }
         return removed;
+    }
+
+    /// <summary>
+    /// Refuses (DatastoreInUse) while containers on this engine carry io.k3detcd.etcd-cluster=NAME,
+    /// as New-K3dCluster labels the k3s servers it makes on this datastore, stopped ones included.
+    /// </summary>
+    public async Task EnsureNotInUseAsync(string name, CancellationToken ct)
+    {
+        var users = (await docker.ListContainersAsync(Labels.UsedByFilter(name), ct).ConfigureAwait(false))
+            .Where(c => c.Label(Labels.Cluster) is null).ToList();
+        if (users.Count == 0) return;
+        var k3d = users.Select(c => c.Label(Labels.K3dCluster)).OfType<string>().Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var containers = string.Join(", ", users.Select(c => c.Name).Order(StringComparer.Ordinal));
+        var message = k3d.Count > 0
+            ? $"Etcd cluster '{name}' is the datastore of k3d cluster{(k3d.Count == 1 ? "" : "s")} {string.Join(", ", k3d.Select(n => $"'{n}'"))} (containers {containers}); nothing was removed. " +
+              (k3d.Count == 1
+                  ? $"Remove the k3d cluster first (Remove-K3dCluster {k3d[0]}), or both at once with Remove-K3dCluster {k3d[0]} -IncludeDatastore."
+                  : $"Remove those k3d clusters first (Remove-K3dCluster {string.Join(", ", k3d)}); then Remove-EtcdCluster {name}.")
+            : $"Containers {containers} carry the label {Labels.UsedBy}={name}: they use etcd cluster '{name}' as their datastore; nothing was removed. Remove them first (docker rm -f), then Remove-EtcdCluster {name}.";
+        throw new K3dEtcdException(ErrorCatalog.DatastoreInUse, message, k3d.Count > 0 ? k3d[0] : name);
     }
 
     /// <summary>Removes what carries the cluster's label on this service's engine.</summary>

@@ -30,6 +30,20 @@ internal static class Labels
     /// <summary>Several engines: every member's place, "name=engine|address|client port|peer port" joined by ';', so members on an engine that does not answer are still shown.</summary>
     public const string Placement = Prefix + "placement";
 
+    /// <summary>
+    /// On k3s server containers (New-K3dCluster's --runtime-label): the etcd cluster that is their
+    /// datastore. K3d.K3dArguments writes it; Remove-EtcdCluster refuses a cluster it names.
+    /// </summary>
+    public const string UsedBy = Prefix + "etcd-cluster";
+    /// <summary>k3d's own label on its node containers: the k3d cluster's name.</summary>
+    public const string K3dCluster = "k3d.cluster";
+
+    public static IDictionary<string, IDictionary<string, bool>> UsedByFilter(string cluster) =>
+        new Dictionary<string, IDictionary<string, bool>>
+        {
+            ["label"] = new Dictionary<string, bool> { [$"{UsedBy}={cluster}"] = true },
+        };
+
     public static IDictionary<string, IDictionary<string, bool>> ClusterFilter(string? cluster) =>
         new Dictionary<string, IDictionary<string, bool>>
         {

@@ -10,7 +10,7 @@ namespace K3dEtcd.K3d;
 public static class K3dArguments
 {
     public const string DatastoreLabel = "io.k3detcd.datastore";
-    public const string EtcdClusterLabel = "io.k3detcd.etcd-cluster";
+    public const string EtcdClusterLabel = Clusters.Labels.UsedBy;
 
     /// <summary>
     /// The arguments, and the same arguments with secrets masked for display. With k3d v5 the

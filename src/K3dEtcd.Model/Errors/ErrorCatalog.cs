@@ -71,6 +71,7 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition TlsSanWithoutTls = Item(nameof(TlsSanWithoutTls), FailureKind.InvalidArgument, "-TlsSan was given without -Tls.");
     public static readonly ErrorDefinition CertificateValidityWithoutTls = Item(nameof(CertificateValidityWithoutTls), FailureKind.InvalidArgument, "-CertificateValidityDays was given without -Tls.");
     public static readonly ErrorDefinition InvalidCertificateValidity = Item(nameof(InvalidCertificateValidity), FailureKind.InvalidArgument, "-CertificateValidityDays is out of range.");
+    public static readonly ErrorDefinition DatastoreInUse = Item(nameof(DatastoreInUse), FailureKind.ResourceUnavailable, "A k3d cluster still uses the etcd cluster as its datastore (its servers carry io.k3detcd.etcd-cluster), so nothing was removed.");
     public static readonly ErrorDefinition ClusterExists = Item(nameof(ClusterExists), FailureKind.ResourceExists, "An etcd cluster with that name already exists.");
     public static readonly ErrorDefinition ClientPortInUse = Item(nameof(ClientPortInUse), FailureKind.ResourceUnavailable, "A member's client port is already taken on the host.");
     public static readonly ErrorDefinition MemberStartFailed = Item(nameof(MemberStartFailed), FailureKind.InvalidResult, "Docker could not start a member's container.");
