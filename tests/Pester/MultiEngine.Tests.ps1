@@ -19,10 +19,25 @@ BeforeAll {
     Set-K3dEtcdOption -DockerHost $engines[0].Url -DockerCertPath $certPath
     $script:name = New-TestName 'me'
 
-    # The labelled containers and volumes of a cluster on one engine, by the docker CLI (an independent client).
+    # The labelled containers, volumes and networks of a cluster on one engine (the machine's own
+    # engine when $Engine is $null), by the docker CLI (an independent client); a failed docker
+    # command throws instead of reading as "nothing there".
     function Get-EngineObject($Engine, [string] $Cluster) {
-        @(docker -H $Engine.Url ps -a --filter "label=io.k3detcd.cluster=$Cluster" --format '{{.Names}}') +
-        @(docker -H $Engine.Url volume ls -q --filter "label=io.k3detcd.cluster=$Cluster") | Where-Object { $_ }
+        $h = if ($Engine) { @('-H', $Engine.Url) } else { @() }
+        $found = foreach ($list in @('ps', '-a', '--format', '{{.Names}}'), @('volume', 'ls', '-q'), @('network', 'ls', '--format', '{{.Name}}')) {
+            $names = docker @h @list --filter "label=io.k3detcd.cluster=$Cluster"
+            if ($LASTEXITCODE -ne 0) { throw "docker $($h + $list -join ' ') failed ($LASTEXITCODE)" }
+            $names
+        }
+        @($found | Where-Object { $_ })
+    }
+    # etcdctl's own health of each endpoint (-w json: one entry per endpoint, healthy or not).
+    function Get-EndpointHealth($Cluster, [string[]] $Endpoints) {
+        $tls = if ($Cluster.Tls) { @('--cacert', $Cluster.Tls.CaFile, '--cert', $Cluster.Tls.ClientCertFile, '--key', $Cluster.Tls.ClientKeyFile) } else { @() }
+        $json = etcdctl --endpoints ($Endpoints -join ',') @tls endpoint health -w json --dial-timeout 2s --command-timeout 3s 2>$null
+        $health = @($json | ConvertFrom-Json)
+        if ($health.Count -ne $Endpoints.Count) { throw "etcdctl endpoint health answered for $($health.Count) of $($Endpoints.Count) endpoints: $json" }
+        $health
     }
     function Invoke-Etcdctl($Cluster, [string] $Endpoint) {
         $tls = $Cluster.Tls
@@ -81,7 +96,7 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
     It 'left the first engine and its default bridge as they were' {
         docker network inspect bridge -f '{{.Id}} {{range .IPAM.Config}}{{.Subnet}}{{end}}' | Should -Be $bridgeBefore
         ip -br -4 addr show docker0 2>$null | Should -Be $docker0Before
-        docker ps -a -q --filter "label=io.k3detcd.cluster=$name" | Should -BeNullOrEmpty -Because 'no member runs on the first engine'
+        Get-EngineObject $null $name | Should -BeNullOrEmpty -Because 'no member, volume or network is on the first engine'
     }
 
     It 'kills the leader on its own engine, elects a leader on another, and counts the quorum across engines' {
@@ -117,21 +132,48 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
         (Get-EtcdCluster $name).Members.Name | Should -Be @("${name}0", "${name}1", "${name}2")
     }
 
-    It 'shows the members of an engine that stops answering as unreachable while the others keep serving' {
+    It 'shows the members of an engine that stops answering as unreachable; with that member frozen too, reads and writes go on through the others' {
+        $c = Get-EtcdCluster $name
+        $gone = $c.Members | Where-Object Engine -eq $hosts[1]
+        $live = @($c.Members | Where-Object Engine -ne $hosts[1])
+        # The member itself stops serving (its container paused: the cgroup freezer), then its engine stops answering.
+        docker -H $engines[1].Url pause $gone.ContainerName | Out-Null
+        $LASTEXITCODE | Should -Be 0
         kill -STOP $engines[1].Pid
         try {
-            $c = Get-EtcdCluster $name
-            $c.Members.Count | Should -Be 3
-            $c.State | Should -Be 'Degraded'
-            $gone = $c.Members | Where-Object Engine -eq $hosts[1]
-            $gone.State | Should -Be 'unreachable'
-            $gone.StateReason | Should -Match 'does not answer'
-            ($c.Members | Where-Object Engine -ne $hosts[1]).State | Should -Be @('running', 'running')
-            Set-EtcdKey -Cluster $c -Key /multi/during -Value still | Out-Null
-            (Get-EtcdKey -Cluster $c -Key /multi/during).Value | Should -Be 'still'
-            { Stop-EtcdMember -Cluster $name -Name $gone.Name -ErrorAction Stop } | Should -Throw -ErrorId 'DockerEngineUnreachable,K3dEtcd.Commands.Etcd.StopEtcdMemberCommand'
+            # etcdctl (not the module) sees the member down and the two others healthy, each endpoint on its own.
+            $health = Get-EndpointHealth $c $c.Members.ClientUrl
+            ($health | Where-Object endpoint -EQ $gone.ClientUrl).health | Should -BeFalse -Because 'the frozen member must not answer'
+            @($health | Where-Object endpoint -In $live.ClientUrl | ForEach-Object health) | Should -Be @($true, $true)
+
+            $now = Get-EtcdCluster $name
+            $now.Members.Count | Should -Be 3
+            $now.State | Should -Be 'Degraded'
+            $down = $now.Members | Where-Object Engine -eq $hosts[1]
+            $down.State | Should -Be 'unreachable'
+            $down.StateReason | Should -Match 'does not answer'
+            ($now.Members | Where-Object Engine -ne $hosts[1]).State | Should -Be @('running', 'running')
+
+            # Writes and reads while a member does not answer, through the cluster object that still lists it first-class.
+            1..20 | ForEach-Object { [pscustomobject]@{ Key = "/multi/during/$_"; Value = "v$_" } } | Set-EtcdKey -Cluster $c
+            @(Get-EtcdKey -Cluster $c -Key /multi/during/ -Prefix).Count | Should -Be 20
+            (Get-EtcdKey -Cluster $c -Key /multi/during/7).Value | Should -Be 'v7'
+            foreach ($m in $live) {
+                @(Invoke-Etcdctl $c $m.ClientUrl get /multi/during/ --prefix --keys-only --consistency=s | Where-Object { $_ }).Count | Should -Be 20
+            }
+            { Stop-EtcdMember -Cluster $name -Name $down.Name -ErrorAction Stop } | Should -Throw -ErrorId 'DockerEngineUnreachable,K3dEtcd.Commands.Etcd.StopEtcdMemberCommand'
         }
-        finally { kill -CONT $engines[1].Pid }
+        finally {
+            kill -CONT $engines[1].Pid
+            docker -H $engines[1].Url unpause $gone.ContainerName | Out-Null
+        }
+        # Back: the frozen member catches up with the writes made while it was down (its own copy, by etcdctl).
+        $count = 0
+        for ($i = 0; $i -lt 60 -and $count -ne 20; $i++) {
+            $count = @(etcdctl --endpoints $gone.ClientUrl --cacert $c.Tls.CaFile --cert $c.Tls.ClientCertFile --key $c.Tls.ClientKeyFile get /multi/during/ --prefix --keys-only --consistency=s 2>$null | Where-Object { $_ }).Count
+            if ($count -ne 20) { Start-Sleep -Milliseconds 500 }
+        }
+        $count | Should -Be 20 -Because "$($gone.Name) must catch up once it runs again"
         (Get-EtcdCluster $name).State | Should -Be 'Running'
     }
 
@@ -171,8 +213,13 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
 
     It 'removes the cluster from every engine' {
         $tlsDir = (Get-EtcdCluster $name).Tls.Directory
+        foreach ($e in $engines) { Get-EngineObject $e $name | Should -Not -BeNullOrEmpty -Because 'the check must see what is there before the removal' }
         Remove-EtcdCluster $name -Force
+        # Containers, volumes and networks: none on any extra engine, none on the machine's own engine,
+        # whose default bridge is still the one from before.
         foreach ($e in $engines) { Get-EngineObject $e $name | Should -BeNullOrEmpty }
+        Get-EngineObject $null $name | Should -BeNullOrEmpty
+        docker network inspect bridge -f '{{.Id}} {{range .IPAM.Config}}{{.Subnet}}{{end}}' | Should -Be $bridgeBefore
         Test-Path $tlsDir | Should -BeFalse
         Get-EtcdCluster $name -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
     }
@@ -184,11 +231,15 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
             $c.Members.Engine | Should -Be @($engines[0].Url, $engines[1].Url, $engines[0].Url)
             $c.Members.ClientUrl | Should -Be @("http://$($ips[0]):22379", "http://$($ips[1]):22379", "http://$($ips[0]):22381")
             $c.Members.PeerUrl | Should -Be @("http://$($ips[0]):22380", "http://$($ips[1]):22380", "http://$($ips[0]):22382")
-            etcdctl --endpoints ($c.Endpoints -join ',') endpoint health 2>&1 | Should -Match 'is healthy' -Because 'every member answers'
+            # Every endpoint on its own (etcdctl -w json: one entry each), not one healthy line among several.
+            $health = Get-EndpointHealth $c $c.Endpoints
+            $health.endpoint | Sort-Object | Should -Be ($c.Endpoints | Sort-Object)
+            $health | ForEach-Object { $_.health | Should -BeTrue -Because "$($_.endpoint): $($_.error)" }
             @(Get-EngineObject $engines[0] $rr | Where-Object { $_ -notlike '*-data' }).Count | Should -Be 2
         }
         finally { Remove-EtcdCluster $rr -Force }
         foreach ($e in $engines) { Get-EngineObject $e $rr | Should -BeNullOrEmpty }
+        Get-EngineObject $null $rr | Should -BeNullOrEmpty
     }
 
     It 'rolls a failed create back on every engine' {
@@ -204,6 +255,7 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
         }
         finally { $listener.Stop() }
         foreach ($e in $engines) { Get-EngineObject $e $fail | Should -BeNullOrEmpty }
+        Get-EngineObject $null $fail | Should -BeNullOrEmpty
         Test-Path (Join-Path $script:tlsRoot $fail) | Should -BeFalse
     }
 }

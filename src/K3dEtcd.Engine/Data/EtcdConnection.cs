@@ -36,6 +36,9 @@ public sealed partial class EtcdConnection : IDisposable
 
     private readonly bool _noRetry;
 
+    /// <summary>How long a new connection (TCP and TLS) to one member may take before the attempt goes elsewhere.</summary>
+    internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(3);
+
     private EtcdConnection(EtcdConnectionOptions options, IOperationLog log, X509Certificate2Collection? roots, X509Certificate2? clientCert, bool noRetry = false)
     {
         _noRetry = noRetry;
@@ -121,9 +124,32 @@ public sealed partial class EtcdConnection : IDisposable
     /// <summary>Runs one gRPC call and maps its failure to a K3dEtcdException.</summary>
     public async Task<T> CallAsync<T>(string operation, Func<CallOptions, AsyncUnaryCall<T>> call, CancellationToken ct, object? target = null, TimeSpan? timeout = null)
     {
+        var deadline = DateTime.UtcNow + (timeout ?? Options.Timeout);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await CallOnceAsync(operation, call, new CallOptions(deadline: deadline, cancellationToken: ct), ct, target, timeout).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (attempt < Options.Endpoints.Length && !ct.IsCancellationRequested && DateTime.UtcNow < deadline && NeverConnected(ex))
+            {
+                // The connection to the member it picked was never made (TCP accepted, no TLS or HTTP/2
+                // answer within the handshake time): nothing was sent, so any call, a write too, may go
+                // to the next member; the round-robin picks another one.
+                Log.Verbose($"etcd {operation}: a member accepted the connection but did not answer within {HandshakeTimeout.TotalSeconds:0} s; trying the next endpoint.");
+            }
+        }
+    }
+
+    /// <summary>The connect timeout fired: the call never reached a member.</summary>
+    private static bool NeverConnected(Exception ex) =>
+        FindInner<TimeoutException>(ex) is not null || (ex is K3dEtcdException k && FindInner<TimeoutException>(k.InnerException) is not null);
+
+    private async Task<T> CallOnceAsync<T>(string operation, Func<CallOptions, AsyncUnaryCall<T>> call, CallOptions options, CancellationToken ct, object? target, TimeSpan? timeout)
+    {
         try
         {
-            return await call(CallOptions(ct, timeout)).ResponseAsync.ConfigureAwait(false);
+            return await call(options).ResponseAsync.ConfigureAwait(false);
         }
         catch (RpcException ex)
         {
@@ -263,7 +289,12 @@ public sealed partial class EtcdConnection : IDisposable
         }
         if (options.HttpHandler is SocketsHttpHandler sockets)
         {
-            sockets.ConnectTimeout = Options.Timeout;
+            // gRPC's round-robin counts a member ready once its TCP connect succeeds, and a frozen
+            // member's kernel still accepts (seen: a paused member made one call in three wait out
+            // its whole deadline). The connect timeout also bounds the TLS handshake: a member that
+            // accepts but never answers fails the attempt as Unavailable, which the channel's retry
+            // sends to the next member before the call's deadline.
+            sockets.ConnectTimeout = Options.Timeout < HandshakeTimeout ? Options.Timeout : HandshakeTimeout;
             if (Options.UsesTls) sockets.SslOptions = BuildSslOptions();
         }
     }
