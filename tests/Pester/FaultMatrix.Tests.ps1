@@ -75,6 +75,33 @@ BeforeAll {
     $env:FAKE_K3D_ARGV_LOG = "$scratch/argv.jsonl"
     $env:KUBECONFIG = "$scratch/kubeconfig"
     $env:FAKE_K3D_VERSION = 'v5.8.3'
+    # The module's TLS material goes under this file's own data home, so a before/after listing of it
+    # sees exactly what these cases wrote (other test processes write their clusters elsewhere).
+    $script:savedDataHome = $env:XDG_DATA_HOME
+    $env:XDG_DATA_HOME = "$scratch/data"
+
+    # What a case could leave behind, by the docker CLI and the file system: containers, volumes and
+    # networks named after (or labelled with) the case's cluster names, and every file and folder in
+    # the data home and in the scratch folder (the TLS files given to the cases), with their hashes.
+    function Get-FaultSnapshot([string[]] $Names = @()) {
+        $rx = if ($Names) { '^(k3d-)?(' + (($Names | ForEach-Object { [regex]::Escape($_) }) -join '|') + ')(\d|-|$)' } else { $null }
+        $docker = foreach ($list in @('container', 'ps', '-a', '--format', '{{.Names}} {{.Label "io.k3detcd.cluster"}}'),
+            @('volume', 'volume', 'ls', '--format', '{{.Name}} {{.Label "io.k3detcd.cluster"}}'),
+            @('network', 'network', 'ls', '--format', '{{.Name}} {{.Label "io.k3detcd.cluster"}}')) {
+            $lines = docker @($list | Select-Object -Skip 1)
+            if ($LASTEXITCODE -ne 0) { throw "docker $($list[1..2] -join ' ') failed ($LASTEXITCODE)" }
+            foreach ($l in $lines) {
+                $n, $label = "$l" -split ' ', 2
+                if ($rx -and ($n -match $rx -or $label -in $Names)) { "$($list[0]):$n" }
+            }
+        }
+        $files = foreach ($root in $env:XDG_DATA_HOME, $scratch) {
+            Get-ChildItem $root -Recurse -Force -ErrorAction Ignore | Where-Object { $_.Name -ne 'argv.jsonl' } | ForEach-Object {
+                if ($_.PSIsContainer) { "dir:$($_.FullName)" } else { "file:$($_.FullName):$((Get-FileHash $_.FullName -Algorithm SHA256).Hash)" }
+            }
+        }
+        (@($docker) + @($files) | Sort-Object) -join "`n"
+    }
 
     Set-Content "$scratch/junk.pem" 'this is not PEM'
     $script:tlsSets = @{
@@ -97,6 +124,7 @@ BeforeAll {
 }
 
 AfterAll {
+    $env:XDG_DATA_HOME = $script:savedDataHome
     Exit-FakeK3d
     Remove-Item $scratch -Recurse -Force -ErrorAction Ignore
 }
@@ -160,19 +188,24 @@ Describe 'An unreachable endpoint' -Tag FaultMatrix {
 }
 
 Describe 'Missing and malformed TLS files' -Tag FaultMatrix {
-    It '<Cmd> with <Case>: <Id> (<Cat>)' -ForEach $tlsFiles {
+    It '<Cmd> with <Case>: <Id> (<Cat>), no file written or changed' -ForEach $tlsFiles {
+        $before = Get-FaultSnapshot
+        $before | Should -Match 'junk\.pem' -Because 'the listing must see the TLS files the case is given'
         $r = Invoke-Case $Call @($tlsSets[$Files])
         $r.Error.FullyQualifiedErrorId | Should -BeLike "$Id,*"
         $r.Error.CategoryInfo.Category | Should -Be $Cat
+        Get-FaultSnapshot | Should -Be $before
     }
 
-    It 'Test-K3dDatastore and New-K3dCluster with a missing -CaFile: DatastoreFileNotFound, nothing run' {
+    It 'Test-K3dDatastore and New-K3dCluster with a missing -CaFile: DatastoreFileNotFound, nothing run, nothing left' {
+        $before = Get-FaultSnapshot 'fmtls'
         foreach ($call in { Test-K3dDatastore 'https://db:2379' -CaFile "$scratch/no-such-ca.pem" }, { New-K3dCluster fmtls -Datastore 'https://db:2379' -CaFile "$scratch/no-such-ca.pem" -SkipVerify }) {
             $r = Invoke-Case $call
             $r.Error.FullyQualifiedErrorId | Should -BeLike 'DatastoreFileNotFound,*'
             $r.Error.CategoryInfo.Category | Should -Be 'ObjectNotFound'
         }
         @(Get-Content $env:FAKE_K3D_ARGV_LOG -ErrorAction Ignore | Where-Object { $_ -match '"create"' }) | Should -BeNullOrEmpty
+        Get-FaultSnapshot 'fmtls' | Should -Be $before
     }
 }
 
@@ -308,6 +341,8 @@ Describe 'An unreachable Docker engine' -Tag FaultMatrix {
         $lines = ($dockerDown | ForEach-Object { $_.Line }) | ForEach-Object {
             "try { `$o = @($_ 2>&1); `$e = `$o | Where-Object { `$_ -is [System.Management.Automation.ErrorRecord] } | Select-Object -First 1; if (`$e) { '$_|' + `$e.FullyQualifiedErrorId + '|' + `$e.CategoryInfo.Category } else { '$_|no error' } } catch { '$_|' + `$_.FullyQualifiedErrorId + '|' + `$_.CategoryInfo.Category }"
         }
+        # Before: what the real engine and the file system hold under the names the calls use.
+        $script:beforeDown = Get-FaultSnapshot 'fm', 'fmk'
         $saved = $env:DOCKER_HOST
         $env:DOCKER_HOST = 'unix:///nonexistent.sock'
         try { $script:results = Invoke-FreshPwsh ("`$ErrorActionPreference='Continue'; (Get-K3dEtcdOption).DockerEndpoint; " + ($lines -join '; ')) }
@@ -326,7 +361,10 @@ Describe 'An unreachable Docker engine' -Tag FaultMatrix {
         $byLine[$Line][2] | Should -Be 'ConnectionError'
     }
 
-    It 'left nothing behind: no fm/fmk object in the real engine, no k3d create, no certificate directory' -Tag Docker {
+    It 'left nothing behind: no fm/fmk container, volume or network in the real engine, no file in the data home or scratch, no k3d create, no certificate directory' -Tag Docker {
+        # The same listing as before the calls (docker CLI, file system), and none of it is the cases'.
+        Get-FaultSnapshot 'fm', 'fmk' | Should -Be $beforeDown
+        $beforeDown | Should -Not -Match '(?m)^(container|volume|network):'
         Get-LabelledDockerObject fm | Should -BeNullOrEmpty
         Get-LabelledDockerObject fmk | Should -BeNullOrEmpty
         @(Get-Content $env:FAKE_K3D_ARGV_LOG -ErrorAction Ignore | Where-Object { $_ -match '"create"' -and $_ -match '"fmk"' }) | Should -BeNullOrEmpty
