@@ -181,12 +181,31 @@ public sealed class EtcdUpgradeTests(DockerFixture fx)
             Assert.Contains("3.5.16", versions);
             Run("etcdctl", "--endpoints", endpoints, "endpoint", "health");
             Run("etcdctl", "--endpoints", endpoints, "put", "/mixed", "ok");
+            // The module shows the same mix: the cluster every version, each member its own (against its container's etcd).
+            // (Not the image: with its tag removed, Docker lists the upgraded member's image by id.)
+            var mixed = await fx.Service().ResolveAsync(cluster.Name, CancellationToken.None);
+            Assert.True(mixed.MixedVersions);
+            Assert.Equal("3.4.23, 3.5.16", mixed.Version);
+            foreach (var m in mixed.Members)
+            {
+                Assert.Contains($"etcd Version: {m.Version}", Run("docker", "exec", m.ContainerName, "/usr/local/bin/etcd", "--version"));
+            }
 
             Run("docker", "tag", Image35, image);
             var again = await Upgrades().UpgradeAsync(new EtcdUpgradeRequest { Cluster = cluster.Name, Image = image }, CancellationToken.None);
             Assert.Contains(again.Members, m => !m.Upgraded);
             Assert.All(cluster.Members, m => Assert.Equal(image, Inspect("{{.Config.Image}}", m.ContainerName)));
             Assert.Equal("ok", Run("etcdctl", "--endpoints", endpoints, "get", "/mixed", "--print-value-only").Trim());
+            var done = await fx.Service().ResolveAsync(cluster.Name, CancellationToken.None);
+            Assert.False(done.MixedVersions);
+            Assert.Equal("3.5.16", done.Version);
+            Assert.Equal(image, done.Image);
+
+            // A member added afterwards runs the new image and version.
+            var added = await new EtcdMemberService(fx.Service(), NullOperationLog.Instance) { Timeout = TimeSpan.FromSeconds(90) }.AddMemberAsync(cluster.Name, CancellationToken.None);
+            Assert.Equal(image, Inspect("{{.Config.Image}}", added.ContainerName));
+            Assert.Contains("etcd Version: 3.5.16", Run("docker", "exec", added.ContainerName, "/usr/local/bin/etcd", "--version"));
+            Assert.Equal("3.5.16", Inspect("{{index .Config.Labels \"io.k3detcd.etcd-version\"}}", added.ContainerName));
         }
         finally
         {
