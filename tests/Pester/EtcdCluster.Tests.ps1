@@ -93,7 +93,7 @@ Describe 'New-EtcdCluster / Get-EtcdCluster / Remove-EtcdCluster' -Tag Docker {
         $found = Get-EtcdCluster "$($name.Substring(0, 8))*"
         $found.Name | Should -Contain $name
         $table = $cluster | Format-Table | Out-String -Width 200
-        $table | Should -Match 'Name\s+State\s+Size\s+Version\s+Tls\s+Endpoints'
+        $table | Should -Match 'Name\s+State\s+Size\s+Version\s+TlsUntil\s+Endpoints'
         $table | Should -Match ([regex]::Escape($name))
     }
 

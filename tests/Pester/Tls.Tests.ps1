@@ -79,8 +79,8 @@ Describe 'New-EtcdCluster -Tls' -Tag Docker, Tls {
         ($ids | Sort-Object) | Should -Be ($cluster.Members.Id | Sort-Object)
     }
 
-    It 'shows yes in the Tls column' {
-        ($cluster | Format-Table | Out-String -Width 200) | Should -Match "$([regex]::Escape($name))\s+Running\s+3\s+\S+\s+yes\s+https://"
+    It 'shows the soonest expiry in the TlsUntil column' {
+        ($cluster | Format-Table | Out-String -Width 200) | Should -Match "$([regex]::Escape($name))\s+Running\s+3\s+\S+\s+\d{4}-\d{2}-\d{2}\s+https://"
     }
 
     It 'is rebuilt with Tls by Get-EtcdCluster in a new pwsh process' {
