@@ -54,7 +54,7 @@ Describe 'demo/Demo.ps1' -Tag Docker {
             $rows | Should -HaveCount 2
             foreach ($row in $rows) {
                 $cell = $row.PadRight($end).Substring($start, $end - $start).Trim()
-                $cell | Should -Match '^\d+\.\d{3}$'
+                $cell | Should -Match '^\d+\.\d{3}$' -Because "the row reads '$row' under '$header'"
                 [double]$cell | Should -BeGreaterThan 0
                 [double]$cell | Should -BeLessThan 1000
             }

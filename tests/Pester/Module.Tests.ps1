@@ -92,9 +92,9 @@ Describe 'Default views' -Tag Docker {
     }
     AfterAll { Remove-EtcdCluster $name -Force -ErrorAction Ignore }
 
-    It 'shows a cluster as a table with name, state, size, version, tls and endpoints' {
+    It 'shows a cluster as a table with name, state, size, version, TlsUntil and endpoints' {
         $lines = ($cluster | Format-Table | Out-String -Width 80) -split "`r?`n" | Where-Object { $_.Trim() }
-        $lines[0] | Should -Match '^Name\s+State\s+Size\s+Version\s+Tls\s+Endpoints\s*$'
+        $lines[0] | Should -Match '^Name\s+State\s+Size\s+Version\s+TlsUntil\s+Endpoints\s*$'
         $lines[2] | Should -Match ([regex]::Escape($name))
         foreach ($l in $lines) { $l.Length | Should -BeLessOrEqual 80 }
     }

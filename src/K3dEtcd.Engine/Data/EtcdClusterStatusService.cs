@@ -196,14 +196,26 @@ public sealed partial class EtcdClusterStatusService(EtcdConnection connection)
         var (status, body) = await connection.GetHttpAsync(leader.Endpoint, "/v2/stats/leader", ct).ConfigureAwait(false);
         if (status == HttpStatusCode.OK && TryParseV2(body, leader, followers, out var v2)) return v2;
         Log.Verbose($"etcd: /v2/stats/leader answered {(int)status}; using v3 status and GET {leader.Endpoint}/metrics.");
-        var (metricsStatus, metrics) = await connection.GetHttpAsync(leader.Endpoint, "/metrics", ct).ConfigureAwait(false);
-        if (metricsStatus != HttpStatusCode.OK)
+        // A leader observes a follower's round trip first 5 s after the peer joins its prober
+        // (rafthttp statusErrorInterval), then every 30 s: right after a create the histogram is
+        // still empty, so ask again for a few seconds rather than show a latency nobody measured yet.
+        for (var attempt = 0; ; attempt++)
         {
-            throw new K3dEtcdException(ErrorCatalog.EtcdMetricsUnavailable,
-                $"The leader serves neither /v2/stats/leader nor /metrics ({(int)metricsStatus}).", leader.Endpoint);
+            var (metricsStatus, metrics) = await connection.GetHttpAsync(leader.Endpoint, "/metrics", ct).ConfigureAwait(false);
+            if (metricsStatus != HttpStatusCode.OK)
+            {
+                throw new K3dEtcdException(ErrorCatalog.EtcdMetricsUnavailable,
+                    $"The leader serves neither /v2/stats/leader nor /metrics ({(int)metricsStatus}).", leader.Endpoint);
+            }
+            var stats = FromMetrics(metrics, leader, followers);
+            var unmeasured = stats.Followers.Where(f => f.Reachable == true && f.Latency.Samples is null).Select(f => f.Name ?? f.Id).ToList();
+            if (unmeasured.Count == 0 || attempt >= FirstProbeWaitSeconds) return stats;
+            Log.Verbose($"etcd: the leader has not measured the round trip to {string.Join(", ", unmeasured)} yet (its first probe comes 5 s after a peer joins); asking again in 1 s.");
+            await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
         }
-        return FromMetrics(metrics, leader, followers);
     }
+
+    private const int FirstProbeWaitSeconds = 6;
 
     internal static bool TryParseV2(string body, EtcdMemberStatus leader, IReadOnlyList<EtcdMemberStatus> others, out EtcdLeaderStats stats)
     {
