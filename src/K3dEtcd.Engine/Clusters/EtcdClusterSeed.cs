@@ -8,9 +8,9 @@ namespace K3dEtcd.Clusters;
 /// containers exist (not started) with their volumes, so a data directory can be prepared in
 /// each volume before etcd first runs on it.
 /// </summary>
-public sealed partial record EtcdClusterSeed(EtcdClusterSpec Spec, string? Version, IReadOnlyList<string> Containers, IReadOnlyList<string> PeerUrls, string InitialCluster)
+public sealed partial record EtcdClusterSeed(EtcdClusterSpec Spec, string? Version, IReadOnlyList<string> Containers, IReadOnlyList<string> Volumes, IReadOnlyList<string> PeerUrls, string InitialCluster)
 {
-    public string Volume(int index) => EtcdClusterSpec.VolumeName(Spec.Name, index);
+    public string Volume(int position) => Volumes[position];
 
     [GeneratedRegex(@"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$|^\d+$")]
     private static partial Regex Retention();

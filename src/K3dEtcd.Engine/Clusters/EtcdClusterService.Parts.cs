@@ -64,7 +64,7 @@ public sealed partial class EtcdClusterService
     }
 
     /// <summary>EtcdClusterNotFound, saying what is left of the cluster when something is.</summary>
-    private async Task<K3dEtcdException> NotFoundAsync(string name, CancellationToken ct)
+    internal async Task<K3dEtcdException> NotFoundAsync(string name, CancellationToken ct)
     {
         var parts = (await FindPartsAsync(name, ct).ConfigureAwait(false)).FirstOrDefault();
         if (parts is null) return NotFound(name);

@@ -108,7 +108,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         var placements = onEngines ? EnginePlacement.Plan(spec) : [];
         var plans = onEngines
             ? placements.Select(p => MemberPlan.OnHost(spec.Name, p)).ToArray()
-            : Enumerable.Range(0, spec.Size).Select(i => MemberPlan.Bridge(spec.Name, i)).ToArray();
+            : spec.Indexes.Select(i => MemberPlan.Bridge(spec.Name, i, spec.VolumeSuffix)).ToArray();
         var engineKeys = plans.Select(p => p.Engine).Distinct(StringComparer.Ordinal).ToArray();
         var activity = onEngines ? $"Creating etcd cluster '{spec.Name}' on {engineKeys.Length} Docker engines" : $"Creating etcd cluster '{spec.Name}'";
         var progress = new ProgressSteps(log, activity, totalSteps: engineKeys.Length + (spec.Tls ? 1 : 0) + (onEngines ? 0 : 1) + spec.Size * 2);
@@ -118,29 +118,52 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         // must answer and be free of the name before anything is created anywhere.
         var version = EtcdVersion.ParseImageTag(spec.Image);
         EnsureV2Supported(spec, version);
-        await EnsureNoLeftoversAsync(spec, ct).ConfigureAwait(false);
+        // A rebuild in place makes its members among the cluster's own parts (the caller has moved the old containers aside).
+        if (!spec.InPlace) await EnsureNoLeftoversAsync(spec, ct).ConfigureAwait(false);
         foreach (var engine in engineKeys)
         {
             progress.Step(onEngines ? $"Checking engine {engine}" : "Checking the image");
             var runtime = await members.RuntimeAsync(engine, ct).ConfigureAwait(false);
-            await EnsureNameIsFreeAsync(runtime, spec, ct).ConfigureAwait(false);
+            if (!spec.InPlace) await EnsureNameIsFreeAsync(runtime, spec, ct).ConfigureAwait(false);
             await EnsureImageAsync(runtime, spec.Image, spec.PullPolicy, ct).ConfigureAwait(false);
         }
         log.Phase("names checked (containers, volumes, network, TLS directory)");
-        if (spec.Tls && (Directory.Exists(spec.TlsDirectory) || File.Exists(spec.TlsDirectory)))
+        if (spec.Tls && !spec.InPlace && (Directory.Exists(spec.TlsDirectory) || File.Exists(spec.TlsDirectory)))
         {
             throw ClusterTlsStore.TlsDirectoryExists(spec.TlsDirectory, spec.Name);
         }
         version ??= await DetectVersionAsync(await members.RuntimeAsync(engineKeys[0], ct).ConfigureAwait(false), spec.Image, ct).ConfigureAwait(false);
         EnsureV2Supported(spec, version);
         log.Phase($"image checked (etcd {version ?? "version unknown"})");
+        if (!onEngines)
+        {
+            // Every host port is chosen before anything is made, so each member's labels (and the
+            // network's and volumes') can record all of them for a rebuild in place.
+            var taken = new HashSet<int>();
+            plans = [.. plans.Select(p => p with
+            {
+                HostPort = spec.HostPorts is { } kept && kept.TryGetValue(p.Index, out var k) ? k
+                    : spec.ClientPort is { } first ? first + p.Index
+                    : docker.EngineIsLocal ? DockerAdapter.PickHostPort(spec.HostAddress, taken) : null,
+            })];
+        }
+        var record = onEngines ? null : ClusterRecord.Of(spec, version, plans.Select(p => new RecordedMember(p.Container, p.Index, p.HostPort)));
 
         var created = engineKeys.ToDictionary(e => e, _ => new CreatedResources(), StringComparer.Ordinal);
         var tls = new CreatedResources();
         try
         {
             var containers = plans.Select(p => p.Container).ToArray();
-            if (spec.Tls)
+            if (spec.Tls && spec.InPlace)
+            {
+                // Rebuilt in place: the CA and every member's certificates stay as they are (the k3s servers trust that CA).
+                foreach (var plan in plans.Where(p => !Directory.Exists(ClusterTlsStore.MemberDirectory(spec.TlsDirectory, p.Container))))
+                {
+                    throw new K3dEtcdException(ErrorCatalog.TlsMaterialFailed,
+                        $"The certificates of member {plan.Container} are not in {spec.TlsDirectory}; a cluster is rebuilt in place only with the certificates it had.", spec.TlsDirectory);
+                }
+            }
+            else if (spec.Tls)
             {
                 progress.Step("Creating the CA and certificates");
                 // Peers on several hosts connect from their host's address, and on one machine from loopback: etcd checks the peer certificate against it.
@@ -155,7 +178,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
             if (!onEngines)
             {
                 progress.Step($"Creating network {spec.NetworkName}");
-                await EnsureNetworkAsync(spec, created[MemberPlan.SessionEngine], ct).ConfigureAwait(false);
+                await EnsureNetworkAsync(spec, created[MemberPlan.SessionEngine], record, ct).ConfigureAwait(false);
                 log.Phase("network ready");
             }
 
@@ -164,28 +187,28 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
             var createdAt = DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
             var engineList = engineKeys.Where(e => e.Length > 0).ToArray();
             var ids = new string[plans.Length];
-            foreach (var plan in plans)
+            foreach (var (plan, n) in plans.Select((p, n) => (p, n)))
             {
-                progress.Step($"Creating member {plan.Container}{(onEngines ? $" on {plan.Engine}" : "")} ({plan.Index + 1}/{spec.Size})");
+                progress.Step($"Creating member {plan.Container}{(onEngines ? $" on {plan.Engine}" : "")} ({n + 1}/{spec.Size})");
                 var memberId = EtcdMemberIdentity.ToHex(EtcdMemberIdentity.Compute([plan.PeerUrl(spec.Tls)], spec.ClusterToken));
-                var labels = MemberContainers.Labels(spec, plan, memberId, version, createdAt, engineList, placements);
-                ids[plan.Index] = await members.CreateAsync(spec, plan, initialCluster, "new", labels, created[plan.Engine], ct).ConfigureAwait(false);
+                var labels = MemberContainers.Labels(spec, plan, memberId, version, createdAt, engineList, placements, record);
+                ids[n] = await members.CreateAsync(spec, plan, initialCluster, "new", labels, created[plan.Engine], ct).ConfigureAwait(false);
             }
             log.Phase($"{spec.Size} volumes and containers created");
 
             if (spec.BeforeStart is { } seed)
             {
-                await seed(new EtcdClusterSeed(spec, version, containers, peerUrls, initialCluster), ct).ConfigureAwait(false);
+                await seed(new EtcdClusterSeed(spec, version, containers, [.. plans.Select(p => p.Volume)], peerUrls, initialCluster), ct).ConfigureAwait(false);
             }
 
             // One after the other, each once the previous one has started its server. Side by side,
             // or each right after the engine's answer, members sat in etcd's bootstrap check for up
             // to 1 s per peer that was still starting (see MemberServerStart; bench/RESULTS.md).
-            foreach (var plan in plans)
+            foreach (var (plan, n) in plans.Select((p, n) => (p, n)))
             {
-                if (plan.Index > 0) await members.WaitForServerStartAsync(plans[plan.Index - 1], ids[plan.Index - 1], ct).ConfigureAwait(false);
-                progress.Step($"Starting member {plan.Container}{(onEngines ? $" on {plan.Engine}" : "")} ({plan.Index + 1}/{spec.Size})");
-                await members.StartAsync(plan, ids[plan.Index], ct).ConfigureAwait(false);
+                if (n > 0) await members.WaitForServerStartAsync(plans[n - 1], ids[n - 1], ct).ConfigureAwait(false);
+                progress.Step($"Starting member {plan.Container}{(onEngines ? $" on {plan.Engine}" : "")} ({n + 1}/{spec.Size})");
+                await members.StartAsync(plan, ids[n], ct).ConfigureAwait(false);
             }
             log.Phase($"{spec.Size} members started");
 
@@ -314,12 +337,17 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         }
     }
 
-    private async Task EnsureNetworkAsync(EtcdClusterSpec spec, CreatedResources created, CancellationToken ct)
+    private async Task EnsureNetworkAsync(EtcdClusterSpec spec, CreatedResources created, ClusterRecord? record, CancellationToken ct)
     {
         var networks = await docker.ListNetworksAsync(null, ct).ConfigureAwait(false);
         var existing = networks.FirstOrDefault(n => n.Name == spec.NetworkName);
         if (existing is not null)
         {
+            if (spec.InPlace)
+            {
+                log.Verbose($"Using the cluster's network {spec.NetworkName} as it is");
+                return;
+            }
             if (string.IsNullOrEmpty(spec.Network))
             {
                 throw new K3dEtcdException(ErrorCatalog.NetworkNameInUse,
@@ -335,6 +363,7 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
         {
             var labels = new Dictionary<string, string> { [Labels.Cluster] = spec.Name };
             if (spec.Tls) labels[Labels.TlsDir] = spec.TlsDirectory;
+            if (record is not null) labels[ClusterRecord.Label] = record.Serialize();
             created.Network = await docker.CreateNetworkAsync(spec.NetworkName, labels, ct).ConfigureAwait(false);
         }
         catch (DockerOperationException)

@@ -50,6 +50,20 @@ public sealed record EtcdClusterSpec
     /// <summary>The address of each -DockerHost entry's host, in order; where missing, taken from the engine URL.</summary>
     public IReadOnlyList<string> AdvertiseAddresses { get; init; } = [];
 
+    /// <summary>The members' indexes (container NAME+index); null: 0 to Size-1. A cluster rebuilt in place keeps the indexes it had.</summary>
+    public IReadOnlyList<int>? MemberIndexes { get; init; }
+    /// <summary>Host client ports by member index, kept when a cluster is rebuilt in place; others follow -ClientPort or are chosen free.</summary>
+    public IReadOnlyDictionary<int, int>? HostPorts { get; init; }
+    /// <summary>Appended to every new data volume's name: a rebuild in place keeps the old volumes until the new members are healthy.</summary>
+    public string VolumeSuffix { get; init; } = "";
+    /// <summary>
+    /// Rebuild in place (Restore-EtcdSnapshot -Replace): the cluster's leftovers are its own, its
+    /// network and TLS directory are used as they are, and only containers and volumes are made.
+    /// </summary>
+    public bool InPlace { get; init; }
+
+    public IReadOnlyList<int> Indexes => MemberIndexes ?? [.. Enumerable.Range(0, Size)];
+
     public string NetworkName => string.IsNullOrEmpty(Network) ? $"k3detcd-{Name}" : Network!;
 
     public static string DefaultImage() =>

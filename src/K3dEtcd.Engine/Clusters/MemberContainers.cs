@@ -13,6 +13,9 @@ namespace K3dEtcd.Clusters;
 /// </summary>
 public sealed record MemberPlan(int Index, string Container, string Volume, MemberPlacement? Placement)
 {
+    /// <summary>The host port a bridge member's client port is published on, chosen before anything is made (null: Docker's choice).</summary>
+    public int? HostPort { get; init; }
+
     /// <summary>The engine key of the session's engine in plans and in <see cref="MemberContainers"/>.</summary>
     public const string SessionEngine = "";
 
@@ -21,8 +24,8 @@ public sealed record MemberPlan(int Index, string Container, string Volume, Memb
 
     public string PeerUrl(bool tls) => Placement?.PeerUrl(tls) ?? EtcdClusterSpec.PeerUrl(Container, tls);
 
-    public static MemberPlan Bridge(string cluster, int index) =>
-        new(index, EtcdClusterSpec.ContainerName(cluster, index), EtcdClusterSpec.VolumeName(cluster, index), null);
+    public static MemberPlan Bridge(string cluster, int index, string volumeSuffix = "") =>
+        new(index, EtcdClusterSpec.ContainerName(cluster, index), EtcdClusterSpec.VolumeName(cluster, index) + volumeSuffix, null);
 
     public static MemberPlan OnHost(string cluster, MemberPlacement placement) =>
         new(placement.Index, placement.Container, EtcdClusterSpec.VolumeName(cluster, placement.Index), placement);
@@ -50,7 +53,7 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
 
     /// <summary>The labels every member container carries, whatever the engine and network.</summary>
     public static Dictionary<string, string> Labels(EtcdClusterSpec spec, MemberPlan plan, string memberId, string? version, string createdAt,
-        IEnumerable<string> engines, IEnumerable<MemberPlacement> placements)
+        IEnumerable<string> engines, IEnumerable<MemberPlacement> placements, ClusterRecord? record = null)
     {
         var labels = new Dictionary<string, string>
         {
@@ -65,6 +68,7 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
             [Clusters.Labels.ModuleVersion] = typeof(MemberContainers).Assembly.GetName().Version?.ToString(3) ?? "",
         };
         if (version is not null) labels[Clusters.Labels.Version] = version;
+        if (record is not null) labels[ClusterRecord.Label] = record.Serialize();
         if (spec.Tls)
         {
             labels[Clusters.Labels.Tls] = "true";
@@ -97,6 +101,8 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
         if (labels.TryGetValue(Clusters.Labels.Engines, out var engines)) volumeLabels[Clusters.Labels.Engines] = engines;
         // So that the TLS directory is still found when no container is left.
         if (labels.TryGetValue(Clusters.Labels.TlsDir, out var tlsDir)) volumeLabels[Clusters.Labels.TlsDir] = tlsDir;
+        // So that the cluster can be rebuilt in place when its containers are gone.
+        if (labels.TryGetValue(ClusterRecord.Label, out var record)) volumeLabels[ClusterRecord.Label] = record;
         log.Verbose($"docker{on} volume create {plan.Volume}");
         // Recorded before the call: Ctrl+C can cancel it after the engine made the volume.
         created.Volumes.Add(plan.Volume);
@@ -120,7 +126,7 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
             if (spec.Tls) binds.Add($"{ClusterTlsStore.MemberDirectory(spec.TlsDirectory, plan.Container)}:{ClusterTlsStore.ContainerPkiDirectory}:ro");
             // A fixed host port keeps the member's client URL across stop and start (an empty one is picked anew by Docker at each start);
             // only where the engine is on this machine, because the free ports are found here.
-            var port = spec.ClientPort is { } p ? p + plan.Index : runtime.EngineIsLocal ? DockerAdapter.PickHostPort(spec.HostAddress, created.HostPorts) : null;
+            var port = plan.HostPort ?? (spec.ClientPort is { } p ? p + plan.Index : runtime.EngineIsLocal ? DockerAdapter.PickHostPort(spec.HostAddress, created.HostPorts) : null);
             var hostPort = port?.ToString(CultureInfo.InvariantCulture) ?? "";
             container = new ContainerSpec
             {
@@ -227,6 +233,11 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
         var old = (await runtime.InspectContainerAsync(containerId, ct).ConfigureAwait(false)).Spec;
         var merged = new Dictionary<string, string>(old.Labels);
         foreach (var (key, value) in labels ?? new Dictionary<string, string>()) merged[key] = value;
+        // The record names the image a rebuild in place uses: an upgraded member records its new one.
+        if (image is not null && ClusterRecord.Parse(ClusterModel.Label(old.Labels, ClusterRecord.Label)) is { } record)
+        {
+            merged[ClusterRecord.Label] = (record with { Image = image, Written = DateTimeOffset.UtcNow }).Serialize();
+        }
         var next = old with { Image = image ?? old.Image, Labels = merged };
         var tlsDirectory = old.Labels.TryGetValue(Clusters.Labels.TlsDir, out var d) && d.Length > 0 ? d : null;
         log.Verbose($"docker{(plan.Placement is null ? "" : $" -H {plan.Engine}")} rm -f {plan.Container} (its volume {plan.Volume} stays)");

@@ -84,7 +84,16 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
         string? id = null;
         try
         {
-            id = await CreateContainerAsync(spec, ct).ConfigureAwait(false);
+            try
+            {
+                id = await CreateContainerAsync(spec, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (spec.Name is { Length: > 0 })
+            {
+                // Ctrl+C may cancel the call after the engine made the container: remove it by name (it would hold its volumes).
+                id = spec.Name;
+                throw;
+            }
             await StartContainerAsync(id, ct).ConfigureAwait(false);
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
             wait.CancelAfter(timeout);

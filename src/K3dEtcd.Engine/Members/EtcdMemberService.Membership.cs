@@ -46,7 +46,14 @@ public sealed partial class EtcdMemberService
         // A cluster on several engines: the next engine round-robin, host networking on its address.
         var plan = cluster.Engines.Length > 0
             ? MemberPlan.OnHost(cluster.Name, EtcdClusterService.PlaceAddedMember(cluster, index))
-            : MemberPlan.Bridge(cluster.Name, index);
+            : MemberPlan.Bridge(cluster.Name, index) with
+            {
+                // Chosen now so that the record on the new member's labels names it.
+                HostPort = spec.ClientPort is { } first ? first + index : _docker.EngineIsLocal ? DockerAdapter.PickHostPort(spec.HostAddress, new HashSet<int>()) : null,
+            };
+        var record = plan.Placement is not null ? null : ClusterRecord.Of(spec, version: cluster.Version, cluster.Members
+            .Select(m => new RecordedMember(m.ContainerName, MemberIndex(cluster.Name, m.Name), m.ClientUrl is { } u ? new Uri(u).Port : null))
+            .Append(new RecordedMember(container, index, plan.HostPort)));
         var peerUrl = plan.PeerUrl(spec.Tls);
         if (plan.Placement is null) await EnsureFreeAsync(container, plan.Volume, ct).ConfigureAwait(false);
         var members = _clusters.Members();
@@ -80,7 +87,7 @@ public sealed partial class EtcdMemberService
             var createdAt = cluster.Created is { } c ? new DateTimeOffset(c, TimeSpan.Zero).ToString("o", CultureInfo.InvariantCulture) : DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
             // A member on several engines names every placement, the older members' and its own.
             var placements = cluster.Members.Select((m, i) => MemberPlan.Of(cluster, m, i).Placement).OfType<MemberPlacement>().Append(plan.Placement).OfType<MemberPlacement>();
-            var labels = MemberContainers.Labels(spec, plan, hexId, version, createdAt, cluster.Engines, placements);
+            var labels = MemberContainers.Labels(spec, plan, hexId, version, createdAt, cluster.Engines, placements, record);
             var id = await members.CreateAsync(spec, plan, initialCluster, "existing", labels, created, ct).ConfigureAwait(false);
             await members.StartAsync(plan, id, ct).ConfigureAwait(false);
 

@@ -13,7 +13,7 @@ namespace K3dEtcd.Operations;
 /// snapshot, made by the etcd tool inside the cluster's own image (etcdctl snapshot restore on
 /// 3.4, etcdutl from 3.5) in a short-lived container. Any failure rolls back the whole cluster.
 /// </summary>
-public sealed class EtcdRestoreService(EtcdClusterService clusters, IOperationLog log)
+public sealed partial class EtcdRestoreService(EtcdClusterService clusters, IOperationLog log)
 {
     private readonly DockerAdapter adapter = clusters.Docker;
     private const string ProbeLabel = Labels.Prefix + "probe";
