@@ -172,6 +172,31 @@ Describe 'The k3s token on a plain etcd cluster' -Tag Docker, K3d {
         Remove-K3dCluster $str -Force
     }
 
+    It 'a failed create puts back the token kept before it, and a refused name keeps it as it was' {
+        $name = New-TestName 'trb'
+        $first = $plain | New-K3dCluster $name -SkipPreflight -SkipVerify -ProgressAction SilentlyContinue
+        $file = "$dir/k3d/$name/token"
+        $kept = ConvertTo-Plain $first.Token
+        # The name is taken: refused before anything, the kept token untouched.
+        $err = $null
+        try { $plain | New-K3dCluster $name -Token 'other-token' -SkipPreflight -SkipVerify -ProgressAction SilentlyContinue -ErrorAction Stop } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -Be 'K3dClusterExists,K3dEtcd.Commands.K3d.NewK3dClusterCommand'
+        (Get-Content $file -Raw).TrimEnd("`n") | Should -Be $kept
+        Remove-K3dCluster $name -Force
+        # k3d fails with another -Token: rolled back, and the earlier token is back in the file.
+        $env:FAKE_K3D_FAIL_CREATE = '1'
+        try {
+            $err = $null
+            try { $plain | New-K3dCluster $name -Token 'other-token' -SkipPreflight -SkipVerify -ProgressAction SilentlyContinue -ErrorAction Stop } catch { $err = $_ }
+        }
+        finally { $env:FAKE_K3D_FAIL_CREATE = $null }
+        $err.FullyQualifiedErrorId | Should -Be 'K3dCreateFailed,K3dEtcd.Commands.K3d.NewK3dClusterCommand'
+        (@(Get-FakeK3dConfig)[-1]).token | Should -Be 'other-token'
+        (Get-Content $file -Raw).TrimEnd("`n") | Should -Be $kept
+        stat -c %a $file | Should -Be '600'
+        Remove-Item "$dir/k3d/$name" -Recurse -Force
+    }
+
     It 'is kept in the per-user data directory, is no leftover TLS directory, stays with -KeepData and goes with Remove-EtcdCluster' {
         $name = New-TestName 'tp'
         $k = $plain | New-K3dCluster $name -SkipVerify -ProgressAction SilentlyContinue
