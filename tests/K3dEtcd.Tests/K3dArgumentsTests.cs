@@ -197,12 +197,13 @@ public sealed class K3dArgumentsTests
     {
         // sha256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
         Assert.Equal("/bootstrap/ba7816bf8f01", DatastoreProbe.BootstrapKey("abc"));
-        Assert.True(DatastoreProbe.EvaluateBootstrap(["/bootstrap/ba7816bf8f01"], "abc", "x").Passed);
-        var other = DatastoreProbe.EvaluateBootstrap(["/bootstrap/ba7816bf8f01"], "another", "x");
+        var sealedData = System.Text.Encoding.UTF8.GetBytes(K3sBootstrapFormat.Encrypt("abc", [42]));
+        Assert.True(DatastoreProbe.EvaluateBootstrap([("/bootstrap/ba7816bf8f01", sealedData)], [(null, "abc")], true, "x").Passed);
+        var other = DatastoreProbe.EvaluateBootstrap([("/bootstrap/ba7816bf8f01", sealedData)], [(null, "another")], true, "x");
         Assert.False(other.Passed);
         Assert.Contains("different token", other.Detail);
-        Assert.False(DatastoreProbe.EvaluateBootstrap(["/bootstrap/ba7816bf8f01"], null, "x").Passed);
-        Assert.True(DatastoreProbe.EvaluateBootstrap([], null, "x").Passed);
+        Assert.False(DatastoreProbe.EvaluateBootstrap([("/bootstrap/ba7816bf8f01", sealedData)], [], false, "x").Passed);
+        Assert.True(DatastoreProbe.EvaluateBootstrap([], [], false, "x").Passed);
     }
 
     [Theory]

@@ -177,7 +177,8 @@ public sealed class K3dClusterServiceTests(DockerFixture fx)
         var etcd = await fx.Service().CreateAsync(fx.Spec("k3dboot", size: 1), CancellationToken.None);
         try
         {
-            Etcdctl(etcd, "put", DatastoreProbe.BootstrapKey("token-of-old-cluster"), "encrypted");
+            // Bootstrap data as k3s seals it: the right token must also open it, not only hash to its key.
+            Etcdctl(etcd, "put", DatastoreProbe.BootstrapKey("token-of-old-cluster"), K3sBootstrapFormat.Encrypt("token-of-old-cluster", "{}"u8.ToArray()));
             var service = await fake.ServiceAsync(probe: new DatastoreProbe(fx.Adapter(), NullOperationLog.Instance));
             var name = K3dName("boot");
             var ex = await Assert.ThrowsAsync<K3dEtcdException>(() =>

@@ -81,6 +81,11 @@ public sealed partial class EtcdClusterService
         {
             if (ClusterTlsStore.Delete(directory, name, log)) removed.TlsDirectory = directory;
         }
+        // A plain cluster's k3s tokens (New-K3dCluster keeps them where a TLS directory would be): data, like the volumes.
+        if (!keepData)
+        {
+            foreach (var file in K3sTokenStore.RemovePlainStore(name, log)) log.Verbose($"Removed the kept k3s token {file}");
+        }
         foreach (var n in networks)
         {
             log.Verbose($"docker network rm {n.Name}");

@@ -19,9 +19,8 @@ public sealed class DatastoreProbe(DockerAdapter docker, IOperationLog log)
     public const string ProbeLabel = Labels.Prefix + "probe";
     public const string ScratchPrefix = "/k3detcd/probe/";
 
-    /// <summary>The key k3s keeps its bootstrap data under for a token: /bootstrap/ + 12 hex of sha256(token).</summary>
-    public static string BootstrapKey(string token) =>
-        "/bootstrap/" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token)))[..12].ToLowerInvariant();
+    /// <summary>The key k3s keeps its bootstrap data under for a token: /bootstrap/ + 12 hex of sha256(passphrase) (K3sToken).</summary>
+    public static string BootstrapKey(string token) => K3sToken.BootstrapKey(token);
 
     // New-K3dCluster's -Image is the k3s image, so name what picks the probe's etcd image there.
     private static string WhatWorks(string image) =>
@@ -77,8 +76,13 @@ public sealed class DatastoreProbe(DockerAdapter docker, IOperationLog log)
         }
     }
 
-    /// <summary>Health, write, read-back and the /bootstrap token question; one result per check.</summary>
-    public async Task<IReadOnlyList<K3dDatastoreCheck>> TestAsync(DatastoreTarget ds, string? token, CancellationToken ct)
+    /// <summary>
+    /// Health, write, read-back and the /bootstrap token question; one result per check. Without
+    /// <paramref name="token"/>, the tokens in <paramref name="kept"/> (kept by New-K3dCluster for this
+    /// etcd cluster's k3d clusters) are tried on the bootstrap data.
+    /// </summary>
+    public async Task<IReadOnlyList<K3dDatastoreCheck>> TestAsync(DatastoreTarget ds, string? token, CancellationToken ct,
+        IReadOnlyList<(string K3dName, string Token)>? kept = null)
     {
         var shown = ds.Masked;
         K3dDatastoreCheck Check(string name, bool passed, string detail) => new() { Name = name, Passed = passed, Detail = detail, Datastore = shown };
@@ -127,32 +131,84 @@ public sealed class DatastoreProbe(DockerAdapter docker, IOperationLog log)
         results.Add(Check("ReadBack", readBack, (readBack ? $"read the same value back from {key}" : $"get {key} returned {(getExit == 0 ? $"'{Short(getOut)}'" : Short(getOut))}") + cleanup));
 
         Step("bootstrap data", 75);
-        var (bootExit, bootOut) = await RunEtcdctlAsync(ds, ["get", "/bootstrap/", "--prefix", "--keys-only"], ct).ConfigureAwait(false);
-        if (bootExit != 0)
+        // Keys and values in one read (JSON: base64 keys and values, whatever bytes they hold); the values are only decrypted, never shown.
+        var (bootExit, bootOut) = await RunEtcdctlAsync(ds, ["get", "/bootstrap/", "--prefix", "-w", "json"], ct).ConfigureAwait(false);
+        var entries = bootExit == 0 ? ParseGetJson(bootOut) : null;
+        if (entries is null)
         {
-            results.Add(Check("Bootstrap", false, $"could not list /bootstrap/: {Short(bootOut)}"));
+            results.Add(Check("Bootstrap", false, $"could not read /bootstrap/: {(bootExit == 0 ? "etcdctl printed no JSON" : Short(bootOut))}"));
         }
         else
         {
-            var keys = bootOut.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("/bootstrap/", StringComparison.Ordinal)).ToList();
-            results.Add(EvaluateBootstrap(keys, token, shown));
+            var candidates = token is not null ? [(null, token)] : (kept ?? []).Select(k => ((string?)k.K3dName, k.Token)).ToList();
+            results.Add(EvaluateBootstrap(entries, candidates, token is not null, shown));
         }
         log.Progress(new OperationProgress(activity, "Done", 100, ActivityId: 3, Completed: true));
         return results;
     }
 
-    public static K3dDatastoreCheck EvaluateBootstrap(IReadOnlyList<string> keys, string? token, string shown)
+    /// <summary>The key/value pairs of `etcdctl get -w json` (null when the output is not that JSON).</summary>
+    public static IReadOnlyList<(string Key, byte[] Value)>? ParseGetJson(string output)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(output);
+            var list = new List<(string, byte[])>();
+            if (doc.RootElement.TryGetProperty("kvs", out var kvs))
+            {
+                foreach (var kv in kvs.EnumerateArray())
+                {
+                    var key = Encoding.UTF8.GetString(Convert.FromBase64String(kv.GetProperty("key").GetString() ?? ""));
+                    var value = kv.TryGetProperty("value", out var v) ? Convert.FromBase64String(v.GetString() ?? "") : [];
+                    list.Add((key, value));
+                }
+            }
+            return list;
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The Bootstrap check: passed when there is no bootstrap data, or when a candidate token's key
+    /// (/bootstrap/ + 12 hex of sha256) is there and its value decrypts with that token. A candidate's
+    /// label is the k3d cluster whose kept token it is (null: the -Token given).
+    /// </summary>
+    public static K3dDatastoreCheck EvaluateBootstrap(IReadOnlyList<(string Key, byte[] Value)> entries, IReadOnlyList<(string? K3dName, string Token)> candidates, bool explicitToken, string shown)
     {
         K3dDatastoreCheck Check(bool passed, string detail) => new() { Name = "Bootstrap", Passed = passed, Detail = detail, Datastore = shown };
+        var keys = entries.Select(e => e.Key).Where(k => k.StartsWith("/bootstrap/", StringComparison.Ordinal)).ToList();
         if (keys.Count == 0) return Check(true, "no k3s bootstrap data yet: a new k3s cluster will create it");
-        if (token is null)
+        var listed = string.Join(", ", keys);
+        if (candidates.Count == 0)
         {
-            return Check(false, $"holds k3s bootstrap data ({string.Join(", ", keys)}) from an existing k3s cluster; a new cluster needs that cluster's token (-Token)");
+            return Check(false, $"holds k3s bootstrap data ({listed}) from an existing k3s cluster; a new cluster needs that cluster's token (-Token)");
         }
-        var mine = BootstrapKey(token);
-        return keys.Contains(mine)
-            ? Check(true, $"holds bootstrap data for this token ({mine}): k3s servers will join the existing k3s cluster state")
-            : Check(false, $"holds bootstrap data made with a different token ({string.Join(", ", keys)}; this token's key would be {mine}): k3s would fail with \"bootstrap data already found and encrypted with different token\"");
+        var sealedButNotOpened = new List<string>();
+        foreach (var (k3dName, token) in candidates)
+        {
+            var key = BootstrapKey(token);
+            var entry = entries.FirstOrDefault(e => e.Key == key);
+            if (entry.Key is null) continue;
+            var plain = K3sToken.TryDecrypt(token, entry.Value);
+            if (plain is not null)
+            {
+                var whose = k3dName is null ? "this token" : $"the token kept for k3d cluster '{k3dName}'";
+                return Check(true, $"holds bootstrap data under {key} and {whose} opens it ({plain.Length} bytes decrypted): k3s servers will join the existing k3s cluster state");
+            }
+            sealedButNotOpened.Add(key);
+        }
+        if (explicitToken)
+        {
+            var mine = BootstrapKey(candidates[0].Token);
+            return sealedButNotOpened.Count > 0
+                ? Check(false, $"the token does not match: {mine} is there but its bootstrap data does not decrypt with this token (damaged, or not k3s's format): k3s would fail to read it")
+                : Check(false, $"the token does not match: the bootstrap data was made with a different token ({listed}; this token's key would be {mine}): k3s would fail with \"bootstrap data already found and encrypted with different token\"");
+        }
+        var names = string.Join(", ", candidates.Select(c => $"'{c.K3dName}'"));
+        return Check(false, $"holds k3s bootstrap data ({listed}) that none of the tokens kept for k3d cluster{(candidates.Count == 1 ? "" : "s")} {names} opens; a new cluster needs the token of the cluster that wrote it (-Token)");
     }
 
     /// <summary>Whether any key exists under /registry/ (what kube-apiserver writes once k3s really uses the datastore).</summary>

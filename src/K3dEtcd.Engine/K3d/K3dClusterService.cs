@@ -171,7 +171,8 @@ public sealed partial class K3dClusterService(K3dCli cli, K3dVersion version, Da
         {
             throw new K3dEtcdException(ErrorCatalog.DatastoreTokenMismatch,
                 $"The datastore '{spec.Datastore.Masked}' already holds k3s bootstrap data made with another token: {bootstrap.Detail}. " +
-                "Two ways out: pass -Token with the token of the k3s cluster that wrote it (to re-create that cluster on its data), " +
+                "Two ways out: pass -Token with the token of the k3s cluster that wrote it (to re-create that cluster on its data; " +
+                "Get-K3dCluster NAME -IncludeToken returns the token K3dEtcd kept for a k3d cluster, and Save-EtcdSnapshot's K3dClusters names whose data a snapshot holds), " +
                 "or start from an empty datastore (a new etcd cluster, or delete the old cluster's keys: /bootstrap/ and /registry/). Nothing was created.", spec.Name);
         }
         if (failed.Count > 0 || health.Detail.StartsWith("0/", StringComparison.Ordinal))

@@ -52,22 +52,56 @@ public sealed class K3dEngineService(K3dClusterService k3d, Func<CancellationTok
     /// existing files: ClientCertificateFileExists), then k3d runs. When the create is refused or
     /// rolled back the certificate this call issued is removed too, and nothing else.
     /// </summary>
-    public async Task<(K3dClusterInfo? Info, bool? Verified)> CreateAsync(K3dClusterSpec spec, K3dCreateOptions options, K3sCertificateRequest? certificate, CancellationToken ct)
+    /// <remarks>
+    /// tokenFile: where the token is kept (K3sTokenStore.FileFor; null: not kept, the datastore is no etcd
+    /// cluster of this module). It is written (0600, atomically) before k3d runs, since k3s seals its
+    /// bootstrap data with it as soon as a server starts; a refused or rolled-back create puts back
+    /// what was there (the earlier token, or nothing).
+    /// </remarks>
+    public async Task<(K3dClusterInfo? Info, bool? Verified)> CreateAsync(K3dClusterSpec spec, K3dCreateOptions options, K3sCertificateRequest? certificate, CancellationToken ct,
+        string? tokenFile = null)
     {
         await k3d.EnsureNameFreeAsync(spec.Name, ct).ConfigureAwait(false);
-        if (certificate is null) return await k3d.CreateAsync(spec, options, ct).ConfigureAwait(false);
-
-        var cert = ClusterTlsStore.IssueClient(certificate.Tls, certificate.EtcdCluster, K3sClientCertificate.CommonName(certificate.K3dName),
-            Path.GetDirectoryName(certificate.Files[0])!, CertificateAuthority.DefaultValidityDays, overwrite: false, log);
-        log.Verbose($"Client certificate for k3s: {cert.CertFile} (CN={cert.CommonName}, until {cert.NotAfter:u})");
+        if (certificate is not null)
+        {
+            var cert = ClusterTlsStore.IssueClient(certificate.Tls, certificate.EtcdCluster, K3sClientCertificate.CommonName(certificate.K3dName),
+                Path.GetDirectoryName(certificate.Files[0])!, CertificateAuthority.DefaultValidityDays, overwrite: false, log);
+            log.Verbose($"Client certificate for k3s: {cert.CertFile} (CN={cert.CommonName}, until {cert.NotAfter:u})");
+        }
+        string? previous = null;
+        var wroteToken = false;
         try
         {
+            if (tokenFile is not null)
+            {
+                previous = K3sTokenStore.Read(tokenFile);
+                if (previous != spec.Token)
+                {
+                    K3sTokenStore.Write(tokenFile, spec.Token);
+                    wroteToken = true;
+                    log.Verbose($"k3s token kept in {tokenFile} (owner-only){(previous is null ? "" : ", replacing the one kept for an earlier k3d cluster of this name")}.");
+                }
+            }
             return await k3d.CreateAsync(spec, options, ct).ConfigureAwait(false);
         }
         catch
         {
-            K3sClientCertificate.Remove(certificate.Tls.Directory, certificate.K3dName, log);
+            if (wroteToken) RestoreToken(tokenFile!, previous);
+            if (certificate is not null) K3sClientCertificate.Remove(certificate.Tls.Directory, certificate.K3dName, log);
             throw;
+        }
+    }
+
+    private void RestoreToken(string tokenFile, string? previous)
+    {
+        try
+        {
+            if (previous is null) K3sTokenStore.Remove(tokenFile, log);
+            else K3sTokenStore.Write(tokenFile, previous);
+        }
+        catch (K3dEtcdException ex)
+        {
+            log.Warning($"Roll-back: the kept k3s token could not be put back: {ex.Message}");
         }
     }
 

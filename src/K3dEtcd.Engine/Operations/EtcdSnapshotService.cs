@@ -23,7 +23,12 @@ public sealed class EtcdSnapshotService(EtcdConnection connection)
     /// Streams the snapshot of the first member that answers with a leader into <paramref name="path"/>.
     /// An existing file is refused unless <paramref name="overwrite"/>; then it is replaced only once the new one is complete.
     /// </summary>
-    public async Task<EtcdSnapshot> SaveAsync(string path, string? clusterName, bool overwrite, CancellationToken ct)
+    /// <remarks>
+    /// k3dByBootstrapKey: /bootstrap/ keys of the tokens kept for the cluster's k3d clusters, with
+    /// their k3d names, so the result says whose bootstrap data the snapshot holds.
+    /// </remarks>
+    public async Task<EtcdSnapshot> SaveAsync(string path, string? clusterName, bool overwrite, CancellationToken ct,
+        IReadOnlyDictionary<string, string>? k3dByBootstrapKey = null)
     {
         path = Path.GetFullPath(path);
         if (Directory.Exists(path))
@@ -51,9 +56,12 @@ public sealed class EtcdSnapshotService(EtcdConnection connection)
             Log.Progress(new OperationProgress(Activity, "Verifying", 99));
             // The stream's SHA-256 was checked as it was written; reading the database back proves it is a whole bbolt file and gives its figures.
             var info = SnapshotFile.Read(temp, sha, ct: ct);
+            var bootstrap = await BootstrapKeysAsync(member, info.Revision, ct).ConfigureAwait(false);
             File.Move(temp, path, overwrite);
             Log.Verbose($"Snapshot of {written} bytes saved to {path} in {sw.Elapsed.TotalSeconds:0.00} s.");
-            return ToModel(info with { Path = path }, clusterName, status.Version, member.Endpoints[0], DateTime.UtcNow);
+            var model = ToModel(info with { Path = path }, clusterName, status.Version, member.Endpoints[0], DateTime.UtcNow);
+            var k3d = bootstrap.Select(k => k3dByBootstrapKey is not null && k3dByBootstrapKey.TryGetValue(k, out var n) ? n : null).OfType<string>().Distinct(StringComparer.Ordinal).ToArray();
+            return model.WithBootstrap([.. bootstrap], k3d);
         }
         catch
         {
@@ -64,6 +72,33 @@ public sealed class EtcdSnapshotService(EtcdConnection connection)
         {
             Log.Progress(new OperationProgress(Activity, "Done", 100, Completed: true));
         }
+    }
+
+    /// <summary>
+    /// The k3s bootstrap keys in the snapshot: one keys-only range read of /bootstrap/ on the member
+    /// that streamed it, at the snapshot's revision (at the current one if that was compacted meanwhile).
+    /// </summary>
+    private async Task<IReadOnlyList<string>> BootstrapKeysAsync(EtcdConnection member, long revision, CancellationToken ct)
+    {
+        RangeRequest Request(long rev) => new()
+        {
+            Key = Google.Protobuf.ByteString.CopyFromUtf8("/bootstrap/"),
+            RangeEnd = Google.Protobuf.ByteString.CopyFromUtf8("/bootstrap0"),
+            KeysOnly = true,
+            Serializable = true,
+            Revision = rev,
+        };
+        RangeResponse range;
+        try
+        {
+            range = await member.CallAsync("range /bootstrap/", o => member.Grpc.KVClient.RangeAsync(Request(revision), o), ct, member.Endpoints[0]).ConfigureAwait(false);
+        }
+        catch (K3dEtcdException ex) when (!ct.IsCancellationRequested)
+        {
+            Log.Verbose($"etcd: /bootstrap/ at revision {revision} could not be read ({ex.Message}); reading the current keys.");
+            range = await member.CallAsync("range /bootstrap/", o => member.Grpc.KVClient.RangeAsync(Request(0), o), ct, member.Endpoints[0]).ConfigureAwait(false);
+        }
+        return range.Kvs.Select(kv => kv.Key.ToStringUtf8()).ToList();
     }
 
     public static EtcdSnapshot ToModel(SnapshotFileInfo info, string? cluster, string? version, string? endpoint, DateTime created) => new()

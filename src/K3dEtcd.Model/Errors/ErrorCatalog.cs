@@ -174,6 +174,7 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition K3dClusterExists = Item(nameof(K3dClusterExists), FailureKind.ResourceExists, "A k3d cluster with that name already exists.");
     public static readonly ErrorDefinition K3dClusterNotFound = Item(nameof(K3dClusterNotFound), FailureKind.ObjectNotFound, "No k3d cluster with that name exists.");
     public static readonly ErrorDefinition K3dConfigFileFailed = Item(nameof(K3dConfigFileFailed), FailureKind.ResourceUnavailable, "The private k3d config file that carries the token and datastore settings could not be written.");
+    public static readonly ErrorDefinition K3sTokenFileFailed = Item(nameof(K3sTokenFileFailed), FailureKind.ResourceUnavailable, "The k3s token could not be kept in, or read from, the etcd cluster's private directory (k3d/NAME/token).");
     public static readonly ErrorDefinition K3dCreateFailed = Item(nameof(K3dCreateFailed), FailureKind.InvalidResult, "k3d could not create the cluster; it was rolled back and the datastore left as it was.");
     public static readonly ErrorDefinition InvalidDatastore = Item(nameof(InvalidDatastore), FailureKind.InvalidArgument, "-Datastore is not an EtcdCluster, a cluster name or a k3s datastore string.");
     public static readonly ErrorDefinition DatastoreFileNotFound = Item(nameof(DatastoreFileNotFound), FailureKind.ObjectNotFound, "A -CaFile, -CertFile or -KeyFile for the datastore does not exist.");

@@ -30,5 +30,17 @@ public sealed class EtcdSnapshot
     /// <summary>When the snapshot was saved (the file's last write time when only the file is known), UTC.</summary>
     public DateTime Created { get; init; }
 
+    /// <summary>The k3s bootstrap keys (/bootstrap/&lt;12 hex&gt;) the snapshot holds, read when it was saved (null when only the file is known).</summary>
+    public string[]? BootstrapKeys { get; init; }
+    /// <summary>The k3d clusters whose bootstrap data the snapshot holds: those whose kept k3s token hashes to one of BootstrapKeys (null when only the file is known).</summary>
+    public string[]? K3dClusters { get; init; }
+
+    /// <summary>A copy with the bootstrap keys and k3d clusters set.</summary>
+    public EtcdSnapshot WithBootstrap(string[] keys, string[] k3dClusters) => new()
+    {
+        Path = Path, Size = Size, Revision = Revision, TotalKeys = TotalKeys, Hash = Hash, Sha256 = Sha256, DatabaseSize = DatabaseSize,
+        Cluster = Cluster, EtcdVersion = EtcdVersion, Endpoint = Endpoint, Created = Created, BootstrapKeys = keys, K3dClusters = k3dClusters,
+    };
+
     public override string ToString() => Path;
 }

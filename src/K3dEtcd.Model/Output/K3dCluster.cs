@@ -18,12 +18,20 @@ public sealed class K3dCluster
     public string? ApiEndpoint { get; init; }
     /// <summary>The kubeconfig file that holds the context k3d-NAME, when there is one.</summary>
     public string? KubeconfigPath { get; init; }
-    /// <summary>The k3s token (it guards the datastore's /bootstrap data); only known right after New-K3dCluster.</summary>
+    /// <summary>The k3s token (it guards the datastore's /bootstrap data): set by New-K3dCluster, and by Get-K3dCluster -IncludeToken from the kept token file.</summary>
     public SecureString? Token { get; init; }
     public string? K3dVersion { get; init; }
     /// <summary>Whether keys under /registry/ were seen in the datastore after creation (null: not checked).</summary>
     public bool? DatastoreVerified { get; init; }
     public K3dNode[] Nodes { get; init; } = [];
+
+    /// <summary>A copy with the token set.</summary>
+    public K3dCluster WithToken(SecureString? token) => new()
+    {
+        Name = Name, Servers = Servers, Agents = Agents, ServersRunning = ServersRunning, AgentsRunning = AgentsRunning,
+        Datastore = Datastore, Network = Network, ApiEndpoint = ApiEndpoint, KubeconfigPath = KubeconfigPath, Token = token,
+        K3dVersion = K3dVersion, DatastoreVerified = DatastoreVerified, Nodes = Nodes,
+    };
 
     public override string ToString() => Name;
 }

@@ -8,6 +8,7 @@ namespace K3dEtcd.Commands.Etcd;
 /// <para type="synopsis">Saves a snapshot of an etcd cluster's key space to a file (etcd's v3 Maintenance snapshot), with progress.</para>
 /// <para type="description">The snapshot of one member that has a leader is streamed to a temporary file beside -Path, chunk by chunk (memory use does not grow with the database). When the stream is complete, the SHA-256 etcd appends is checked and the database is read back; only then is the file renamed to -Path. A failed or cancelled (Ctrl+C) save leaves no file. An existing file is replaced only with -Force, and only after the new snapshot is verified.</para>
 /// <para type="description">The result carries Revision, TotalKeys and Hash as etcdctl snapshot status prints them, the SHA-256, the cluster and the etcd version. Restore it into a new cluster with Restore-EtcdSnapshot.</para>
+/// <para type="description">BootstrapKeys lists the k3s bootstrap keys (/bootstrap/...) in the snapshot (one keys-only read at the snapshot's revision), and K3dClusters the k3d clusters whose bootstrap data it holds: those whose k3s token, kept by New-K3dCluster, hashes to one of those keys. A k3s cluster on a restored datastore needs that token (Get-K3dCluster -IncludeToken).</para>
 /// </summary>
 /// <example>
 /// <code>$snap = Save-EtcdSnapshot -Cluster etcd -Path ./etcd-before-upgrade.db</code>
@@ -39,7 +40,11 @@ public sealed class SaveEtcdSnapshotCommand : EtcdDataCmdlet
         if (!ShouldProcess(path, action)) return;
         try
         {
-            WriteObject(await new EtcdSnapshotService(connection).SaveAsync(path, TargetCluster?.Name, Force, ct));
+            // Whose k3s bootstrap data it holds: the keys of the tokens New-K3dCluster kept for this cluster's k3d clusters.
+            var kept = TargetCluster is null ? [] : K3dEtcd.Pki.K3sTokenStore.ReadAll(K3dEtcd.Pki.K3sTokenStore.EtcdDirectory(TargetCluster));
+            var byKey = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (k3d, token) in kept) byKey.TryAdd(K3dEtcd.K3d.K3sToken.BootstrapKey(token), k3d);
+            WriteObject(await new EtcdSnapshotService(connection).SaveAsync(path, TargetCluster?.Name, Force, ct, byKey));
         }
         catch (Common.K3dEtcdException ex) when (ex.Kind is not Common.FailureKind.ConnectionError)
         {

@@ -5,6 +5,7 @@ using K3dEtcd.Services;
 using K3dEtcd.Common;
 using K3dEtcd.K3d;
 using K3dEtcd.Model;
+using K3dEtcd.Pki;
 
 namespace K3dEtcd.Commands.K3d;
 
@@ -23,6 +24,12 @@ namespace K3dEtcd.Commands.K3d;
 /// A failure or Ctrl+C deletes the half-made k3d cluster with `k3d cluster delete`; the etcd cluster is never touched. After k3d
 /// returns, the cmdlet waits until keys appear under /registry/ (kube-apiserver's first writes) unless -SkipVerify.
 /// -WhatIf prints the exact k3d command line, quoted for your shell (the token and passwords masked), and creates nothing.</para>
+/// <para type="description">The k3s token (given or generated) is kept on an etcd cluster of K3dEtcd: in its TLS directory, or for a
+/// plain cluster in the per-user data directory (~/.local/share/k3detcd/clusters/ETCD), as k3d/NAME/token (a 0600 file in a 0700
+/// directory, written atomically before k3d runs, never printed and never on a command line). k3s seals its bootstrap data in the
+/// datastore with it, so a restored or reused datastore needs it: Get-K3dCluster -IncludeToken returns it, Test-K3dDatastore checks it,
+/// and a later New-K3dCluster of the same name on the same etcd cluster uses it again when -Token is absent. It stays after
+/// Remove-K3dCluster and goes with the etcd cluster (Remove-EtcdCluster). A failed create puts back the token that was kept before.</para>
 /// </summary>
 /// <example>
 /// <code>$etcd = New-EtcdCluster -Tls; $etcd | New-K3dCluster topgun -Servers 3 -Agents 5 -TlsSan 192.0.2.10, k3s.example.test</code>
@@ -75,7 +82,7 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
     [Parameter]
     public string? Image { get; set; }
 
-    /// <summary>The k3s cluster token (a SecureString, such as the Token of another K3dCluster, or plain text); generated when absent and returned on the object. It encrypts the datastore's /bootstrap data.</summary>
+    /// <summary>The k3s cluster token (a SecureString, such as the Token of another K3dCluster, or plain text); when absent, the token kept for a k3d cluster of this name on this etcd cluster, else a generated one; returned on the object. It encrypts the datastore's /bootstrap data, and it is kept (0600) in the etcd cluster's private directory, k3d/NAME/token.</summary>
     [Parameter]
     [SecureStringTransformation]
     [ValidateNotNull]
@@ -132,9 +139,16 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
             // A TLS etcd cluster: k3s gets its own client certificate from the cluster's CA (made after
             // ShouldProcess; -WhatIf shows where it will be). -CertFile/-KeyFile override it.
             var (target, certificate) = K3dEngineService.PlanClientCertificate(resolved, etcd, Name, callerGaveCertificate: CertFile is not null || KeyFile is not null, callerGaveCa: CaFile is not null);
-            var generated = Token is null;
-            var token = Token is null ? Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant() : SecureStringTransformationAttribute.ToPlainText(Token);
+            // The token is kept beside the etcd cluster's other private files; one kept for an earlier k3d cluster of this
+            // name on this etcd cluster is used again when -Token is absent: the datastore's bootstrap data is sealed with it.
+            var tokenFile = etcd is null ? null : K3sTokenStore.FileFor(etcd, Name);
+            var kept = Token is null && tokenFile is not null ? K3sTokenStore.Read(tokenFile) : null;
+            var generated = Token is null && kept is null;
+            var token = Token is not null ? SecureStringTransformationAttribute.ToPlainText(Token)
+                : kept ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
             if (token.Length == 0) throw new K3dEtcdException(ErrorCatalog.InvalidK3sToken, "-Token is empty; pass the k3s token (or leave -Token out to have one generated).", "Token");
+            if (kept is not null) WriteVerbose($"Using the k3s token kept for k3d cluster '{Name}' in {tokenFile} (-Token was not given).");
+            if (tokenFile is null) WriteVerbose("The k3s token is not kept: the datastore is not an etcd cluster of K3dEtcd (keep the Token of the result yourself).");
             var spec = new K3dClusterSpec
             {
                 Name = Name,
@@ -153,7 +167,7 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
             var built = K3dClusterService.BuildCreate(cli, version, spec);
             var commandLine = CommandLineQuoting.ForCurrentShell(cli.Path, built.Display);
             var config = built.ConfigDisplay is null ? "" : $" with this {built.ConfigApiVersion} config file (private, removed when k3d returns): {built.ConfigDisplay}";
-            var description = $"Create k3d cluster '{Name}' ({Servers} servers, {Agents} agents) on datastore {target.Masked}{(generated ? " with a generated token" : "")}: {commandLine}{config}";
+            var description = $"Create k3d cluster '{Name}' ({Servers} servers, {Agents} agents) on datastore {target.Masked}{(generated ? " with a generated token" : kept is not null ? " with the token kept for it" : "")}{(tokenFile is null ? "" : $" (token kept in {tokenFile})")}: {commandLine}{config}";
             if (!ShouldProcess(description, $"Create k3d cluster '{Name}' on {target.Masked}?", "New-K3dCluster")) return;
 
             // Every k3d version: an existing cluster is found (JSON list, or its k3d.cluster Docker
@@ -161,7 +175,7 @@ public sealed class NewK3dClusterCommand : K3dCmdletBase
             var docker = await GetDockerAsync(ct);
             var withProbe = (!SkipPreflight || !SkipVerify) && target.Kind == DatastoreKind.Etcd;
             var service = EtcdServices.K3dEngine(EtcdServices.K3d(cli, version, docker, withProbe, this), GetDockerAsync, this);
-            var (info, verified) = await service.CreateAsync(spec, new K3dCreateOptions { SkipPreflight = SkipPreflight, SkipVerify = SkipVerify }, certificate, ct);
+            var (info, verified) = await service.CreateAsync(spec, new K3dCreateOptions { SkipPreflight = SkipPreflight, SkipVerify = SkipVerify }, certificate, ct, tokenFile);
             if (SkipVerify) WriteVerbose("Not checked that k3s writes under /registry/ (-SkipVerify).");
             var datastore = (object?)etcd ?? target.Masked;
             if (info is null)

@@ -10,6 +10,11 @@ namespace K3dEtcd.Commands.K3d;
 /// <para type="synopsis">Removes a k3d cluster (`k3d cluster delete`); its etcd datastore stays unless -IncludeDatastore.</para>
 /// <para type="description">Runs `k3d cluster delete NAME`. The etcd cluster the k3d cluster used is kept (its data outlives the k3s
 /// cluster) unless -IncludeDatastore, which then removes it like Remove-EtcdCluster. Asks for confirmation unless -Force.</para>
+/// <para type="description">The k3s client certificate New-K3dCluster issued goes with the cluster (unless -KeepClientCertificate), but
+/// the k3s token it kept (k3d/NAME/token in the etcd cluster's private directory) stays: the datastore's bootstrap data is sealed with
+/// it, so a new New-K3dCluster NAME on the same etcd cluster uses it again and finds the old cluster state, and Test-K3dDatastore still
+/// opens the data with it. The k3d/NAME folder stays while the token is in it; the token goes with the etcd cluster (Remove-EtcdCluster,
+/// or -IncludeDatastore here).</para>
 /// </summary>
 /// <example>
 /// <code>Remove-K3dCluster topgun</code>

@@ -3,6 +3,7 @@ using K3dEtcd.Services;
 using K3dEtcd.Common;
 using K3dEtcd.K3d;
 using K3dEtcd.Model;
+using K3dEtcd.Pki;
 
 namespace K3dEtcd.Commands.K3d;
 
@@ -11,7 +12,12 @@ namespace K3dEtcd.Commands.K3d;
 /// <para type="description">Runs etcdctl (from the etcd cluster's own image) in throw-away containers on the datastore's Docker
 /// network, with the TLS files mounted read-only at the same paths the k3s servers get, and returns one object per check:
 /// Health (every endpoint), Write and ReadBack (a scratch key under /k3detcd/probe/, deleted afterwards) and Bootstrap (k3s
-/// bootstrap data under /bootstrap/, compared with /bootstrap/&lt;first 12 hex of sha256(token)&gt; when -Token is given).</para>
+/// bootstrap data under /bootstrap/).</para>
+/// <para type="description">The Bootstrap check reads the values under /bootstrap/ and opens them as k3s does: the key for a token is
+/// /bootstrap/&lt;first 12 hex of sha256(token)&gt; (the password part of a K10... token), and the value is AES-256-GCM sealed with a key
+/// from PBKDF2-SHA1(token, salt, 4096 rounds). It passes when there is no bootstrap data, or when the token's key is there and its
+/// value decrypts; a token whose key is absent, or whose value does not decrypt, "does not match". Without -Token, on an etcd cluster
+/// of K3dEtcd, the tokens New-K3dCluster kept for its k3d clusters are tried (Verbose names them; no token is ever shown).</para>
 /// </summary>
 /// <example>
 /// <code>Test-K3dDatastore -Datastore $etcd</code>
@@ -35,7 +41,7 @@ public sealed class TestK3dDatastoreCommand : K3dCmdletBase
     [Parameter]
     public string? Network { get; set; }
 
-    /// <summary>The k3s token a new cluster would use (a SecureString, such as a K3dCluster's Token, or plain text): the /bootstrap check compares /bootstrap/&lt;sha256(token)[:12]&gt;.</summary>
+    /// <summary>The k3s token a new cluster would use (a SecureString, such as a K3dCluster's Token, or plain text): the Bootstrap check looks for /bootstrap/&lt;sha256(token)[:12]&gt; and decrypts its value with the token. When absent, the tokens kept for the etcd cluster's k3d clusters are tried.</summary>
     [Parameter]
     [SecureStringTransformation]
     public System.Security.SecureString? Token { get; set; }
@@ -60,9 +66,17 @@ public sealed class TestK3dDatastoreCommand : K3dCmdletBase
     {
         try
         {
-            var (target, _) = await ResolveDatastoreAsync(Datastore, Network, ResolvePath(CaFile), ResolvePath(CertFile), ResolvePath(KeyFile), Image, ct);
+            var (target, etcd) = await ResolveDatastoreAsync(Datastore, Network, ResolvePath(CaFile), ResolvePath(CertFile), ResolvePath(KeyFile), Image, ct);
+            IReadOnlyList<(string K3dName, string Token)> kept = [];
+            if (Token is null && etcd is not null)
+            {
+                kept = K3sTokenStore.ReadAll(K3sTokenStore.EtcdDirectory(etcd));
+                WriteVerbose(kept.Count == 0
+                    ? $"No -Token, and no k3s token is kept for a k3d cluster of etcd cluster '{etcd.Name}'."
+                    : $"No -Token: trying the k3s tokens kept for k3d cluster{(kept.Count == 1 ? "" : "s")} {string.Join(", ", kept.Select(k => $"'{k.K3dName}'"))} of etcd cluster '{etcd.Name}'.");
+            }
             var probe = EtcdServices.DatastoreProbe(await GetDockerAsync(ct), this);
-            WriteObject(await probe.TestAsync(target, Token is null ? null : SecureStringTransformationAttribute.ToPlainText(Token), ct), enumerateCollection: true);
+            WriteObject(await probe.TestAsync(target, Token is null ? null : SecureStringTransformationAttribute.ToPlainText(Token), ct, kept), enumerateCollection: true);
         }
         catch (K3dEtcdException ex) when (IsPerItem(ex))
         {
