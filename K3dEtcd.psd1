@@ -35,6 +35,7 @@
         'Restart-EtcdMember'
         'Add-EtcdMember'
         'Remove-EtcdMember'
+        'Repair-EtcdMember'
         'Measure-EtcdFailover'
         'Save-EtcdSnapshot'
         'Get-EtcdSnapshot'

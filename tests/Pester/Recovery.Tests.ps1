@@ -193,3 +193,72 @@ Describe 'Restore-EtcdSnapshot -Replace rebuilds a TLS cluster in place for the 
         Invoke-K3sEtcdctl put /after/total ok | Should -Be 'OK'
     }
 }
+
+Describe 'Repair-EtcdMember brings a member that lost its volume back at the same URL' -Tag Docker, Recovery {
+    BeforeAll {
+        $script:name = New-TestName 'repair'
+        $script:c = New-EtcdCluster $name -Size 3 -Tls
+        $script:ctl = Get-Ctl $c
+        $script:work = Join-Path $TestDrive 'writer'; New-Item -ItemType Directory $work | Out-Null
+    }
+    AfterAll {
+        if ($script:writer -and -not $writer.HasExited) { $writer.Kill() }
+        Remove-EtcdCluster $name -Force -ErrorAction Ignore
+    }
+
+    It 'is refused without a quorum among the others (RepairNeedsQuorum), naming the commands that help; nothing changes' {
+        $solo = New-EtcdCluster (New-TestName 'solo') -Size 3
+        try {
+            docker stop $solo.Members[1].ContainerName $solo.Members[2].ContainerName | Out-Null
+            $ids = docker ps -aq --filter "label=io.k3detcd.cluster=$($solo.Name)" | Sort-Object
+            $err = $null
+            try { Repair-EtcdMember $solo.Name $solo.Members[2].Name -Force -TimeoutSeconds 5 -ErrorAction Stop } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeIn @('RepairNeedsQuorum,K3dEtcd.Commands.Etcd.RepairEtcdMemberCommand', 'EtcdClusterDegraded,K3dEtcd.Commands.Etcd.RepairEtcdMemberCommand')
+            docker start $solo.Members[1].ContainerName | Out-Null
+            docker stop $solo.Members[0].ContainerName | Out-Null
+            docker rm -f $solo.Members[0].ContainerName | Out-Null
+            docker stop $solo.Members[2].ContainerName | Out-Null
+            docker rm -f $solo.Members[2].ContainerName | Out-Null
+            $err = $null
+            try { Repair-EtcdMember $solo.Name $solo.Members[2].Name -Force -TimeoutSeconds 5 -ErrorAction Stop } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'RepairNeedsQuorum,K3dEtcd.Commands.Etcd.RepairEtcdMemberCommand'
+            $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+            $err.Exception.Message | Should -Match ([regex]::Escape("Restore-EtcdSnapshot PATH -Cluster $($solo.Name) -Replace"))
+            $err.Exception.Message | Should -Match 'Repair-EtcdCluster'
+            docker ps -aq --filter "label=io.k3detcd.cluster=$($solo.Name)" | Should -HaveCount 1
+            docker volume ls -q --filter "label=io.k3detcd.cluster=$($solo.Name)" | Should -HaveCount 3 -Because 'nothing was removed'
+        }
+        finally { Remove-EtcdCluster $solo.Name -Force -ErrorAction Ignore }
+    }
+
+    It 'under an etcdctl writer: three voters, no learner, the same client URL, HashKV equal, every acknowledged write present' {
+        $lost = $c.Members[1]
+        # The writer: one etcdctl put after another, each acknowledged key appended to a file.
+        Set-Content "$work/writer.sh" "i=0; while [ ! -e '$work/stop' ]; do if etcdctl $($ctl -join ' ') put /w/`$i `$i >/dev/null 2>>'$work/errors'; then echo `$i >> '$work/acked'; fi; i=`$((i+1)); done"
+        $script:writer = Start-Process bash -PassThru -ArgumentList "$work/writer.sh"
+        Start-Sleep -Seconds 2
+        docker rm -f -v $lost.ContainerName | Out-Null
+        docker volume rm $lost.Volume | Out-Null
+        $LASTEXITCODE | Should -Be 0
+        $m = Repair-EtcdMember -Cluster $c -Name $lost.Name -Force
+        Start-Sleep -Seconds 2
+        New-Item "$work/stop" | Out-Null
+        $writer.WaitForExit(30000) | Should -BeTrue
+        $m.Name | Should -Be $lost.Name
+        $m.ClientUrl | Should -Be $lost.ClientUrl
+        $m.NetworkClientUrl | Should -Be $lost.NetworkClientUrl
+        $list = (etcdctl @ctl member list -w json | ConvertFrom-Json).members
+        $list | Should -HaveCount 3
+        @($list | Where-Object isLearner) | Should -HaveCount 0
+        $list.name | Sort-Object | Should -Be ($c.Members.Name | Sort-Object)
+        $hash = etcdctl @ctl endpoint hashkv -w json | ConvertFrom-Json
+        $hash | Should -HaveCount 3
+        @($hash.HashKV.hash | Select-Object -Unique) | Should -HaveCount 1 -Because 'every member holds the same keys'
+        $acked = Get-Content "$work/acked"
+        $acked.Count | Should -BeGreaterThan 10
+        $keys = etcdctl @ctl get /w/ --prefix --keys-only | Where-Object { $_ }
+        $missing = $acked | Where-Object { "/w/$_" -notin $keys }
+        $missing | Should -BeNullOrEmpty
+        docker volume ls -q --filter "label=io.k3detcd.cluster=$name" | Should -HaveCount 3
+    }
+}

@@ -20,7 +20,10 @@ public sealed partial class EtcdMemberService
     /// learners), then a labelled container started with --initial-cluster-state existing.
     /// Anything done is undone when a later step fails.
     /// </summary>
-    public async Task<EtcdClusterMember> AddMemberAsync(string clusterName, CancellationToken ct)
+    public Task<EtcdClusterMember> AddMemberAsync(string clusterName, CancellationToken ct) => AddMemberAsync(clusterName, null, ct);
+
+    /// <remarks>slot: the place of a member being repaired (its index, host port and a new volume's suffix); null: the next index.</remarks>
+    private async Task<EtcdClusterMember> AddMemberAsync(string clusterName, MemberSlot? slot, CancellationToken ct)
     {
         var cluster = await GetClusterAsync(clusterName, ct).ConfigureAwait(false);
         if (cluster.Members.All(m => m.State != Running))
@@ -40,16 +43,16 @@ public sealed partial class EtcdMemberService
         }
         var leader = await FindLeaderAsync(cluster, ct).ConfigureAwait(false);
 
-        var index = cluster.Members.Select(m => MemberIndex(cluster.Name, m.Name)).Max() + 1;
+        var index = slot?.Index ?? cluster.Members.Select(m => MemberIndex(cluster.Name, m.Name)).Max() + 1;
         var container = EtcdClusterSpec.ContainerName(cluster.Name, index);
         var spec = await SpecFromMemberAsync(cluster, leader, ct).ConfigureAwait(false);
         // A cluster on several engines: the next engine round-robin, host networking on its address.
         var plan = cluster.Engines.Length > 0
             ? MemberPlan.OnHost(cluster.Name, EtcdClusterService.PlaceAddedMember(cluster, index))
-            : MemberPlan.Bridge(cluster.Name, index) with
+            : MemberPlan.Bridge(cluster.Name, index, slot?.VolumeSuffix ?? "") with
             {
                 // Chosen now so that the record on the new member's labels names it.
-                HostPort = spec.ClientPort is { } first ? first + index : _docker.EngineIsLocal ? DockerAdapter.PickHostPort(spec.HostAddress, new HashSet<int>()) : null,
+                HostPort = slot?.HostPort ?? (spec.ClientPort is { } first ? first + index : _docker.EngineIsLocal ? DockerAdapter.PickHostPort(spec.HostAddress, new HashSet<int>()) : null),
             };
         var record = plan.Placement is not null ? null : ClusterRecord.Of(spec, version: cluster.Version, cluster.Members
             .Select(m => new RecordedMember(m.ContainerName, MemberIndex(cluster.Name, m.Name), m.ClientUrl is { } u ? new Uri(u).Port : null))
@@ -78,7 +81,8 @@ public sealed partial class EtcdMemberService
             var initialCluster = string.Join(",", added.Members.SelectMany(m => m.PeerURLs.Select(u =>
                 $"{(m.ID == added.Member.ID ? container : !string.IsNullOrEmpty(m.Name) ? m.Name : names.GetValueOrDefault(u, EtcdMemberIdentity.ToHex(m.ID)))}={u}")));
 
-            if (spec.Tls)
+            // A repaired member keeps the certificates it had (the same name and URLs); they are not this call's to remove.
+            if (spec.Tls && !(slot is not null && Directory.Exists(ClusterTlsStore.MemberDirectory(spec.TlsDirectory, container))))
             {
                 ClusterTlsStore.AddMember(spec.TlsDirectory, leader.ContainerName, container, _log);
                 created.MemberTlsDirectory = ClusterTlsStore.MemberDirectory(spec.TlsDirectory, container);
@@ -127,6 +131,9 @@ public sealed partial class EtcdMemberService
             throw;
         }
     }
+
+    /// <summary>Where a repaired member goes back: its index, its host port, the suffix of its fresh volume.</summary>
+    private sealed record MemberSlot(int Index, int? HostPort, string VolumeSuffix);
 
     private Task<MemberAddResponse> MemberAddAsync(EtcdConnection connection, string peerUrl, bool learner, string container, string activity, CancellationToken ct) =>
         ReconfigureAsync(connection, "member add", o => connection.Grpc.ClusterClient.MemberAddAsync(new MemberAddRequest { PeerURLs = { peerUrl }, IsLearner = learner }, o),
