@@ -109,10 +109,13 @@ Describe 'Restore-EtcdSnapshot -Replace rebuilds a TLS cluster in place for the 
         $cut = Join-Path $TestDrive 'cut.db'
         $bytes = [IO.File]::ReadAllBytes($snap); [IO.File]::WriteAllBytes($cut, $bytes[0..($bytes.Length / 2)])
         $ids = docker ps -q --filter "label=io.k3detcd.cluster=$name" | Sort-Object
+        $vols = docker volume ls -q --filter "label=io.k3detcd.cluster=$name" | Sort-Object
         $err = $null
         try { Restore-EtcdSnapshot $cut -Cluster $name -Replace -Force -ErrorAction Stop } catch { $err = $_ }
         $err.FullyQualifiedErrorId | Should -Be 'SnapshotTruncated,K3dEtcd.Commands.Etcd.RestoreEtcdSnapshotCommand'
         docker ps -q --filter "label=io.k3detcd.cluster=$name" | Sort-Object | Should -Be $ids
+        docker volume ls -q --filter "label=io.k3detcd.cluster=$name" | Sort-Object | Should -Be $vols
+        Get-Hashes $c.Tls.Directory | Should -Be $tlsBefore
     }
 
     It 'refuses New-EtcdCluster options with -Replace (ReplaceParametersConflict), and -WhatIf lists the members and changes nothing' {
@@ -175,9 +178,12 @@ Describe 'Restore-EtcdSnapshot -Replace rebuilds a TLS cluster in place for the 
         $deadline = [DateTime]::UtcNow.AddSeconds(30)
         do { $value = Invoke-K3sEtcdctl get /after/restore --print-value-only 2>$null } until ($value -eq 'ok' -or [DateTime]::UtcNow -gt $deadline)
         $value | Should -Be 'ok' -Because 'the old members, started again, serve their data'
-        $r = Restore-EtcdSnapshot $snap -Cluster $name -Replace -Force
+        $r = Restore-EtcdSnapshot $snap -Cluster $name -Replace -Force -KeepData
         $r.State | Should -Be 'Running'
         Invoke-K3sEtcdctl get /before/ --prefix --keys-only | Where-Object { $_ } | Should -HaveCount 20
+        $vols = docker volume ls -q --filter "label=io.k3detcd.cluster=$name" | Sort-Object
+        $vols | Should -HaveCount 6 -Because '-KeepData keeps the old volumes beside the new ones'
+        foreach ($v in $volsBefore) { $vols | Should -Contain $v }
     }
 
     It 'total loss, no container and no volume left (Broken): rebuilt with the old CA, read with the old client files (issue 33)' {

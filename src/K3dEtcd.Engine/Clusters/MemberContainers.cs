@@ -155,18 +155,11 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
             };
             log.Verbose($"docker{on} create --name {plan.Container} --network host -v {plan.Volume}:/var/lib/etcd {spec.Image} {string.Join(' ', command)}");
         }
-        string id;
-        try
-        {
-            id = await runtime.CreateContainerAsync(container, ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Ctrl+C may have cancelled the call after the engine made the container: roll back by name.
-            created.Containers.Add(plan.Container);
-            throw;
-        }
+        // Not cancelled half way: the engine would go on making the container after a roll-back by name had found
+        // nothing. Creating is quick; Ctrl+C is seen right after, with the container recorded for the roll-back.
+        var id = await runtime.CreateContainerAsync(container, CancellationToken.None).ConfigureAwait(false);
         created.Containers.Add(id);
+        ct.ThrowIfCancellationRequested();
         if (spec.Tls && plan.Placement is not null) await CopyCertificatesAsync(runtime, plan, id, spec.TlsDirectory, ct).ConfigureAwait(false);
         return id;
     }

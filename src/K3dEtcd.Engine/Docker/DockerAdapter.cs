@@ -84,16 +84,10 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
         string? id = null;
         try
         {
-            try
-            {
-                id = await CreateContainerAsync(spec, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (spec.Name is { Length: > 0 })
-            {
-                // Ctrl+C may cancel the call after the engine made the container: remove it by name (it would hold its volumes).
-                id = spec.Name;
-                throw;
-            }
+            // Not cancelled half way: the engine goes on making a container whose request was cancelled, after
+            // any removal by name had found nothing, and it would hold its volumes. Creating is quick; Ctrl+C is seen right after.
+            id = await CreateContainerAsync(spec, CancellationToken.None).ConfigureAwait(false);
+            ct.ThrowIfCancellationRequested();
             await StartContainerAsync(id, ct).ConfigureAwait(false);
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
             wait.CancelAfter(timeout);
