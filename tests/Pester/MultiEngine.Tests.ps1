@@ -212,6 +212,16 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
         finally { Remove-Item $file -Force -ErrorAction SilentlyContinue }
     }
 
+    It 'is still found through the volume left on the session''s engine when its member container there is gone (issue 33)' {
+        docker -H $engines[0].Url rm -f "${name}0" | Out-Null
+        $LASTEXITCODE | Should -Be 0
+        Get-EngineObject $engines[0] $name | Should -Be @("${name}0-data")
+        $c = Get-EtcdCluster $name
+        $c.State | Should -Not -Be 'Broken' -Because 'its members on the other engines run'
+        ($c.Members | Where-Object State -eq running).Name | Sort-Object | Should -Be @("${name}1", "${name}2")
+        $c.Members.Engine | Should -Contain $hosts[1]
+    }
+
     It 'removes the cluster from every engine' {
         $tlsDir = (Get-EtcdCluster $name).Tls.Directory
         foreach ($e in $engines) { Get-EngineObject $e $name | Should -Not -BeNullOrEmpty -Because 'the check must see what is there before the removal' }

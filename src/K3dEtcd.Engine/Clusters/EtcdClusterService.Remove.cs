@@ -13,7 +13,7 @@ public sealed partial class EtcdClusterService
     {
         var removed = new RemovedResources();
         var local = await docker.ListContainersAsync(Labels.ClusterFilter(name), ct).ConfigureAwait(false);
-        var (all, _) = await AcrossEnginesAsync(local, name, ct).ConfigureAwait(false);
+        var (all, _) = await AcrossEnginesAsync(local, name, ct, local.Count > 0 ? [] : await EnginesNamedHereAsync(name, ct).ConfigureAwait(false)).ConfigureAwait(false);
         var (others, unreachable) = await EngineServicesAsync(all, ct).ConfigureAwait(false);
         // Before anything is removed: a k3d cluster whose servers use this datastore keeps it.
         foreach (var service in others.Prepend(this)) await service.EnsureNotInUseAsync(name, ct).ConfigureAwait(false);

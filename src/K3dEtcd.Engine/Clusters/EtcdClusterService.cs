@@ -403,10 +403,18 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
     public static K3dEtcdException NotFound(string name) =>
         new(ErrorCatalog.EtcdClusterNotFound, $"No etcd cluster named '{name}' was found (clusters are found by the Docker label io.k3detcd.cluster).", name);
 
-    public async Task<EtcdCluster?> GetAsync(string name, CancellationToken ct)
-    {
-        return await GetOnEnginesAsync(name, [], ct).ConfigureAwait(false);
-    }
+    public async Task<EtcdCluster?> GetAsync(string name, CancellationToken ct) =>
+        await GetOnEnginesAsync(name, [], ct).ConfigureAwait(false)
+        ?? (await EnginesNamedHereAsync(name, ct).ConfigureAwait(false) is { Count: > 0 } engines ? await GetOnEnginesAsync(name, engines, ct).ConfigureAwait(false) : null);
+
+    /// <summary>
+    /// The engines a multi-engine cluster's volumes on this engine name: its members elsewhere are
+    /// still found when none of its containers is left here.
+    /// </summary>
+    private async Task<IReadOnlyList<string>> EnginesNamedHereAsync(string name, CancellationToken ct) =>
+        [.. (await docker.ListVolumesAsync(Labels.ClusterFilter(name), ct).ConfigureAwait(false))
+            .SelectMany(v => (ClusterModel.Label(v.Labels, Labels.Engines) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))
+            .Distinct(StringComparer.Ordinal)];
 
     private sealed class ProgressSteps(IOperationLog log, string activity, int totalSteps)
     {

@@ -268,6 +268,39 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
         return id;
     }
 
+    /// <summary>
+    /// Creates again, as they were (and starts those that ran), member containers a rebuild removed
+    /// before it failed; their volumes were never touched. Runs even after Ctrl+C; warns, never throws.
+    /// </summary>
+    public static async Task PutBackAsync(DockerAdapter runtime, IEnumerable<(ContainerSpec Spec, bool Running)> removed, IOperationLog log)
+    {
+        foreach (var (spec, running) in removed)
+        {
+            try
+            {
+                log.Verbose($"Putting {spec.Name} back as it was");
+                var id = await runtime.CreateContainerAsync(spec, CancellationToken.None).ConfigureAwait(false);
+                if (running) await runtime.StartContainerAsync(id, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (DockerOperationException ex)
+            {
+                log.Warning($"Could not put member {spec.Name} back: {ex.DockerMessage}; its volume is untouched.");
+            }
+        }
+    }
+
+    /// <summary>The member's volumes other than <paramref name="keep"/> (its data before a rebuild), removed; warns, never throws.</summary>
+    public static async Task RemoveOldVolumesAsync(DockerAdapter runtime, string cluster, string member, string keep, IOperationLog log)
+    {
+        foreach (var volume in await runtime.ListVolumesAsync(Clusters.Labels.ClusterFilter(cluster), CancellationToken.None).ConfigureAwait(false))
+        {
+            if (ClusterModel.Label(volume.Labels, Clusters.Labels.Member) != member || volume.Name == keep) continue;
+            log.Verbose($"docker volume rm {volume.Name} (the old data of {member})");
+            try { await runtime.RemoveVolumeAsync(volume.Name, CancellationToken.None).ConfigureAwait(false); }
+            catch (DockerOperationException ex) { log.Warning($"The old volume {volume.Name} could not be removed: {ex.DockerMessage}"); }
+        }
+    }
+
     /// <summary>Removes exactly what <paramref name="created"/> holds on <paramref name="engine"/>; warns, never throws.</summary>
     public async Task RollbackAsync(string engine, CreatedResources created)
     {

@@ -58,15 +58,7 @@ public sealed partial class EtcdMemberService
         }
         catch (Exception ex) when (ex is K3dEtcdException or DockerOperationException or OperationCanceledException)
         {
-            foreach (var (spec, wasRunning) in removed)
-            {
-                try
-                {
-                    var id = await _docker.CreateContainerAsync(spec, CancellationToken.None).ConfigureAwait(false);
-                    if (wasRunning) await _docker.StartContainerAsync(id, CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (DockerOperationException pex) { _log.Warning($"Could not put {spec.Name} back: {pex.DockerMessage}; its volume is untouched."); }
-            }
+            await MemberContainers.PutBackAsync(_docker, removed, _log).ConfigureAwait(false);
             throw;
         }
 
@@ -90,13 +82,7 @@ public sealed partial class EtcdMemberService
             {
                 throw new K3dEtcdException(ex, $"{ex.Message}{Environment.NewLine}'{cluster.Name}' runs from {survivor.Name}'s data with the members added so far; add the rest with Repair-EtcdMember -Cluster {cluster.Name} -Name {m.Name}.");
             }
-            foreach (var volume in await _docker.ListVolumesAsync(Labels.ClusterFilter(cluster.Name), ct).ConfigureAwait(false))
-            {
-                if (ClusterModel.Label(volume.Labels, Labels.Member) != m.Name || volume.Name.EndsWith(suffix, StringComparison.Ordinal)) continue;
-                _log.Verbose($"docker volume rm {volume.Name} (the old data of {m.Name})");
-                try { await _docker.RemoveVolumeAsync(volume.Name, CancellationToken.None).ConfigureAwait(false); }
-                catch (DockerOperationException ex) { _log.Warning($"The old volume {volume.Name} could not be removed: {ex.DockerMessage}"); }
-            }
+            await MemberContainers.RemoveOldVolumesAsync(_docker, cluster.Name, m.Name, EtcdClusterSpec.VolumeName(cluster.Name, m.Index) + suffix, _log).ConfigureAwait(false);
         }
         _log.Progress(new OperationProgress(activity, "Done", 100, Completed: true));
         return await GetClusterAsync(cluster.Name, ct).ConfigureAwait(false);

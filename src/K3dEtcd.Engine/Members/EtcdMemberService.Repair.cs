@@ -100,13 +100,7 @@ public sealed partial class EtcdMemberService
         var suffix = "-r" + DateTime.UtcNow.ToString("yyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
         var added = await AddMemberAsync(cluster.Name, new MemberSlot(index, port, suffix), ct).ConfigureAwait(false);
 
-        foreach (var volume in await _docker.ListVolumesAsync(Labels.ClusterFilter(cluster.Name), ct).ConfigureAwait(false))
-        {
-            if (ClusterModel.Label(volume.Labels, Labels.Member) != container || volume.Name == added.Volume) continue;
-            _log.Verbose($"docker volume rm {volume.Name} (the old data of {container})");
-            try { await _docker.RemoveVolumeAsync(volume.Name, CancellationToken.None).ConfigureAwait(false); }
-            catch (Docker.DockerOperationException ex) { _log.Warning($"The old volume {volume.Name} could not be removed: {ex.DockerMessage}"); }
-        }
+        await MemberContainers.RemoveOldVolumesAsync(_docker, cluster.Name, container, added.Volume, _log).ConfigureAwait(false);
         _log.Progress(new OperationProgress(activity, "Done", 100, Completed: true));
         return added;
     }

@@ -116,19 +116,7 @@ public sealed partial class EtcdRestoreService
         catch (Exception ex) when (ex is K3dEtcdException or DockerOperationException or OperationCanceledException)
         {
             // The create rolled back what it made; the old members come back on their own volumes, even after Ctrl+C.
-            foreach (var (spec0, running) in removed)
-            {
-                try
-                {
-                    log.Verbose($"Putting {spec0.Name} back as it was");
-                    var id = await adapter.CreateContainerAsync(spec0, CancellationToken.None).ConfigureAwait(false);
-                    if (running) await adapter.StartContainerAsync(id, CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (DockerOperationException pex)
-                {
-                    log.Warning($"Could not put member {spec0.Name} back: {pex.DockerMessage}; its volume is untouched.");
-                }
-            }
+            await MemberContainers.PutBackAsync(adapter, removed, log).ConfigureAwait(false);
             throw;
         }
         var newVolumes = cluster.Members.Select(m => m.Volume).ToHashSet(StringComparer.Ordinal);
