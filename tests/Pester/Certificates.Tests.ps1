@@ -12,6 +12,10 @@ BeforeAll {
             NotAfter   = [datetime]::ParseExact((($text | Select-String 'notAfter=') -replace 'notAfter=', '' -replace '\s+', ' ').Trim(), 'MMM d HH:mm:ss yyyy GMT', [cultureinfo]::InvariantCulture, 'AdjustToUniversal,AssumeUniversal')
         }
     }
+    function Get-OpensslEnd([string] $File) {
+        $end = (openssl x509 -in $File -noout -enddate) -replace 'notAfter=', '' -replace '\s+', ' '
+        [datetime]::ParseExact($end.Trim(), 'MMM d HH:mm:ss yyyy GMT', [cultureinfo]::InvariantCulture, 'AdjustToUniversal,AssumeUniversal')
+    }
     function Invoke-Etcdctl([string[]] $Endpoints, [string] $Ca, [string] $Cert, [string] $Key, [string[]] $More) {
         $out = etcdctl --endpoints ($Endpoints -join ',') --dial-timeout 2s --command-timeout 5s --cacert $Ca --cert $Cert --key $Key @More 2>&1
         [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($out -join "`n") }
@@ -89,6 +93,23 @@ Describe 'Certificates: Get-EtcdCertificate, Update-EtcdCertificate, expiry' -Ta
         ($w -join "`n") | Should -Match "Update-EtcdCertificate -Cluster $name"
     }
 
+    It 'Test-K3dDatastore reports the CA and k3s client expiry (openssl -enddate agrees) and warns CertificateExpiresSoon, naming Update-EtcdCertificate' {
+        $checks = Test-K3dDatastore -Datastore $name -WarningVariable w -ProgressAction SilentlyContinue 3>$null
+        $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap', 'Certificates')
+        $cert = $checks | Where-Object Name -EQ Certificates
+        $cert.Passed | Should -BeTrue -Because $cert.Detail
+        $cert.Detail | Should -Match 'CertificateExpiresSoon'
+        $cert.Detail | Should -Match "Update-EtcdCertificate -Cluster $name'"
+        ($w -join "`n") | Should -Match 'CertificateExpiresSoon'
+        ($w -join "`n") | Should -Match "Update-EtcdCertificate -Cluster $name'"
+        # The k3s client certificate (under 30 days: in the warning) and the CA (a year: not) with openssl's dates.
+        $k3sEnd = Get-OpensslEnd $k3s.Cert
+        ($w -join "`n") | Should -Match ([regex]::Escape("k3s client of k3d cluster '$k3dName' k3s-$k3dName ($($k3s.Cert)) until $($k3sEnd.ToString('u'))"))
+        $caEnd = Get-OpensslEnd $cluster.Tls.CaFile
+        $caEnd | Should -BeGreaterThan (Get-Date).ToUniversalTime().AddDays(300)
+        ($w -join "`n") | Should -Not -Match 'CA K3dEtcd'
+    }
+
     It '-WhatIf lists what would be renewed and changes nothing' {
         $before = Get-FileHash (Get-ChildItem $cluster.Tls.Directory -Recurse -Filter *.pem).FullName
         $plan = Update-EtcdCertificate -Cluster $name -WhatIf
@@ -145,6 +166,25 @@ Describe 'Certificates: Get-EtcdCertificate, Update-EtcdCertificate, expiry' -Ta
         $err.CategoryInfo.Category | Should -Be 'SecurityError'
         $err.Exception.Message | Should -Match 'Update-EtcdCertificate'
         Test-EtcdCluster -Cluster $control -Quiet -WarningAction SilentlyContinue | Should -BeFalse
+
+        # Test-K3dDatastore: the control's Certificates check fails (the cluster object, and the same files given as -CaFile/-CertFile).
+        $checks = Test-K3dDatastore -Datastore $control -ProgressAction SilentlyContinue -WarningAction SilentlyContinue
+        $c = $checks | Where-Object Name -EQ Certificates
+        $c.Passed | Should -BeFalse
+        $c.Detail | Should -Match 'CertificateExpired'
+        $c.Detail | Should -Match ([regex]::Escape("client k3detcd-client ($($controlCluster.Tls.ClientCertFile)) until $((Get-OpensslEnd $controlCluster.Tls.ClientCertFile).ToString('u'))"))
+        $c.Detail | Should -Match "Update-EtcdCertificate -Cluster $control'"
+        ($checks | Where-Object Name -EQ Health).Passed | Should -BeFalse
+        $t = $controlCluster.Tls
+        $c = Test-K3dDatastore ($controlCluster.NetworkEndpoints -join ',') -Network $controlCluster.Network -CaFile $t.CaFile -CertFile $t.ClientCertFile -KeyFile $t.ClientKeyFile -Image $controlCluster.Image -ProgressAction SilentlyContinue -WarningAction SilentlyContinue |
+            Where-Object Name -EQ Certificates
+        $c.Passed | Should -BeFalse
+        $c.Detail | Should -Match "CertificateExpired.*Update-EtcdCertificate -Cluster $control'"
+        # The renewed cluster: a year left, no warning.
+        $c = Test-K3dDatastore -Datastore $name -WarningVariable w2 -ProgressAction SilentlyContinue 3>$null | Where-Object Name -EQ Certificates
+        $c.Passed | Should -BeTrue
+        $c.Detail | Should -Not -Match 'Certificate(Expired|ExpiresSoon)'
+        $w2 | Should -BeNullOrEmpty
     }
 
     It 'the writer ran through the renewal: every acknowledged write is there, none refused' {
