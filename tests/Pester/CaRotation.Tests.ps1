@@ -124,6 +124,16 @@ Describe 'CA rotation: Update-EtcdCertificate -Authority' -Tag Docker, Tls {
         try { Update-EtcdCertificate -Cluster $name -Force -ErrorAction Stop | Out-Null } catch { $err = $_ }
         $err.FullyQualifiedErrorId | Should -BeLike 'CertificateRotationIncomplete,*'
         $err.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        # Nothing is issued from the CA meanwhile (it would be refused once the rotation ends): no client certificate, no member.
+        $err = $null
+        try { New-EtcdClientCertificate -Cluster $name -CommonName late -OutputDirectory "$work/late" -ErrorAction Stop | Out-Null } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'CertificateRotationIncomplete,*'
+        Test-Path "$work/late/late.pem" | Should -BeFalse
+        $err = $null
+        try { Add-EtcdMember -Cluster $name -ErrorAction Stop -ProgressAction SilentlyContinue | Out-Null } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'CertificateRotationIncomplete,*'
+        (Get-EtcdCluster $name).Members | Should -HaveCount 3
+        (Invoke-Etcdctl $cluster.Endpoints $tls.CaFile $tls.ClientCertFile $tls.ClientKeyFile @('member', 'list')).Output -split "`n" | Where-Object { $_ } | Should -HaveCount 3
 
         # Old material (the old CA only, the old client certificate) is served by every member still on an old-CA certificate.
         $oldServed = @($cluster.Members | Where-Object { Test-Issued (Get-ServedPem ([uri]$_.ClientUrl).Authority $old.Ca $old.Cert $old.Key) $old.Ca })

@@ -93,23 +93,6 @@ Describe 'Certificates: Get-EtcdCertificate, Update-EtcdCertificate, expiry' -Ta
         ($w -join "`n") | Should -Match "Update-EtcdCertificate -Cluster $name"
     }
 
-    It 'Test-K3dDatastore reports the CA and k3s client expiry (openssl -enddate agrees) and warns CertificateExpiresSoon, naming Update-EtcdCertificate' {
-        $checks = Test-K3dDatastore -Datastore $name -WarningVariable w -ProgressAction SilentlyContinue 3>$null
-        $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap', 'Certificates')
-        $cert = $checks | Where-Object Name -EQ Certificates
-        $cert.Passed | Should -BeTrue -Because $cert.Detail
-        $cert.Detail | Should -Match 'CertificateExpiresSoon'
-        $cert.Detail | Should -Match "Update-EtcdCertificate -Cluster $name'"
-        ($w -join "`n") | Should -Match 'CertificateExpiresSoon'
-        ($w -join "`n") | Should -Match "Update-EtcdCertificate -Cluster $name'"
-        # The k3s client certificate (under 30 days: in the warning) and the CA (a year: not) with openssl's dates.
-        $k3sEnd = Get-OpensslEnd $k3s.Cert
-        ($w -join "`n") | Should -Match ([regex]::Escape("k3s client of k3d cluster '$k3dName' k3s-$k3dName ($($k3s.Cert)) until $($k3sEnd.ToString('u'))"))
-        $caEnd = Get-OpensslEnd $cluster.Tls.CaFile
-        $caEnd | Should -BeGreaterThan (Get-Date).ToUniversalTime().AddDays(300)
-        ($w -join "`n") | Should -Not -Match 'CA K3dEtcd'
-    }
-
     It '-WhatIf lists what would be renewed and changes nothing' {
         $before = Get-FileHash (Get-ChildItem $cluster.Tls.Directory -Recurse -Filter *.pem).FullName
         $plan = Update-EtcdCertificate -Cluster $name -WhatIf
@@ -197,5 +180,32 @@ Describe 'Certificates: Get-EtcdCertificate, Update-EtcdCertificate, expiry' -Ta
         $r = Invoke-Etcdctl $cluster.Endpoints $cluster.Tls.CaFile $cluster.Tls.ClientCertFile $cluster.Tls.ClientKeyFile @('get', '/writer/', '--prefix', '--keys-only')
         $present = $r.Output -split "`n" | Where-Object { $_ } | ForEach-Object { [int]($_ -replace '/writer/', '') }
         $ok | Where-Object { $_ -notin $present } | Should -BeNullOrEmpty
+    }
+
+    It 'Test-K3dDatastore reports the CA and k3s client expiry (openssl -enddate agrees) and warns CertificateExpiresSoon, naming Update-EtcdCertificate' {
+        # A second k3d cluster whose k3s certificate is valid an hour (the knob): under 30 days, whatever the machine's pace.
+        $k3dSoon = "s$($name.Substring($name.Length - 7))"
+        $env:K3DETCD_CERT_VALIDITY_SECONDS = '3600'
+        try { $cluster | New-K3dCluster $k3dSoon -Servers 1 -SkipPreflight -SkipVerify -ProgressAction SilentlyContinue | Out-Null }
+        finally { $env:K3DETCD_CERT_VALIDITY_SECONDS = $null }
+        try {
+            $soonCert = Join-Path $cluster.Tls.Directory "k3d/$k3dSoon/k3s-$k3dSoon.pem"
+            $checks = Test-K3dDatastore -Datastore $name -WarningVariable w -ProgressAction SilentlyContinue 3>$null
+            $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap', 'Certificates')
+            $cert = $checks | Where-Object Name -EQ Certificates
+            $cert.Passed | Should -BeTrue -Because $cert.Detail
+            $cert.Detail | Should -Match 'CertificateExpiresSoon'
+            $cert.Detail | Should -Match "Update-EtcdCertificate -Cluster $name'"
+            ($w -join "`n") | Should -Match 'CertificateExpiresSoon'
+            ($w -join "`n") | Should -Match "Update-EtcdCertificate -Cluster $name'"
+            # The hour-long k3s client certificate is in the warning with openssl's date; the renewed one (a year) and the CA are not.
+            ($w -join "`n") | Should -Match ([regex]::Escape("k3s client of k3d cluster '$k3dSoon' k3s-$k3dSoon ($soonCert) until $((Get-OpensslEnd $soonCert).ToString('u'))"))
+            ($w -join "`n") | Should -Not -Match "k3d cluster '$k3dName'"
+            $cert.Detail | Should -Match ([regex]::Escape("until $((Get-OpensslEnd $k3s.Cert).ToString('u'))"))
+            (Get-OpensslEnd $cluster.Tls.CaFile) | Should -BeGreaterThan (Get-Date).ToUniversalTime().AddDays(300)
+            $cert.Detail | Should -Match ([regex]::Escape("until $((Get-OpensslEnd $cluster.Tls.CaFile).ToString('u'))"))
+            ($w -join "`n") | Should -Not -Match 'CA K3dEtcd'
+        }
+        finally { Remove-K3dCluster $k3dSoon -Confirm:$false -ErrorAction Ignore *> $null }
     }
 }

@@ -29,9 +29,9 @@ public static class DatastoreCertificates
         var cluster = etcd?.Tls is not null ? etcd.Name : files.Select(f => ClusterOf(f.Path)).FirstOrDefault(n => n is not null);
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var all = new List<string>();
         var expired = new List<string>();
         var soon = new List<string>();
-        var fine = new List<string>();
         var unreadable = new List<string>();
         var caAffected = false;
         foreach (var (what, path) in files)
@@ -42,18 +42,16 @@ public static class DatastoreCertificates
             try { collection.ImportFromPemFile(full); }
             catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException) { unreadable.Add($"{what} ({full}: {ex.Message})"); continue; }
             // A CA file may hold several CAs (a rotation's bundle); a client file's first certificate is the one presented.
-            foreach (var cert in what == "CA" ? collection.ToList() : collection.Take(1).ToList())
+            var used = what == "CA" ? collection.ToList() : collection.Take(1).ToList();
+            foreach (var cert in used)
             {
-                using (cert)
-                {
-                    var notAfter = cert.NotAfter.ToUniversalTime();
-                    var text = $"{what} {cert.GetNameInfo(X509NameType.SimpleName, false)} ({full}) until {notAfter:u}";
-                    if (notAfter <= at) { expired.Add(text); caAffected |= what == "CA"; }
-                    else if (notAfter <= at.AddDays(warnDays)) { soon.Add(text); caAffected |= what == "CA"; }
-                    else fine.Add(text);
-                }
+                var notAfter = cert.NotAfter.ToUniversalTime();
+                var text = $"{what} {cert.GetNameInfo(X509NameType.SimpleName, false)} ({full}) until {notAfter:u}";
+                if (notAfter <= at) { expired.Add(text); all.Add(text + " (expired)"); caAffected |= what == "CA"; }
+                else if (notAfter <= at.AddDays(warnDays)) { soon.Add(text); all.Add(text + $" (within {warnDays} days)"); caAffected |= what == "CA"; }
+                else all.Add(text);
             }
-            foreach (var extra in what == "CA" ? [] : collection.Skip(1)) extra.Dispose();
+            foreach (var cert in collection) cert.Dispose();
         }
         var fix = cluster is null
             ? "renew it with the CA that issued it (these files are not from a K3dEtcd cluster)"
@@ -61,19 +59,10 @@ public static class DatastoreCertificates
         var shown = ds.Masked;
         string? warning = soon.Count == 0 ? null
             : $"{ErrorCatalog.CertificateExpiresSoon.Id}: {soon.Count} certificate{(soon.Count == 1 ? "" : "s")} of datastore '{shown}' expire{(soon.Count == 1 ? "s" : "")} within {warnDays} days: {string.Join("; ", soon)}; {fix}.";
-        string detail;
-        if (expired.Count > 0)
-        {
-            detail = $"{ErrorCatalog.CertificateExpired.Id}: {string.Join("; ", expired)} (expired): k3s fails with \"x509: certificate has expired or is not yet valid\"; {fix}";
-        }
-        else if (soon.Count > 0)
-        {
-            detail = $"{ErrorCatalog.CertificateExpiresSoon.Id}: {string.Join("; ", soon)}; {fix}";
-        }
-        else
-        {
-            detail = string.Join("; ", fine);
-        }
+        var listed = string.Join("; ", all);
+        var detail = expired.Count > 0
+            ? $"{ErrorCatalog.CertificateExpired.Id}: {listed}: k3s fails with \"x509: certificate has expired or is not yet valid\"; {fix}"
+            : soon.Count > 0 ? $"{ErrorCatalog.CertificateExpiresSoon.Id}: {listed}; {fix}" : listed;
         if (unreadable.Count > 0) detail += $"; could not read {string.Join("; ", unreadable)}";
         return (new K3dDatastoreCheck { Name = "Certificates", Passed = expired.Count == 0 && unreadable.Count == 0, Detail = detail, Datastore = shown }, warning);
     }

@@ -24,7 +24,7 @@ public sealed record CaRotationState(string Phase, string OldThumbprint, string 
 // that trusts both CAs and a second run goes on from the phase it reached.
 public sealed partial class EtcdCertificateService
 {
-    public const string RotationFileName = "rotation.json";
+    public const string RotationFileName = ClusterTlsStore.RotationFileName;
     public const string NextCaFileName = "ca-next.pem";
     public const string NextCaKeyFileName = "ca-next-key.pem";
     private const string Bundle = "Bundle", Reissue = "Reissue", Drop = "Drop";
