@@ -12,6 +12,10 @@ BeforeAll {
             NotAfter   = [datetime]::ParseExact((($text | Select-String 'notAfter=') -replace 'notAfter=', '' -replace '\s+', ' ').Trim(), 'MMM d HH:mm:ss yyyy GMT', [cultureinfo]::InvariantCulture, 'AdjustToUniversal,AssumeUniversal')
         }
     }
+    function Get-OpensslEnd([string] $File) {
+        $end = (openssl x509 -in $File -noout -enddate) -replace 'notAfter=', '' -replace '\s+', ' '
+        [datetime]::ParseExact($end.Trim(), 'MMM d HH:mm:ss yyyy GMT', [cultureinfo]::InvariantCulture, 'AdjustToUniversal,AssumeUniversal')
+    }
     function Invoke-Etcdctl([string[]] $Endpoints, [string] $Ca, [string] $Cert, [string] $Key, [string[]] $More) {
         $out = etcdctl --endpoints ($Endpoints -join ',') --dial-timeout 2s --command-timeout 5s --cacert $Ca --cert $Cert --key $Key @More 2>&1
         [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($out -join "`n") }
@@ -145,6 +149,25 @@ Describe 'Certificates: Get-EtcdCertificate, Update-EtcdCertificate, expiry' -Ta
         $err.CategoryInfo.Category | Should -Be 'SecurityError'
         $err.Exception.Message | Should -Match 'Update-EtcdCertificate'
         Test-EtcdCluster -Cluster $control -Quiet -WarningAction SilentlyContinue | Should -BeFalse
+
+        # Test-K3dDatastore: the control's Certificates check fails (the cluster object, and the same files given as -CaFile/-CertFile).
+        $checks = Test-K3dDatastore -Datastore $control -ProgressAction SilentlyContinue -WarningAction SilentlyContinue
+        $c = $checks | Where-Object Name -EQ Certificates
+        $c.Passed | Should -BeFalse
+        $c.Detail | Should -Match 'CertificateExpired'
+        $c.Detail | Should -Match ([regex]::Escape("client k3detcd-client ($($controlCluster.Tls.ClientCertFile)) until $((Get-OpensslEnd $controlCluster.Tls.ClientCertFile).ToString('u'))"))
+        $c.Detail | Should -Match "Update-EtcdCertificate -Cluster $control'"
+        ($checks | Where-Object Name -EQ Health).Passed | Should -BeFalse
+        $t = $controlCluster.Tls
+        $c = Test-K3dDatastore ($controlCluster.NetworkEndpoints -join ',') -Network $controlCluster.Network -CaFile $t.CaFile -CertFile $t.ClientCertFile -KeyFile $t.ClientKeyFile -Image $controlCluster.Image -ProgressAction SilentlyContinue -WarningAction SilentlyContinue |
+            Where-Object Name -EQ Certificates
+        $c.Passed | Should -BeFalse
+        $c.Detail | Should -Match "CertificateExpired.*Update-EtcdCertificate -Cluster $control'"
+        # The renewed cluster: a year left, no warning.
+        $c = Test-K3dDatastore -Datastore $name -WarningVariable w2 -ProgressAction SilentlyContinue 3>$null | Where-Object Name -EQ Certificates
+        $c.Passed | Should -BeTrue
+        $c.Detail | Should -Not -Match 'Certificate(Expired|ExpiresSoon)'
+        $w2 | Should -BeNullOrEmpty
     }
 
     It 'the writer ran through the renewal: every acknowledged write is there, none refused' {
@@ -157,5 +180,32 @@ Describe 'Certificates: Get-EtcdCertificate, Update-EtcdCertificate, expiry' -Ta
         $r = Invoke-Etcdctl $cluster.Endpoints $cluster.Tls.CaFile $cluster.Tls.ClientCertFile $cluster.Tls.ClientKeyFile @('get', '/writer/', '--prefix', '--keys-only')
         $present = $r.Output -split "`n" | Where-Object { $_ } | ForEach-Object { [int]($_ -replace '/writer/', '') }
         $ok | Where-Object { $_ -notin $present } | Should -BeNullOrEmpty
+    }
+
+    It 'Test-K3dDatastore reports the CA and k3s client expiry (openssl -enddate agrees) and warns CertificateExpiresSoon, naming Update-EtcdCertificate' {
+        # A second k3d cluster whose k3s certificate is valid an hour (the knob): under 30 days, whatever the machine's pace.
+        $k3dSoon = "s$($name.Substring($name.Length - 7))"
+        $env:K3DETCD_CERT_VALIDITY_SECONDS = '3600'
+        try { $cluster | New-K3dCluster $k3dSoon -Servers 1 -SkipPreflight -SkipVerify -ProgressAction SilentlyContinue | Out-Null }
+        finally { $env:K3DETCD_CERT_VALIDITY_SECONDS = $null }
+        try {
+            $soonCert = Join-Path $cluster.Tls.Directory "k3d/$k3dSoon/k3s-$k3dSoon.pem"
+            $checks = Test-K3dDatastore -Datastore $name -WarningVariable w -ProgressAction SilentlyContinue 3>$null
+            $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap', 'Certificates')
+            $cert = $checks | Where-Object Name -EQ Certificates
+            $cert.Passed | Should -BeTrue -Because $cert.Detail
+            $cert.Detail | Should -Match 'CertificateExpiresSoon'
+            $cert.Detail | Should -Match "Update-EtcdCertificate -Cluster $name'"
+            ($w -join "`n") | Should -Match 'CertificateExpiresSoon'
+            ($w -join "`n") | Should -Match "Update-EtcdCertificate -Cluster $name'"
+            # The hour-long k3s client certificate is in the warning with openssl's date; the renewed one (a year) and the CA are not.
+            ($w -join "`n") | Should -Match ([regex]::Escape("k3s client of k3d cluster '$k3dSoon' k3s-$k3dSoon ($soonCert) until $((Get-OpensslEnd $soonCert).ToString('u'))"))
+            ($w -join "`n") | Should -Not -Match "k3d cluster '$k3dName'"
+            $cert.Detail | Should -Match ([regex]::Escape("until $((Get-OpensslEnd $k3s.Cert).ToString('u'))"))
+            (Get-OpensslEnd $cluster.Tls.CaFile) | Should -BeGreaterThan (Get-Date).ToUniversalTime().AddDays(300)
+            $cert.Detail | Should -Match ([regex]::Escape("until $((Get-OpensslEnd $cluster.Tls.CaFile).ToString('u'))"))
+            ($w -join "`n") | Should -Not -Match 'CA K3dEtcd'
+        }
+        finally { Remove-K3dCluster $k3dSoon -Confirm:$false -ErrorAction Ignore *> $null }
     }
 }

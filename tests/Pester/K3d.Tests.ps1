@@ -111,7 +111,7 @@ Describe 'The seed flow on a TLS etcd cluster (fake k3d v5)' -Tag Docker, K3d {
         openssl verify -CAfile $ca $cert | Should -Match ': OK'
         # The same files at the same paths, from the same network: what the k3s servers get.
         $checks = Test-K3dDatastore ($etcd.NetworkEndpoints -join ',') -Network $etcd.Network -CaFile $ca -CertFile $cert -KeyFile $key -Image $etcd.Image -ProgressAction SilentlyContinue
-        $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap')
+        $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap', 'Certificates')
         $checks | ForEach-Object { $_.Passed | Should -BeTrue -Because "$($_.Name): $($_.Detail)" }
     }
 
@@ -121,7 +121,7 @@ Describe 'The seed flow on a TLS etcd cluster (fake k3d v5)' -Tag Docker, K3d {
         $revBefore = [long]((etcdctl @ctl get /k3detcd/ -w json | ConvertFrom-Json).header.revision)
         $LASTEXITCODE | Should -Be 0
         $checks = Test-K3dDatastore -Datastore $etcd -ProgressAction SilentlyContinue
-        $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap')
+        $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap', 'Certificates')
         $checks | ForEach-Object { $_.Passed | Should -BeTrue -Because "$($_.Name): $($_.Detail)" }
         # The probe wrote and deleted its scratch key (the revision moved by both), and no key is left.
         $left = etcdctl @ctl get /k3detcd/ --prefix --keys-only

@@ -193,7 +193,7 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
             Remove-K3dCluster $k3dName -Force
             # On one machine a bridge network cannot reach 127.0.0.x, so the probe runs on the host's network.
             $checks = Test-K3dDatastore -Datastore $c -Network host
-            $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap')
+            $checks.Name | Should -Be @('Health', 'Write', 'ReadBack', 'Bootstrap', 'Certificates')
             $checks | ForEach-Object { $_.Passed | Should -BeTrue -Because $_.Detail }
             $checks[0].Detail | Should -Match '^3/3 endpoints healthy'
         }

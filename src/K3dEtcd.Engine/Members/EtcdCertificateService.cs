@@ -17,7 +17,7 @@ namespace K3dEtcd.Members;
 /// place through the one member path (which copies the files in). Each member must serve the new
 /// certificates on its client and peer ports, and be healthy and caught up, before the next.
 /// </summary>
-public sealed class EtcdCertificateService(EtcdMemberService members, IOperationLog log)
+public sealed partial class EtcdCertificateService(EtcdMemberService members, IOperationLog log)
 {
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan ReloadWait = TimeSpan.FromSeconds(10);
@@ -30,10 +30,17 @@ public sealed class EtcdCertificateService(EtcdMemberService members, IOperation
         var cas = LoadAll(tls.CaFile);
         using var client = readServed ? TryLoadClient(tls) : null;
         var result = new List<EtcdCertificate>();
+        var entries = new List<(CertificateFile File, string? Pem)>();
         foreach (var file in CertificateInventory.Files(tls.Directory))
         {
+            // The CA file holds two CAs during a rotation (Update-EtcdCertificate -Authority): one object each.
+            if (file.Role == "CA" && cas.Count > 1) entries.AddRange(cas.Select(c => (file, (string?)c.ExportCertificatePem())));
+            else entries.Add((file, null));
+        }
+        foreach (var (file, pem) in entries)
+        {
             X509Certificate2 cert;
-            try { cert = TlsClientFactory.LoadCertificate(file.Path); }
+            try { cert = pem is null ? TlsClientFactory.LoadCertificate(file.Path) : X509Certificate2.CreateFromPem(pem); }
             catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException)
             {
                 log.Warning($"{file.Path} could not be read: {ex.Message}");
@@ -83,6 +90,7 @@ public sealed class EtcdCertificateService(EtcdMemberService members, IOperation
     public async IAsyncEnumerable<EtcdCertificateRenewal> RenewAsync(string clusterName, int validityDays, [EnumeratorCancellation] CancellationToken ct)
     {
         var (cluster, tls) = await TlsClusterAsync(clusterName, ct).ConfigureAwait(false);
+        EnsureNoRotation(cluster);
         var activity = $"Renewing the certificates of '{cluster.Name}'";
         using var ca = LoadCa(tls, cluster.Name);
         if (ca.NotAfter < DateTime.UtcNow.AddDays(validityDays))

@@ -66,6 +66,7 @@ public sealed partial class EtcdMemberService
         var version = leader.Version ?? cluster.Version;
         var useLearner = SupportsLearners(version);
         using var connection = EtcdConnection.Open(EtcdConnectionOptions.FromCluster(cluster, TimeSpan.FromSeconds(10)), _log);
+        if (spec.Tls) ClusterTlsStore.EnsureNoRotation(spec.TlsDirectory, cluster.Name);
         var created = new CreatedResources();
         ulong? addedId = null;
         try

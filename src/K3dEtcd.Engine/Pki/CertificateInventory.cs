@@ -124,7 +124,7 @@ public static class CertificateInventory
             catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException) { }
         }
         var fix = expired.Any(e => e.StartsWith("CA", StringComparison.Ordinal)) || soon.Any(e => e.StartsWith("CA", StringComparison.Ordinal))
-            ? "the CA itself: a new cluster CA is needed (Update-EtcdCertificate renews leaf certificates only)"
+            ? $"the CA itself expires: run 'Update-EtcdCertificate -Cluster {cluster} -Authority' (a new CA, rotated in two phases; it reissues every certificate)"
             : $"run 'Update-EtcdCertificate -Cluster {cluster}'";
         var error = expired.Count == 0 ? null : new K3dEtcd.Common.K3dEtcdException(K3dEtcd.Common.ErrorCatalog.CertificateExpired,
             $"{expired.Count} certificate{(expired.Count == 1 ? " has" : "s have")} expired in cluster '{cluster}': {string.Join("; ", expired)}. Members and clients holding {(expired.Count == 1 ? "it" : "them")} are refused; {fix}.", cluster);

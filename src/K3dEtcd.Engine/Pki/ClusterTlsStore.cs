@@ -28,6 +28,19 @@ public static class ClusterTlsStore
     public const string PeerKeyFileName = "peer-key.pem";
     public const string MembersDirectoryName = "members";
     public const string DefaultClientCommonName = "k3detcd-client";
+    /// <summary>The state of a CA rotation under way (Update-EtcdCertificate -Authority).</summary>
+    public const string RotationFileName = "rotation.json";
+
+    /// <summary>
+    /// Refuses to issue from a cluster's CA while its rotation is incomplete: a certificate issued
+    /// then (from the old CA, with a copy of the old CA only) would be refused once it ends.
+    /// </summary>
+    public static void EnsureNoRotation(string directory, string cluster)
+    {
+        if (!File.Exists(Path.Combine(directory, RotationFileName))) return;
+        throw new K3dEtcdException(ErrorCatalog.CertificateRotationIncomplete,
+            $"The CA rotation of cluster '{cluster}' is incomplete (its TLS directory holds {RotationFileName}): no certificate is issued until 'Update-EtcdCertificate -Cluster {cluster} -Authority' completes it.", cluster);
+    }
 
     /// <summary>Where member material is mounted inside each etcd container.</summary>
     public const string ContainerPkiDirectory = "/etc/etcd/pki";
@@ -229,6 +242,7 @@ public static class ClusterTlsStore
     public static EtcdClientCertificate IssueClient(EtcdTlsInfo tls, string cluster, string commonName, string outputDirectory, int validityDays, bool overwrite, IOperationLog log, bool record = false)
     {
         ValidateCommonName(commonName);
+        EnsureNoRotation(tls.Directory, cluster);
         var caKey = Path.Combine(tls.Directory, CaKeyFileName);
         if (!File.Exists(tls.CaFile) || !File.Exists(caKey))
         {

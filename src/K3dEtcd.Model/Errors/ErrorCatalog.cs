@@ -157,6 +157,7 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition ClientCertificateWriteFailed = Item(nameof(ClientCertificateWriteFailed), FailureKind.ResourceUnavailable, "The client certificate could not be written to -OutputDirectory.");
     public static readonly ErrorDefinition CertificateExpired = Item(nameof(CertificateExpired), FailureKind.SecurityError, "A certificate of the cluster has expired: members or clients are refused until Update-EtcdCertificate renews it.");
     public static readonly ErrorDefinition CertificateExpiresSoon = Item(nameof(CertificateExpiresSoon), FailureKind.SecurityError, "A certificate of the cluster expires within 30 days (a warning): renew it with Update-EtcdCertificate.");
+    public static readonly ErrorDefinition CertificateRotationIncomplete = Item(nameof(CertificateRotationIncomplete), FailureKind.InvalidOperation, "A CA rotation (Update-EtcdCertificate -Authority) was interrupted between its phases: the cluster trusts the old and the new CA; run Update-EtcdCertificate -Authority again to complete it.");
     public static readonly ErrorDefinition CertificateRenewalFailed = Item(nameof(CertificateRenewalFailed), FailureKind.InvalidResult, "A member did not serve its renewed certificates; its files are renewed and still trusted, and running Update-EtcdCertificate again goes on.");
 
     // k3d

@@ -12,7 +12,8 @@ namespace K3dEtcd.Commands.Etcd;
 /// cluster's TLS directory, issued.json, from this version on). Each carries Role, Member, Subject, Sans, Thumbprint, IssuerThumbprint,
 /// NotBefore, NotAfter, DaysLeft and Path. For server and peer certificates it also reads, over TLS, the certificate the member serves on its
 /// client and peer port (ServedThumbprint; Served is $false for a member still serving an old certificate). Without -Cluster, every TLS
-/// cluster is listed. No key content is ever read into the output.</para>
+/// cluster is listed. No key content is ever read into the output. A CA rotation (Update-EtcdCertificate -Authority) stopped between its
+/// phases gives a CertificateRotationIncomplete warning naming the phase, and the CA file's two CAs are listed (Role CA, one each).</para>
 /// </summary>
 /// <example>
 /// <code>Get-EtcdCertificate -Cluster prod</code>
@@ -56,6 +57,7 @@ public sealed class GetEtcdCertificateCommand : K3dEtcdCmdlet
         }
         foreach (var cluster in clusters.Where(c => c.Tls is not null))
         {
+            if (Members.EtcdCertificateService.RotationWarning(cluster) is { } rotation) WriteWarning(rotation);
             var limit = ExpiringWithin is { } w ? DateTime.UtcNow + w : (DateTime?)null;
             foreach (var cert in await service.ListAsync(cluster, !SkipServed, ct))
             {

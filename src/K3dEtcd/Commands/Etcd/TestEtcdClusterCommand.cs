@@ -7,7 +7,7 @@ namespace K3dEtcd.Commands.Etcd;
 
 /// <summary>
 /// <para type="synopsis">Tests an etcd cluster: a health object per member, or with -Quiet one boolean (true only with a leader and a quorum of healthy members).</para>
-/// <para type="description">Each member is asked for its status and then for a linearizable read, as etcdctl endpoint health does. A cluster that does not answer at all gives unhealthy objects (or $false with -Quiet), not an error. For a TLS cluster its certificates are checked too: one that expires within 30 days gives a CertificateExpiresSoon warning, an expired one a CertificateExpired error (and $false with -Quiet); both name Update-EtcdCertificate.</para>
+/// <para type="description">Each member is asked for its status and then for a linearizable read, as etcdctl endpoint health does. A cluster that does not answer at all gives unhealthy objects (or $false with -Quiet), not an error. For a TLS cluster its certificates are checked too: one that expires within 30 days gives a CertificateExpiresSoon warning, an expired one a CertificateExpired error (and $false with -Quiet); both name Update-EtcdCertificate. A CA rotation stopped between its phases gives a CertificateRotationIncomplete warning.</para>
 /// </summary>
 /// <example>
 /// <code>Test-EtcdCluster -Cluster $c</code>
@@ -52,6 +52,7 @@ public sealed class TestEtcdClusterCommand : EtcdDataCmdlet
             {
                 var (error, warning) = Pki.CertificateInventory.CheckExpiry(tls.Directory, TargetCluster.Name);
                 if (warning is not null) WriteWarning(warning);
+                if (Members.EtcdCertificateService.RotationWarning(TargetCluster) is { } rotation) WriteWarning(rotation);
                 if (error is not null)
                 {
                     expired = true;

@@ -18,6 +18,10 @@ namespace K3dEtcd.Commands.K3d;
 /// from PBKDF2-SHA1(token, salt, 4096 rounds). It passes when there is no bootstrap data, or when the token's key is there and its
 /// value decrypts; a token whose key is absent, or whose value does not decrypt, "does not match". Without -Token, on an etcd cluster
 /// of K3dEtcd, the tokens New-K3dCluster kept for its k3d clusters are tried (Verbose names them; no token is ever shown).</para>
+/// <para type="description">With TLS files (a TLS etcd cluster of K3dEtcd, or -CaFile/-CertFile), a fifth check, Certificates, gives the
+/// expiry of the CA file (each CA in it), of the client certificate, and of the k3s client certificates New-K3dCluster issued from the
+/// cluster's CA: one that expires within 30 days gives a CertificateExpiresSoon warning, an expired one fails the check
+/// (CertificateExpired in its detail). Both name the fix: Update-EtcdCertificate -Cluster NAME (with -Authority when the CA itself expires).</para>
 /// </summary>
 /// <example>
 /// <code>Test-K3dDatastore -Datastore $etcd</code>
@@ -26,6 +30,10 @@ namespace K3dEtcd.Commands.K3d;
 /// <example>
 /// <code>Test-K3dDatastore 'https://db0:2379' -Network dbnet -CaFile ca.crt -CertFile k3s.crt -KeyFile k3s.key -Token $token</code>
 /// <para>Probes an etcd endpoint string with TLS files, and checks whether its /bootstrap data belongs to the token in $token.</para>
+/// </example>
+/// <example>
+/// <code>Test-K3dDatastore prod -WarningVariable soon | Where-Object Name -EQ Certificates</code>
+/// <para>When the CA, the client or a k3s client certificate of etcd cluster prod expires: the warning within 30 days, Passed $false once expired.</para>
 /// </example>
 [Cmdlet(VerbsDiagnostic.Test, "K3dDatastore")]
 [OutputType(typeof(K3dDatastoreCheck))]
@@ -77,6 +85,9 @@ public sealed class TestK3dDatastoreCommand : K3dCmdletBase
             }
             var probe = EtcdServices.DatastoreProbe(await GetDockerAsync(ct), this);
             WriteObject(await probe.TestAsync(target, Token is null ? null : SecureStringTransformationAttribute.ToPlainText(Token), ct, kept), enumerateCollection: true);
+            var (certificates, warning) = DatastoreCertificates.Check(target, etcd);
+            if (warning is not null) WriteWarning(warning);
+            if (certificates is not null) WriteObject(certificates);
         }
         catch (K3dEtcdException ex) when (IsPerItem(ex))
         {
