@@ -36,7 +36,6 @@
         'Add-EtcdMember'
         'Remove-EtcdMember'
         'Repair-EtcdMember'
-        'Repair-EtcdCluster'
         'Measure-EtcdFailover'
         'Save-EtcdSnapshot'
         'Get-EtcdSnapshot'

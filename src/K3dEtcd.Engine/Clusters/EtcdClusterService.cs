@@ -385,9 +385,12 @@ public sealed partial class EtcdClusterService(DockerAdapter docker, IOperationL
             .GroupBy(c => c.Labels[Labels.Cluster], StringComparer.Ordinal)
             .Select(g => ClusterModel.ToCluster(g.Key, g.ToList(), unreachable))
             .ToList();
-        var broken = (await FindPartsAsync(null, ct).ConfigureAwait(false))
-            .Where(p => running.All(c => c.Name != p.Name))
-            .Select(Broken);
+        var broken = new List<EtcdCluster>();
+        foreach (var parts in (await FindPartsAsync(null, ct).ConfigureAwait(false)).Where(p => running.All(c => c.Name != p.Name)))
+        {
+            // No member here, but maybe on the other engines its volumes here name.
+            broken.Add(parts.Volumes.Count > 0 && await GetAsync(parts.Name, ct).ConfigureAwait(false) is { } elsewhere ? elsewhere : Broken(parts));
+        }
         return [.. running.Concat(broken).OrderBy(c => c.Name, StringComparer.Ordinal)];
     }
 

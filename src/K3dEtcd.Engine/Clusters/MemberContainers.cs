@@ -212,20 +212,15 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
         catch (K3dEtcdException) { return ""; }
     }
 
-    /// <summary>etcd's flag that makes a member a one-member cluster of its data; never kept: at every later start it would drop the members added since.</summary>
-    public const string ForceNewCluster = "--force-new-cluster";
-
     /// <summary>
     /// Recreates a member's container in place: the same name, volume, ports, network, labels,
     /// certificates and flags, with <paramref name="image"/> (or the same image) and the member's
     /// current certificate files. Its data volume is never touched. When the new container cannot
     /// be created or started, the old one is put back as it was and the error is thrown.
     /// </summary>
-    /// <remarks>labels: labels to set on the new container (say, the etcd version it now runs); the others are kept.
-    /// extraArguments: appended to etcd's command line of the new container only (Repair-EtcdCluster's one start with --force-new-cluster).</remarks>
+    /// <remarks>labels: labels to set on the new container (say, the etcd version it now runs); the others are kept.</remarks>
     /// <returns>The new container's id, started.</returns>
-    public async Task<string> RecreateAsync(MemberPlan plan, string containerId, string? image, CancellationToken ct, IReadOnlyDictionary<string, string>? labels = null,
-        IReadOnlyList<string>? extraArguments = null)
+    public async Task<string> RecreateAsync(MemberPlan plan, string containerId, string? image, CancellationToken ct, IReadOnlyDictionary<string, string>? labels = null)
     {
         var runtime = await RuntimeAsync(plan.Engine, ct).ConfigureAwait(false);
         var old = (await runtime.InspectContainerAsync(containerId, ct).ConfigureAwait(false)).Spec;
@@ -236,7 +231,7 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
         {
             merged[ClusterRecord.Label] = (record with { Image = image, Written = DateTimeOffset.UtcNow }).Serialize();
         }
-        var next = old with { Image = image ?? old.Image, Labels = merged, Command = [.. old.Command.Where(a => a != ForceNewCluster), .. extraArguments ?? []] };
+        var next = old with { Image = image ?? old.Image, Labels = merged };
         var tlsDirectory = old.Labels.TryGetValue(Clusters.Labels.TlsDir, out var d) && d.Length > 0 ? d : null;
         log.Verbose($"docker{(plan.Placement is null ? "" : $" -H {plan.Engine}")} rm -f {plan.Container} (its volume {plan.Volume} stays)");
         await runtime.RemoveContainerAsync(containerId, ct).ConfigureAwait(false);
