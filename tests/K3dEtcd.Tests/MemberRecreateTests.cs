@@ -1,4 +1,5 @@
 using System.Text.Json;
+using K3dEtcd.Clusters;
 using K3dEtcd.Common;
 using K3dEtcd.Members;
 
@@ -16,19 +17,22 @@ public sealed class MemberRecreateTests(DockerFixture fx)
     private EtcdMemberService Members() => new(fx.Service(), NullOperationLog.Instance) { Timeout = TimeSpan.FromSeconds(60) };
 
     /// <summary>What must not change when a member is recreated: docker inspect's name, command, labels, binds, port bindings, network, hostname.</summary>
-    private static (string Id, string Image, string Kept) Inspect(string container)
+    /// <remarks>Kept: everything that must not change, the labels without the cluster record (it names the member's image: RecordedImage).</remarks>
+    private static (string Id, string Image, string Kept, string? RecordedImage) Inspect(string container)
     {
         var c = JsonDocument.Parse(Cli.Checked("docker", "inspect", container)).RootElement[0];
+        var labels = c.GetProperty("Config").GetProperty("Labels").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
+        var record = labels.Remove(ClusterRecord.Label, out var json) ? ClusterRecord.Parse(json) : null;
         var kept = string.Join("\n",
             c.GetProperty("Name").GetString(),
             c.GetProperty("Config").GetProperty("Hostname").GetString(),
             c.GetProperty("Config").GetProperty("Cmd").GetRawText(),
-            c.GetProperty("Config").GetProperty("Labels").GetRawText(),
+            string.Join(",", labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}")),
             c.GetProperty("HostConfig").GetProperty("Binds").GetRawText(),
             c.GetProperty("HostConfig").GetProperty("PortBindings").GetRawText(),
             c.GetProperty("HostConfig").GetProperty("NetworkMode").GetString(),
             c.GetProperty("NetworkSettings").GetProperty("Ports").GetRawText());
-        return (c.GetProperty("Id").GetString()!, c.GetProperty("Config").GetProperty("Image").GetString()!, kept);
+        return (c.GetProperty("Id").GetString()!, c.GetProperty("Config").GetProperty("Image").GetString()!, kept, record?.Image);
     }
 
     private static string Etcdctl(string endpoint, params string[] args) => Cli.Checked("etcdctl", ["--endpoints", endpoint, .. args]);
@@ -48,6 +52,7 @@ public sealed class MemberRecreateTests(DockerFixture fx)
         Assert.NotEqual(before.Id, now.Id);                 // a new container ...
         Assert.Equal(Image35, now.Image);                   // ... on the new image ...
         Assert.Equal(before.Kept, now.Kept);                // ... and nothing else changed
+        Assert.Equal(Image35, now.RecordedImage);           // but the record names the image a rebuild in place uses
         Assert.Equal(member.ClientUrl, after.ClientUrl);
         Assert.Equal(member.Volume, after.Volume);
         Assert.Equal("running", after.State);

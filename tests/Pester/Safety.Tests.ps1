@@ -48,7 +48,7 @@ Describe '1. A refused New-K3dCluster keeps the existing cluster''s k3s certific
         $null = $tlsEtcd | New-K3dCluster $name -SkipVerify -ProgressAction SilentlyContinue
         $dir = Join-Path $tlsEtcd.Tls.Directory "k3d/$name"
         $before = Get-FileHashes $dir
-        $before | Should -HaveCount 3
+        $before | Should -HaveCount 4 -Because 'the CA, the k3s certificate and key, and the kept token'
         $err = $null
         $out = $tlsEtcd | New-K3dCluster $name -SkipVerify -ErrorVariable err -ErrorAction SilentlyContinue -ProgressAction SilentlyContinue
         $out | Should -BeNullOrEmpty
@@ -228,7 +228,7 @@ Describe '6. Remove-K3dCluster removes the k3s client key it made' -Tag Docker, 
         $null = $tlsEtcd | New-K3dCluster $kept -SkipVerify -ProgressAction SilentlyContinue
         $goneDir = Join-Path $tlsEtcd.Tls.Directory "k3d/$gone"
         $keptDir = Join-Path $tlsEtcd.Tls.Directory "k3d/$kept"
-        Get-ChildItem $goneDir | Should -HaveCount 3
+        Get-ChildItem $goneDir | Should -HaveCount 4 -Because 'the CA, the k3s certificate and key, and the kept token'
         Remove-K3dCluster $gone -Force
         Test-Path $goneDir | Should -BeFalse
         $before = Get-FileHashes $keptDir
@@ -282,7 +282,7 @@ Describe '8. The token round-trips as a SecureString' -Tag K3d {
     It 'Test-K3dDatastore -Token takes the SecureString and compares the real token' {
         # k3s keeps its bootstrap data under /bootstrap/<first 12 hex of sha256(token)>.
         $hash = ([Convert]::ToHexString([Security.Cryptography.SHA256]::HashData([Text.Encoding]::UTF8.GetBytes('probe-token')))).ToLowerInvariant().Substring(0, 12)
-        etcdctl --endpoints $plainA.Endpoints[0] put "/bootstrap/$hash" 'x' | Out-Null
+        etcdctl --endpoints $plainA.Endpoints[0] put "/bootstrap/$hash" (New-K3sBootstrapValue 'probe-token' '{"k3s":"bootstrap"}') | Out-Null
         try {
             $s = ConvertTo-SecureString 'probe-token' -AsPlainText -Force
             $checks = Test-K3dDatastore -Datastore $plainA -Token $s -ProgressAction SilentlyContinue

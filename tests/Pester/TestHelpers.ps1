@@ -70,3 +70,17 @@ function Use-FakeK3d([string] $Version = 'v5.8.3') {
     $env:KUBECONFIG = "$dir/kubeconfig"
     $env:FAKE_K3D_FAIL_CREATE = $null
 }
+
+# Bootstrap data sealed as k3s's encrypt() does (the format is cross-checked against openssl and
+# Python's cryptography in xunit K3sTokenTests): "<16 hex salt>:" + base64(nonce | AES-256-GCM | tag),
+# key PBKDF2-HMAC-SHA1(passphrase, salt text, 4096, 32).
+function New-K3sBootstrapValue([string] $Passphrase, [string] $Plain) {
+    $salt = [Convert]::ToHexString([Security.Cryptography.RandomNumberGenerator]::GetBytes(8)).ToLowerInvariant()
+    $key = [Security.Cryptography.Rfc2898DeriveBytes]::Pbkdf2([Text.Encoding]::UTF8.GetBytes($Passphrase), [Text.Encoding]::UTF8.GetBytes($salt), 4096, [Security.Cryptography.HashAlgorithmName]::SHA1, 32)
+    $nonce = [Security.Cryptography.RandomNumberGenerator]::GetBytes(12)
+    $pt = [Text.Encoding]::UTF8.GetBytes($Plain)
+    $ct = [byte[]]::new($pt.Length); $tag = [byte[]]::new(16)
+    $gcm = [Security.Cryptography.AesGcm]::new($key, 16)
+    try { $gcm.Encrypt($nonce, $pt, $ct, $tag) } finally { $gcm.Dispose() }
+    "${salt}:" + [Convert]::ToBase64String([byte[]]($nonce + $ct + $tag))
+}
