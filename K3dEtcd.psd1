@@ -36,6 +36,7 @@
         'Add-EtcdMember'
         'Remove-EtcdMember'
         'Repair-EtcdMember'
+        'Repair-EtcdCluster'
         'Measure-EtcdFailover'
         'Save-EtcdSnapshot'
         'Get-EtcdSnapshot'

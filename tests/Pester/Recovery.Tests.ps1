@@ -230,6 +230,7 @@ Describe 'Repair-EtcdMember brings a member that lost its volume back at the sam
             $err.FullyQualifiedErrorId | Should -Be 'RepairNeedsQuorum,K3dEtcd.Commands.Etcd.RepairEtcdMemberCommand'
             $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
             $err.Exception.Message | Should -Match ([regex]::Escape("Restore-EtcdSnapshot PATH -Cluster $($solo.Name) -Replace"))
+            $err.Exception.Message | Should -Match ([regex]::Escape("Repair-EtcdCluster -Cluster $($solo.Name) -FromMember"))
             docker ps -aq --filter "label=io.k3detcd.cluster=$($solo.Name)" | Should -HaveCount 1
             docker volume ls -q --filter "label=io.k3detcd.cluster=$($solo.Name)" | Should -HaveCount 3 -Because 'nothing was removed'
         }
@@ -264,6 +265,48 @@ Describe 'Repair-EtcdMember brings a member that lost its volume back at the sam
         $keys = etcdctl @ctl get /w/ --prefix --keys-only | Where-Object { $_ }
         $missing = $acked | Where-Object { "/w/$_" -notin $keys }
         $missing | Should -BeNullOrEmpty
+        docker volume ls -q --filter "label=io.k3detcd.cluster=$name" | Should -HaveCount 3
+    }
+}
+
+Describe 'Repair-EtcdCluster -FromMember rebuilds a cluster that lost its quorum from a survivor, with no snapshot' -Tag Docker, Recovery {
+    BeforeAll {
+        $script:name = New-TestName 'fromm'
+        $script:c = New-EtcdCluster $name -Size 3 -Tls
+        $script:ctl = Get-Ctl $c
+        foreach ($i in 1..20) { etcdctl @ctl put "/before/$i" "v$i" | Out-Null }
+    }
+    AfterAll { Remove-EtcdCluster $name -Force -ErrorAction Ignore }
+
+    It 'is refused while a quorum is up (RepairClusterHasQuorum), nothing changed' {
+        $ids = docker ps -q --filter "label=io.k3detcd.cluster=$name" | Sort-Object
+        $err = $null
+        try { Repair-EtcdCluster $name -FromMember $c.Members[0].Name -Force -ErrorAction Stop } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -Be 'RepairClusterHasQuorum,K3dEtcd.Commands.Etcd.RepairEtcdClusterCommand'
+        $err.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        $err.Exception.Message | Should -Match 'Repair-EtcdMember'
+        docker ps -q --filter "label=io.k3detcd.cluster=$name" | Sort-Object | Should -Be $ids
+    }
+
+    It 'two of three members lost with their volumes: three voters again at the same URLs, the keys written before the loss present (etcdctl)' {
+        foreach ($m in $c.Members[1..2]) {
+            docker rm -f -v $m.ContainerName | Out-Null; docker volume rm $m.Volume | Out-Null
+            $LASTEXITCODE | Should -Be 0
+        }
+        $r = Repair-EtcdCluster $name -FromMember $c.Members[0].Name -Force -WarningVariable w -WarningAction SilentlyContinue
+        ($w -join ' ') | Should -Match 'writes .* had not received .* are gone'
+        $r.State | Should -Be 'Running'
+        $r.Members.Name | Should -Be $c.Members.Name
+        $r.Members.ClientUrl | Should -Be $c.Members.ClientUrl
+        $list = (etcdctl @ctl member list -w json | ConvertFrom-Json).members
+        $list | Should -HaveCount 3
+        @($list | Where-Object isLearner) | Should -HaveCount 0
+        etcdctl @ctl get /before/ --prefix --keys-only | Where-Object { $_ } | Should -HaveCount 20
+        etcdctl @ctl put /after/rebuild ok | Should -Be 'OK'
+        $hash = etcdctl @ctl endpoint hashkv -w json | ConvertFrom-Json
+        $hash | Should -HaveCount 3
+        @($hash.HashKV.hash | Select-Object -Unique) | Should -HaveCount 1 -Because 'every member holds the survivor''s keys'
+        Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'k3detcd-rebuild-*' | Should -BeNullOrEmpty -Because 'the copied database holds secrets'
         docker volume ls -q --filter "label=io.k3detcd.cluster=$name" | Should -HaveCount 3
     }
 }

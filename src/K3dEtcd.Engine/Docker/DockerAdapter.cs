@@ -163,6 +163,56 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
         await Call(() => client.Containers.ExtractArchiveToContainerAsync(id, new CopyToContainerParameters { Path = "/" }, tar, ct)).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Copies one file out of a container, running or not (docker cp), to <paramref name="destination"/>,
+    /// created owner-only: what is copied (an etcd database) holds secrets.
+    /// </summary>
+    public async Task CopyFileFromContainerAsync(string id, string path, string destination, CancellationToken ct)
+    {
+        var archive = await Call(() => client.Containers.GetArchiveFromContainerAsync(id, new ContainerPathStatParameters { Path = path }, statOnly: false, ct)).ConfigureAwait(false);
+        var tarPath = destination + ".tar";
+        try
+        {
+            await using (var stream = archive.Stream)
+            await using (var tar = new FileStream(tarPath, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OperatingSystem.IsWindows() ? null : UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            }))
+            {
+                var buffer = new byte[1 << 16];
+                while (true)
+                {
+                    int n;
+                    // Docker.DotNet's chunked stream throws at the end of the body instead of returning 0.
+                    try { n = await stream.ReadAsync(buffer, ct).ConfigureAwait(false); }
+                    catch (EndOfStreamException) { break; }
+                    if (n == 0) break;
+                    await tar.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                }
+            }
+            await using var reader = new System.Formats.Tar.TarReader(File.OpenRead(tarPath));
+            while (await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false) is { } entry)
+            {
+                if (entry.EntryType is not (System.Formats.Tar.TarEntryType.RegularFile or System.Formats.Tar.TarEntryType.V7RegularFile) || entry.DataStream is null) continue;
+                await using var file = new FileStream(destination, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OperatingSystem.IsWindows() ? null : UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                });
+                await entry.DataStream.CopyToAsync(file, ct).ConfigureAwait(false);
+                return;
+            }
+            throw new K3dEtcdException(ErrorCatalog.SnapshotRestoreFailed, $"{path} in container {id} is not a file.", path);
+        }
+        catch (EndOfStreamException ex)
+        {
+            throw new K3dEtcdException(ErrorCatalog.SnapshotRestoreFailed, $"{path} could not be copied out of container {id}: the archive Docker sent ended early.", path, ex);
+        }
+        finally
+        {
+            File.Delete(tarPath);
+        }
+    }
+
     // ---------------------------------------------------------------- volumes
 
     public Task CreateVolumeAsync(string name, IDictionary<string, string> labels, CancellationToken ct) =>

@@ -57,7 +57,7 @@ public sealed partial class EtcdMemberService
         {
             throw new K3dEtcdException(ErrorCatalog.RepairNeedsQuorum,
                 $"The members of '{cluster.Name}' other than {container} have no quorum ({ex.Message}), so {container} cannot be removed and added again; nothing was changed. " +
-                $"Rebuild the cluster in place from a snapshot (Restore-EtcdSnapshot PATH -Cluster {cluster.Name} -Replace).", cluster.Name, ex);
+                $"Rebuild the cluster in place from a snapshot (Restore-EtcdSnapshot PATH -Cluster {cluster.Name} -Replace) or from a survivor's data (Repair-EtcdCluster -Cluster {cluster.Name} -FromMember NAME).", cluster.Name, ex);
         }
         if (leader.Name == container)
         {

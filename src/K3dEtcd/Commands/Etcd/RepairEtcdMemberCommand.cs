@@ -8,7 +8,7 @@ namespace K3dEtcd.Commands.Etcd;
 /// <summary>
 /// <para type="synopsis">Rebuilds a lost or corrupt member with the same name, peer and client URLs and host port, on a fresh volume.</para>
 /// <para type="description">For a member whose container or data volume is gone (docker rm, docker volume rm, a lost disk) or whose data is corrupt. The member is removed from etcd's membership while the other members keep a quorum, its container is removed, and it is added again through the path Add-EtcdMember takes: at its own index, with its own host port (from its container, or the record the cluster's labels carry when the container is gone) and the certificates it had, on a fresh volume, as a learner where etcd has learners (3.4+) and promoted once it has caught up. Its old volume is removed once it has joined. The k3s servers' endpoint list stays right because nothing about the member's address changes.</para>
-/// <para type="description">Refused when the other members have no quorum (RepairNeedsQuorum; then Restore-EtcdSnapshot -Cluster NAME -Replace is the way), when another member is stopped (EtcdClusterDegraded), or when the member is the serving leader. Asks for confirmation unless -Force or -Confirm:$false; -WhatIf shows what it would do.</para>
+/// <para type="description">Refused when the other members have no quorum (RepairNeedsQuorum; then Restore-EtcdSnapshot -Cluster NAME -Replace or Repair-EtcdCluster -FromMember is the way), when another member is stopped (EtcdClusterDegraded), or when the member is the serving leader. Asks for confirmation unless -Force or -Confirm:$false; -WhatIf shows what it would do.</para>
 /// </summary>
 /// <example>
 /// <code>docker volume rm -f prod1-data; Repair-EtcdMember -Cluster prod -Name prod1 -Force</code>
