@@ -220,7 +220,7 @@ Describe '5b. The etcd image version probe that never ends is a timeout with an 
 }
 
 Describe '6. Remove-K3dCluster removes the k3s client key it made' -Tag Docker, K3d {
-    It 'removes the k3d/NAME/ folder of the TLS dir with the cluster; -KeepClientCertificate keeps it' {
+    It 'removes the k3s certificate and key of the k3d/NAME/ folder with the cluster and keeps only the token; -KeepClientCertificate keeps them' {
         Use-FakeK3d
         $gone = New-TestName 'rmkey'
         $kept = New-TestName 'rmkeep'
@@ -230,7 +230,8 @@ Describe '6. Remove-K3dCluster removes the k3s client key it made' -Tag Docker, 
         $keptDir = Join-Path $tlsEtcd.Tls.Directory "k3d/$kept"
         Get-ChildItem $goneDir | Should -HaveCount 4 -Because 'the CA, the k3s certificate and key, and the kept token'
         Remove-K3dCluster $gone -Force
-        Test-Path $goneDir | Should -BeFalse
+        # The token stays: a datastore restored later needs it (Get-K3dCluster -IncludeToken, K3dToken.Tests).
+        (Get-ChildItem $goneDir).Name | Should -Be @('token')
         $before = Get-FileHashes $keptDir
         Remove-K3dCluster $kept -Force -KeepClientCertificate
         Get-FileHashes $keptDir | Should -Be $before
