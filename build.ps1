@@ -4,8 +4,9 @@
     Builds, tests, demonstrates and packages the K3dEtcd module.
 .DESCRIPTION
     Build   : dotnet build; stages the module folder out/K3dEtcd/<version>/
-    Test    : Build, then xunit (dotnet test) and Pester (in a fresh pwsh importing the staged
-              module); prints "Tests: N passed, N failed, N skipped" over both.
+    Test    : Build, then xunit (dotnet test) and Pester (fresh pwsh workers importing the staged
+              module, K3DETCD_PESTER_WORKERS of them, 2 by default) side by side, each part's log
+              printed at the end; prints "Tests: N passed, N failed, N skipped" over all of them.
     Demo    : Build, then runs demo/Demo.ps1 in a fresh pwsh: the whole flow (clusters, data on every
               member, leader statistics, TLS, the k3d command line, a leader kill), then removes it all.
     Bench   : Build, then bench/bench.ps1 in a fresh pwsh: every benchmarked path cold and warm against
@@ -105,6 +106,45 @@ function Test-RealK3d {
     return [bool](docker image ls --format '{{.Repository}}' 2>$null | Where-Object { $_ -match '(^|/)rancher/k3s$' })
 }
 
+# Pester files, longest first (as measured by a CI run: out/test-results/pester-times.txt), so
+# that the workers that take them from one list end close together; files not named here follow.
+$pesterOrder = @('Certificates', 'FaultMatrix', 'Recovery', 'Safety', 'K3d', 'Bench', 'MultiEngine', 'EtcdData', 'K3dToken',
+    'Demo', 'EtcdMember', 'CaRotation', 'EtcdOperations', 'Tls', 'Module', 'Leftovers', 'EtcdUpgrade', 'EtcdBrowser', 'EtcdCluster',
+    'Isolation', 'Package', 'RealK3d', 'Setup', 'DockerEndpoint')
+
+# One Pester worker: takes the next file nobody has claimed (a claim is a file created exclusively),
+# runs it in this pwsh, and writes its counts and time beside its NUnit result.
+$pesterWorker = @'
+param([string] $Pester, [string] $Results, [string] $ListFile, [string] $Worker, [string[]] $Tag)
+$ErrorActionPreference = 'Stop'
+$PSStyle.OutputRendering = 'PlainText'
+$Tag = @($Tag -split ',' | Where-Object { $_ })
+Import-Module $Pester
+New-Item -ItemType Directory "$Results/claims" -Force | Out-Null
+foreach ($file in Get-Content $ListFile) {
+    $base = [IO.Path]::GetFileNameWithoutExtension($file) -replace '\.Tests$', ''
+    try { [IO.File]::Open("$Results/claims/$base", 'CreateNew').Dispose() } catch [IO.IOException] { continue }
+    Write-Host "[$Worker] === $base ==="
+    $config = New-PesterConfiguration
+    $config.Run.Path = $file
+    $config.Run.PassThru = $true
+    $config.Output.Verbosity = 'Detailed'
+    $config.Output.RenderMode = 'Plaintext'
+    $config.TestResult.Enabled = $true
+    $config.TestResult.OutputFormat = 'NUnitXml'
+    $config.TestResult.OutputPath = "$Results/pester-$base.xml"
+    if ($Tag) { $config.Filter.Tag = $Tag }
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    $r = Invoke-Pester -Configuration $config
+    @{ File = $base; Worker = $Worker; Seconds = [math]::Round($sw.Elapsed.TotalSeconds, 1); Passed = $r.PassedCount
+       Failed = $r.FailedCount + $r.FailedBlocksCount + $r.FailedContainersCount; Skipped = $r.SkippedCount + $r.NotRunCount } |
+        ConvertTo-Json | Set-Content "$Results/pester-$base.json"
+}
+'@
+
+# xunit and the Pester files run side by side: the tests wait on Docker and etcd far more than they
+# compute, and every test names what it makes uniquely (shared-engine rules), so no two parts share
+# state. Each part writes its own log (out/test-results/<part>.log), printed whole at the end.
 function Invoke-Test {
     Initialize-Docker
     Invoke-Build
@@ -112,36 +152,85 @@ function Invoke-Test {
     $results = Join-Path $root 'out/test-results'
     Remove-Item $results -Recurse -Force -ErrorAction Ignore
     New-Item -ItemType Directory $results | Out-Null
+    $clock = [Diagnostics.Stopwatch]::StartNew()
 
-    # xunit: the services against real Docker and etcd.
-    & dotnet test "$root/tests/K3dEtcd.Tests/K3dEtcd.Tests.csproj" -c $Configuration --no-build -nologo `
-        --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=normal' --results-directory $results
-    $trx = [xml](Get-Content (Join-Path $results 'xunit.trx') -Raw)
-    $c = $trx.TestRun.ResultSummary.Counters
-    $xunit = @{ Passed = [int]$c.passed; Failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted; Skipped = [int]$c.notExecuted }
-
-    # Pester: every cmdlet as a user runs it, in a fresh pwsh importing the staged module.
+    # Pester: every cmdlet as a user runs it, in fresh pwsh processes importing the staged module.
     $pester = Get-PesterModulePath
-    $summary = Join-Path $results 'pester-summary.json'
-    $script = @"
-`$ErrorActionPreference = 'Stop'
-Import-Module '$pester'
-`$config = New-PesterConfiguration
-`$config.Run.Path = '$root/tests/Pester'
-`$config.Run.PassThru = `$true
-`$config.Output.Verbosity = 'Detailed'
-`$config.TestResult.Enabled = `$true
-`$config.TestResult.OutputFormat = 'NUnitXml'
-`$config.TestResult.OutputPath = '$results/pester.xml'
-$(if ($PesterTag) { "`$config.Filter.Tag = @('" + ($PesterTag -join "','") + "')" })
-$(if (-not (Test-RealK3d)) { "`$config.Run.ExcludePath = @('$root/tests/Pester/RealK3d.Tests.ps1')" })
-`$r = Invoke-Pester -Configuration `$config
-@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount; Skipped = `$r.SkippedCount + `$r.NotRunCount } | ConvertTo-Json | Set-Content '$summary'
-"@
-    $pwsh = Get-PwshCommand
+    $all = Get-ChildItem "$root/tests/Pester" -Filter *.Tests.ps1 | Where-Object { $_.Name -ne 'RealK3d.Tests.ps1' -or (Test-RealK3d) }
+    $rank = { $i = [array]::IndexOf($pesterOrder, ($_.Name -replace '\.Tests\.ps1$', '')); if ($i -lt 0) { 1000 } else { $i } }
+    $files = @($all | Sort-Object $rank, Name | ForEach-Object FullName)
+    $listFile = Join-Path $results 'pester-files.txt'
+    Set-Content $listFile $files
+    $workerScript = Join-Path $results 'pester-worker.ps1'
+    Set-Content $workerScript $pesterWorker
+    $workers = if ($env:K3DETCD_PESTER_WORKERS) { [int]$env:K3DETCD_PESTER_WORKERS } else { 2 }
     $env:K3DETCD_MODULE_PATH = "$staged/K3dEtcd.psd1"
-    & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $script
-    $p = if (Test-Path $summary) { Get-Content $summary -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
+    $pwsh = Get-PwshCommand
+
+    $parts = [Collections.Generic.List[object]]::new()
+    function Start-Part([string] $Name, [string] $File, [string[]] $Arguments) {
+        $log = Join-Path $results "$Name.log"
+        $p = Start-Process -FilePath $File -ArgumentList $Arguments -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru -NoNewWindow
+        $parts.Add([pscustomobject]@{ Name = $Name; Process = $p; Log = $log; Seconds = $null; ExitCode = $null })
+    }
+    # xunit: the services against real Docker and etcd.
+    Start-Part 'xunit' 'dotnet' @('test', "`"$root/tests/K3dEtcd.Tests/K3dEtcd.Tests.csproj`"", '-c', $Configuration, '--no-build', '-nologo',
+        '--logger', '"trx;LogFileName=xunit.trx"', '--logger', '"console;verbosity=normal"', '--results-directory', "`"$results`"")
+    for ($w = 1; $w -le $workers; $w++) {
+        $a = @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', "`"$workerScript`"", '-Pester', "`"$pester`"",
+            '-Results', "`"$results`"", '-ListFile', "`"$listFile`"", '-Worker', "pester-$w")
+        if ($PesterTag) { $a += @('-Tag', ($PesterTag -join ',')) }
+        Start-Part "pester-$w" $pwsh[0] $a
+    }
+    Write-Host "Running xunit and $workers Pester workers ($($files.Count) files) side by side; logs in $results"
+    $nextNote = 60
+    while ($parts | Where-Object { $null -eq $_.ExitCode }) {
+        Start-Sleep -Milliseconds 500
+        foreach ($part in $parts | Where-Object { $null -eq $_.ExitCode -and $_.Process.HasExited }) {
+            $part.Process.WaitForExit()
+            $part.ExitCode = $part.Process.ExitCode
+            $part.Seconds = [math]::Round($clock.Elapsed.TotalSeconds)
+            Write-Host "$($part.Name) finished after $($part.Seconds) s (exit code $($part.ExitCode))"
+        }
+        if ($clock.Elapsed.TotalSeconds -ge $nextNote) {
+            $done = @(Get-ChildItem $results -Filter 'pester-*.json').Count
+            Write-Host "... $([math]::Round($clock.Elapsed.TotalSeconds)) s: running $(($parts | Where-Object { $null -eq $_.ExitCode }).Name -join ', '); Pester files done: $done/$($files.Count)"
+            $nextNote += 60
+        }
+    }
+
+    foreach ($part in $parts) {
+        Write-Host ''
+        Write-Host "======== $($part.Name): $($part.Seconds) s, exit code $($part.ExitCode) ========"
+        foreach ($f in $part.Log, "$($part.Log).err") { if ((Test-Path $f) -and (Get-Item $f).Length -gt 0) { Get-Content $f | ForEach-Object { Write-Host "[$($part.Name)] $_" } } }
+    }
+
+    $trxFile = Join-Path $results 'xunit.trx'
+    $xunit = if (Test-Path $trxFile) {
+        $c = ([xml](Get-Content $trxFile -Raw)).TestRun.ResultSummary.Counters
+        @{ Passed = [int]$c.passed; Failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted; Skipped = [int]$c.notExecuted }
+    } else { @{ Passed = 0; Failed = 1; Skipped = 0 } }
+    if (($parts | Where-Object Name -EQ 'xunit').ExitCode -ne 0 -and $xunit.Failed -eq 0) { $xunit.Failed = 1 }   # dotnet test failed without a failed test
+    $p = @{ Passed = 0; Failed = 0; Skipped = 0 }
+    $times = foreach ($file in $files) {
+        $base = [IO.Path]::GetFileNameWithoutExtension($file) -replace '\.Tests$', ''
+        $json = Join-Path $results "pester-$base.json"
+        if (Test-Path $json) {
+            $r = Get-Content $json -Raw | ConvertFrom-Json
+            $p.Passed += $r.Passed; $p.Failed += $r.Failed; $p.Skipped += $r.Skipped
+            "{0,-16} {1,7:0.0} s  {2,-9} {3} passed, {4} failed, {5} skipped" -f $r.File, $r.Seconds, $r.Worker, $r.Passed, $r.Failed, $r.Skipped
+        }
+        else {
+            $p.Failed += 1   # a worker died before it reported this file
+            "{0,-16}    none    no result (the file did not finish)" -f $base
+        }
+    }
+    Set-Content (Join-Path $results 'pester-times.txt') $times
+    Write-Host ''
+    Write-Host 'Pester files (time, worker, counts):'
+    $times | ForEach-Object { Write-Host "  $_" }
+    foreach ($part in $parts) { Write-Host ("{0,-9} {1,5} s" -f $part.Name, $part.Seconds) }
+    Write-Host "all parts: $([math]::Round($clock.Elapsed.TotalSeconds)) s side by side"
 
     $passed = $xunit.Passed + $p.Passed
     $failed = $xunit.Failed + $p.Failed

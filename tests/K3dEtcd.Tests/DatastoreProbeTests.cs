@@ -5,17 +5,17 @@ using K3dEtcd.Model;
 namespace K3dEtcd.Tests;
 
 /// <summary>Test-K3dDatastore's probe against real etcd containers: plain, stopped member, unreachable network, TLS and a wrong CA.</summary>
-[Collection(DockerCollection.Name)]
+[Collection(DockerServicesCollection.Name)]
 public sealed class DatastoreProbeTests(DockerFixture fx)
 {
     private DatastoreProbe Probe => new(fx.Adapter(), NullOperationLog.Instance);
 
-    private static DatastoreTarget Target(EtcdCluster c, string? network = null) => new()
+    private static DatastoreTarget Target(EtcdCluster c, string? network = null, string? image = null) => new()
     {
         Endpoint = string.Join(",", c.NetworkEndpoints),
         Kind = DatastoreKind.Etcd,
         Network = network ?? c.Network,
-        ProbeImage = c.Image,
+        ProbeImage = image ?? c.Image,
     };
 
     private static Dictionary<string, K3dDatastoreCheck> ByName(IEnumerable<K3dDatastoreCheck> checks) => checks.ToDictionary(c => c.Name);
@@ -52,15 +52,19 @@ public sealed class DatastoreProbeTests(DockerFixture fx)
     public async Task A_network_the_probe_cannot_reach_fails_health_and_tries_nothing_else()
     {
         var etcd = await fx.Service().CreateAsync(fx.Spec("probenet", size: 1), CancellationToken.None);
+        // This test's own tag of the image: its probe containers are told apart from those of tests
+        // running beside it on the shared engine (docker ps shows the tag a container was run from).
+        var image = $"k3detcd/etcd:probe-{fx.RunId}";
+        Cli.Checked("docker", "tag", fx.Image, image);
         try
         {
             // The default bridge network has no DNS for the members' names.
-            var checks = ByName(await Probe.TestAsync(Target(etcd, network: "bridge"), null, CancellationToken.None));
+            var checks = ByName(await Probe.TestAsync(Target(etcd, network: "bridge", image: image), null, CancellationToken.None));
             Assert.False(checks["Health"].Passed);
             Assert.Contains("0/1 endpoints healthy from network 'bridge'", checks["Health"].Detail);
             Assert.All(new[] { "Write", "ReadBack", "Bootstrap" }, n => Assert.Contains("not tried", checks[n].Detail));
 
-            var missing = ByName(await Probe.TestAsync(Target(etcd, network: $"no-such-net-{fx.RunId}"), null, CancellationToken.None));
+            var missing = ByName(await Probe.TestAsync(Target(etcd, network: $"no-such-net-{fx.RunId}", image: image), null, CancellationToken.None));
             Assert.False(missing["Health"].Passed);
             Assert.Contains("could not join Docker network", missing["Health"].Detail);
         }
@@ -68,8 +72,10 @@ public sealed class DatastoreProbeTests(DockerFixture fx)
         {
             await fx.Service().RemoveAsync(etcd.Name, keepData: false, CancellationToken.None);
         }
-        // No probe container is left behind.
-        Assert.Equal("", Cli.Run("docker", "ps", "-aq", "--filter", "label=io.k3detcd.probe=datastore").Output.Trim());
+        // No probe container of this test is left behind.
+        var probes = Cli.Checked("docker", "ps", "-a", "--filter", "label=io.k3detcd.probe=datastore", "--format", "{{.ID}} {{.Image}}");
+        Cli.Checked("docker", "rmi", image);
+        Assert.DoesNotContain(probes.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.EndsWith(" " + image, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -45,10 +45,23 @@ public sealed class DockerFixture : IAsyncLifetime
     }
 }
 
+/// <summary>
+/// The Docker tests in two collections that run side by side (xunit runs collections in parallel,
+/// the tests of one collection one after the other). Each collection has its own fixture and run
+/// id, every test names what it makes uniquely and checks only what it made, so the two share no
+/// state on the engine; a class goes to whichever keeps the two about as long.
+/// </summary>
 [CollectionDefinition(Name)]
 public sealed class DockerCollection : ICollectionFixture<DockerFixture>
 {
     public const string Name = "docker";
+}
+
+/// <summary>The second of the two Docker collections (see <see cref="DockerCollection"/>).</summary>
+[CollectionDefinition(Name)]
+public sealed class DockerServicesCollection : ICollectionFixture<DockerFixture>
+{
+    public const string Name = "docker-services";
 }
 
 /// <summary>Runs an independent client (etcdctl, docker, curl, openssl) and returns its output.</summary>

@@ -9,7 +9,7 @@ using K3dEtcd.Clusters;
 
 namespace K3dEtcd.Tests;
 
-[Collection(DockerCollection.Name)]
+[Collection(DockerServicesCollection.Name)]
 public sealed class EtcdClusterServiceTests(DockerFixture fx)
 {
     [Fact]

@@ -5,7 +5,7 @@ using K3dEtcd.Model;
 namespace K3dEtcd.Tests;
 
 /// <summary>The member service's restart (Restart-EtcdMember): rolling keeps the quorum, a declined member is left alone.</summary>
-[Collection(DockerCollection.Name)]
+[Collection(DockerServicesCollection.Name)]
 public sealed class EtcdMemberServiceRestartTests(DockerFixture fx)
 {
     private EtcdMemberService Members() => new(fx.Service(), NullOperationLog.Instance) { Timeout = TimeSpan.FromSeconds(60) };

@@ -12,7 +12,7 @@ using K3dEtcd.Members;
 namespace K3dEtcd.Tests;
 
 /// <summary>High-availability drills against real members: stop, start, partition, grow and shrink.</summary>
-[Collection(DockerCollection.Name)]
+[Collection(DockerServicesCollection.Name)]
 public sealed class EtcdMemberServiceTests(DockerFixture fx)
 {
     private EtcdMemberService Members(TimeSpan? timeout = null) => new(fx.Service(), NullOperationLog.Instance) { Timeout = timeout ?? TimeSpan.FromSeconds(60) };

@@ -10,7 +10,7 @@ namespace K3dEtcd.Tests;
 /// TLS with client certificates against a real etcd started by hand (docker run) with
 /// certificates made by openssl, so the connection layer is proven independently of our own PKI.
 /// </summary>
-[Collection(DockerCollection.Name)]
+[Collection(DockerServicesCollection.Name)]
 public sealed class EtcdTlsConnectionTests(DockerFixture fx)
 {
     private static void Openssl(string dir, params string[] args)

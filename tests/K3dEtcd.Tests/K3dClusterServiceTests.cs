@@ -9,7 +9,7 @@ namespace K3dEtcd.Tests;
 /// The k3d side runs against the fake k3d (no k3d or k3s can run here); the datastore side
 /// (pre-flight probe, /registry/ verification, roll-back leaving etcd alone) against real etcd containers.
 /// </summary>
-[Collection(DockerCollection.Name)]
+[Collection(DockerServicesCollection.Name)]
 public sealed class K3dClusterServiceTests(DockerFixture fx)
 {
     private static DatastoreTarget Target(EtcdCluster c) => new()

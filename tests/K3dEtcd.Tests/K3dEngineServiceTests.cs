@@ -10,7 +10,7 @@ namespace K3dEtcd.Tests;
 /// cluster's CA (removed when the create fails, and with the cluster), and the datastore removed
 /// on request. k3d is the fake; the etcd cluster and its CA are real.
 /// </summary>
-[Collection(DockerCollection.Name)]
+[Collection(DockerServicesCollection.Name)]
 public sealed class K3dEngineServiceTests(DockerFixture fx)
 {
     private static string K3dName(string stem) => $"{stem}{Guid.NewGuid():N}"[..20];

@@ -10,7 +10,7 @@ using K3dEtcd.Members;
 namespace K3dEtcd.Tests;
 
 /// <summary>TLS clusters against real etcd, checked with etcdctl, curl, openssl and docker.</summary>
-[Collection(DockerCollection.Name)]
+[Collection(DockerServicesCollection.Name)]
 public sealed class TlsClusterTests(DockerFixture fx)
 {
     private static (int ExitCode, string Output) Etcdctl(EtcdTlsInfo? tls, string endpoint, params string[] args) => Etcdctl(tls, endpoint, "5s", args);

@@ -132,7 +132,8 @@ Describe 'Snapshots: Save-EtcdSnapshot, Get-EtcdSnapshot, Restore-EtcdSnapshot' 
         $sourceHash = @(Get-EtcdctlHashKV $c.Endpoints $saved.Revision | Select-Object -ExpandProperty Hash -Unique)
         $sourceHash | Should -HaveCount 1
         (Get-EtcdctlHashKV $r.Endpoints $saved.Revision).Hash | Should -Be $sourceHash[0]
-        $left = docker ps -aq --filter label=io.k3detcd.probe=restore
+        # (restore containers are named after the members: this restore's only, tests beside it share the engine)
+        $left = docker ps -aq --filter label=io.k3detcd.probe=restore --filter "name=^$fresh"
         $LASTEXITCODE | Should -Be 0
         $left | Should -BeNullOrEmpty
         Remove-EtcdCluster $fresh -Force
