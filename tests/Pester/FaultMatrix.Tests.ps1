@@ -23,6 +23,21 @@ BeforeDiscovery {
         @{ Cmd = 'Measure-EtcdFailover'; Call = { Measure-EtcdFailover -Cluster $u }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
         @{ Cmd = 'New-EtcdClientCertificate'; Call = { New-EtcdClientCertificate -Cluster $u -CommonName fm -OutputDirectory (Join-Path $scratch 'cert') }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
         @{ Cmd = 'Remove-EtcdCluster'; Call = { Remove-EtcdCluster $u -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Get-EtcdAlarm'; Call = { Get-EtcdAlarm -Cluster $u }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Clear-EtcdAlarm'; Call = { Clear-EtcdAlarm -Cluster $u -Confirm:$false }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Get-EtcdCertificate'; Call = { Get-EtcdCertificate $u }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Update-EtcdCertificate'; Call = { Update-EtcdCertificate $u -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Update-EtcdCertificate -Authority'; Call = { Update-EtcdCertificate $u -Authority -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Update-EtcdCluster'; Call = { Update-EtcdCluster $u 3.5.16 -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Invoke-EtcdCompaction'; Call = { Invoke-EtcdCompaction -Cluster $u -Confirm:$false }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Invoke-EtcdDefragmentation'; Call = { Invoke-EtcdDefragmentation -Cluster $u -Confirm:$false }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Optimize-EtcdCluster'; Call = { Optimize-EtcdCluster -Cluster $u -Confirm:$false }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Move-EtcdLeader'; Call = { Move-EtcdLeader etcd1 -Cluster $u -Confirm:$false }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Save-EtcdSnapshot'; Call = { Save-EtcdSnapshot (Join-Path $scratch 'cert') -Cluster $u }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Restore-EtcdSnapshot -Replace'; Call = { Restore-EtcdSnapshot "$scratch/junk.pem" -Cluster $u -Replace -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Repair-EtcdMember'; Call = { Repair-EtcdMember $u etcd0 -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Repair-EtcdCluster'; Call = { Repair-EtcdCluster $u -FromMember etcd0 -Force }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
+        @{ Cmd = 'Start-EtcdBrowser'; Call = { Start-EtcdBrowser -Cluster $u -NoBrowser }; Id = 'EtcdClusterNotFound'; Cat = 'ObjectNotFound' }
         @{ Cmd = 'Get-K3dCluster'; Call = { Get-K3dCluster $u }; Id = 'K3dClusterNotFound'; Cat = 'ObjectNotFound' }
         @{ Cmd = 'Get-K3dKubeconfig'; Call = { Get-K3dKubeconfig $u }; Id = 'K3dCommandFailed'; Cat = 'InvalidResult' }
         @{ Cmd = 'Remove-K3dCluster'; Call = { Remove-K3dCluster $u -Force }; Id = 'K3dClusterNotFound'; Cat = 'ObjectNotFound' }
@@ -59,7 +74,8 @@ BeforeDiscovery {
         'Start-EtcdMember -Cluster fm -Name etcd0', 'Stop-EtcdMember -Cluster fm -Name etcd0 -Force', 'Restart-EtcdMember -Cluster fm -Name etcd0 -Force',
         'Measure-EtcdFailover -Cluster fm', 'New-EtcdClientCertificate -Cluster fm -CommonName fm -OutputDirectory /tmp/k3detcd-fm-cert-never', 'Get-EtcdKey -Cluster fm -Key /x', 'Set-EtcdKey -Cluster fm -Key /x -Value 1',
         'Remove-EtcdKey -Cluster fm -Key /x -Force', 'Watch-EtcdKey -Cluster fm -Key /x -Count 1', 'Get-EtcdMember -Cluster fm', 'Get-EtcdLeaderStats -Cluster fm',
-        'Test-EtcdCluster -Cluster fm', 'Test-K3dDatastore http://etcd0:2379', 'New-K3dCluster fmk -Datastore http://etcd0:2379 -SkipPreflight -SkipVerify'
+        'Test-EtcdCluster -Cluster fm', 'Update-EtcdCluster fm 3.5.16 -Force', 'Update-EtcdCertificate fm -Force', 'Update-EtcdCertificate fm -Authority -Force',
+        'Repair-EtcdMember fm etcd0 -Force', 'Repair-EtcdCluster fm -FromMember etcd0 -Force', 'Get-EtcdCertificate fm', 'Test-K3dDatastore http://etcd0:2379', 'New-K3dCluster fmk -Datastore http://etcd0:2379 -SkipPreflight -SkipVerify'
     ) | ForEach-Object { @{ Line = $_ } }
 }
 
@@ -293,6 +309,18 @@ Describe 'One member down, then no quorum' -Tag Docker, FaultMatrix {
             $r.Error.CategoryInfo.Category | Should -Be 'InvalidOperation'
         }
         (etcdctl --endpoints ($c.Members | Where-Object Name -EQ $leader).ClientUrl member list) -join "`n" | Should -Be $before
+    }
+
+    It 'one down: Update-EtcdCluster is refused (UpgradeClusterNotReady), no member recreated or changed' {
+        $f = "label=io.k3detcd.cluster=$($c.Name)"
+        $before = docker ps -a --filter $f --format '{{.ID}} {{.Image}} {{.State}}' | Sort-Object
+        $LASTEXITCODE | Should -Be 0
+        $before | Should -HaveCount 3
+        $r = Invoke-Case { Update-EtcdCluster $c 3.5.16 -Force -ProgressAction SilentlyContinue }
+        $r.Error.FullyQualifiedErrorId | Should -BeLike 'UpgradeClusterNotReady,*'
+        $r.Error.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        $r.Error.Exception.Message | Should -Match ([regex]::Escape($down[0]))
+        docker ps -a --filter $f --format '{{.ID}} {{.Image}} {{.State}}' | Sort-Object | Should -Be $before
     }
 
     It 'no quorum: writes and linearizable reads fail with a timeout or no-leader id, not a hang' {
