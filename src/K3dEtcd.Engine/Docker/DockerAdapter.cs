@@ -163,6 +163,14 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
         await Call(() => client.Containers.ExtractArchiveToContainerAsync(id, new CopyToContainerParameters { Path = "/" }, tar, ct)).ConfigureAwait(false);
     }
 
+    /// <summary>A new file only its owner can read (Unix mode 600; Windows: the folder's ACLs).</summary>
+    private static FileStreamOptions NewOwnerOnlyFile()
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        return options;
+    }
+
     /// <summary>
     /// Copies one file out of a container, running or not (docker cp), to <paramref name="destination"/>,
     /// created owner-only: what is copied (an etcd database) holds secrets.
@@ -174,10 +182,7 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
         try
         {
             await using (var stream = archive.Stream)
-            await using (var tar = new FileStream(tarPath, new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OperatingSystem.IsWindows() ? null : UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            }))
+            await using (var tar = new FileStream(tarPath, NewOwnerOnlyFile()))
             {
                 var buffer = new byte[1 << 16];
                 while (true)
@@ -194,10 +199,7 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
             while (await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false) is { } entry)
             {
                 if (entry.EntryType is not (System.Formats.Tar.TarEntryType.RegularFile or System.Formats.Tar.TarEntryType.V7RegularFile) || entry.DataStream is null) continue;
-                await using var file = new FileStream(destination, new FileStreamOptions
-                {
-                    Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OperatingSystem.IsWindows() ? null : UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                });
+                await using var file = new FileStream(destination, NewOwnerOnlyFile());
                 await entry.DataStream.CopyToAsync(file, ct).ConfigureAwait(false);
                 return;
             }

@@ -9,6 +9,9 @@ namespace K3dEtcd.Members;
 
 /// <summary>Where a CA rotation stands; kept in the TLS directory (rotation.json) between phases.</summary>
 /// <param name="Phase">The phase to run next: Bundle (1), Reissue (2) or Drop (3).</param>
+/// <param name="OldThumbprint">The SHA-1 thumbprint of the CA being replaced.</param>
+/// <param name="NewThumbprint">The SHA-1 thumbprint of the CA that replaces it.</param>
+/// <param name="Started">When phase 1 ran (UTC).</param>
 public sealed record CaRotationState(string Phase, string OldThumbprint, string NewThumbprint, DateTime Started);
 
 // Update-EtcdCertificate -Authority: a new CA in three steps, each safe to interrupt. etcd reads its

@@ -36,7 +36,8 @@ public sealed partial class EtcdRestoreService
         log.Warning($"'{name}' is rebuilt from {survivor.Name}'s data: writes {survivor.Name} had not received when the quorum was lost are gone.");
 
         var directory = Path.Combine(Path.GetTempPath(), $"k3detcd-rebuild-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
+        else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var snapshot = Path.Combine(directory, "db");
         try
         {
