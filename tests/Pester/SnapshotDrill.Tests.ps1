@@ -42,15 +42,18 @@ BeforeAll {
 }
 
 AfterAll {
-    foreach ($d in $script:drills) { Remove-EtcdCluster $d.Cluster -Force -ErrorAction SilentlyContinue }
     if ($script:name) { Remove-EtcdCluster $script:name -Force -ErrorAction SilentlyContinue }
+    # Only if a drill left its cluster (a broken module): the tests below say so; this keeps the engine clean.
+    foreach ($d in @($script:drills | Where-Object { $_ -and $_.Cluster })) {
+        try { Remove-EtcdCluster $d.Cluster -Force -ErrorAction SilentlyContinue } catch { Write-Warning "$($d.Cluster): $_" }
+    }
     if ($script:dir) { Remove-Item $script:dir -Recurse -Force -ErrorAction SilentlyContinue }
 }
 
 Describe 'Test-EtcdSnapshot' -Tag Docker {
     It 'passes a good snapshot with the revision etcdctl snapshot status reports and the live key count etcdctl counts' {
         $v = Test-EtcdSnapshot $script:good -ErrorVariable errs
-        $script:drills.Add($v)
+        if ($v) { $script:drills.Add($v) }
         $errs | Should -BeNullOrEmpty
         $v.Passed | Should -BeTrue
         $v.Reason | Should -BeNullOrEmpty
@@ -72,7 +75,7 @@ Describe 'Test-EtcdSnapshot' -Tag Docker {
 
     It 'fails a truncated copy (the first half of the bytes) with a verdict and a reason, not an error' {
         $v = Test-EtcdSnapshot $script:truncated -ErrorVariable errs
-        $script:drills.Add($v)
+        if ($v) { $script:drills.Add($v) }
         $errs | Should -BeNullOrEmpty
         $v.Passed | Should -BeFalse
         $v.ErrorId | Should -Be 'SnapshotTruncated'
