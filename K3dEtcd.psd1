@@ -41,6 +41,7 @@
         'Save-EtcdSnapshot'
         'Get-EtcdSnapshot'
         'Restore-EtcdSnapshot'
+        'Test-EtcdSnapshot'
         'Update-EtcdCluster'
         'Get-EtcdAlarm'
         'Clear-EtcdAlarm'

@@ -6,7 +6,14 @@ using K3dEtcd.Common;
 namespace K3dEtcd.Operations;
 
 /// <summary>What a snapshot file holds, read without any etcd tool.</summary>
-public sealed record SnapshotFileInfo(string Path, long Size, long DatabaseSize, long Revision, long TotalKeys, uint Hash, string Sha256);
+public sealed record SnapshotFileInfo(string Path, long Size, long DatabaseSize, long Revision, long TotalKeys, uint Hash, string Sha256)
+{
+    /// <summary>
+    /// The keys live at <see cref="Revision"/> (what a range over the whole key space counts on a member restored from it),
+    /// computed only by <see cref="SnapshotFile.ReadWithLiveKeys"/>: the distinct user keys of the "key" bucket whose newest record is not a tombstone.
+    /// </summary>
+    public long? LiveKeys { get; init; }
+}
 
 /// <summary>
 /// Reads and verifies an etcd snapshot: a bbolt database followed by the SHA-256 of that database
@@ -32,7 +39,14 @@ public static class SnapshotFile
     /// As <see cref="Read(string, Action{long, long}?, CancellationToken)"/>; with <paramref name="knownSha256"/> (a hash
     /// already verified over the bytes as they were written) only the trailing hash is compared, not recomputed.
     /// </summary>
-    public static SnapshotFileInfo Read(string path, byte[]? knownSha256, Action<long, long>? progress = null, CancellationToken ct = default)
+    public static SnapshotFileInfo Read(string path, byte[]? knownSha256, Action<long, long>? progress = null, CancellationToken ct = default) =>
+        Read(path, knownSha256, progress, countLiveKeys: false, ct);
+
+    /// <summary>As <see cref="Read(string, Action{long, long}?, CancellationToken)"/>, and counts the live keys too (<see cref="SnapshotFileInfo.LiveKeys"/>; memory grows with the number of distinct keys).</summary>
+    public static SnapshotFileInfo ReadWithLiveKeys(string path, Action<long, long>? progress = null, CancellationToken ct = default) =>
+        Read(path, null, progress, countLiveKeys: true, ct);
+
+    private static SnapshotFileInfo Read(string path, byte[]? knownSha256, Action<long, long>? progress, bool countLiveKeys, CancellationToken ct)
     {
         if (!File.Exists(path))
         {
@@ -49,9 +63,9 @@ public static class SnapshotFile
             }
             var dbSize = size - Sha256Size;
             var sha = knownSha256 is null ? VerifySha256(handle, dbSize, path, progress, ct) : CompareTrailingSha256(handle, dbSize, knownSha256, path);
-            var reader = new BoltReader(handle, dbSize, path);
+            var reader = new BoltReader(handle, dbSize, path) { CountLiveKeys = countLiveKeys };
             var (revision, total, hash, txSize) = reader.Walk(ct);
-            return new SnapshotFileInfo(Path.GetFullPath(path), size, txSize, revision, total, hash, sha);
+            return new SnapshotFileInfo(Path.GetFullPath(path), size, txSize, revision, total, hash, sha) { LiveKeys = countLiveKeys ? reader.LiveKeys : null };
         }
         catch (IOException ex)
         {
@@ -105,6 +119,13 @@ public static class SnapshotFile
         private readonly Crc32C _crc = new();
         private long _total;
         private long _revision;
+        private readonly HashSet<string> _live = new(StringComparer.Ordinal);
+
+        /// <summary>Track the user keys of the "key" bucket (<see cref="LiveKeys"/>).</summary>
+        public bool CountLiveKeys { get; init; }
+
+        /// <summary>After <see cref="Walk"/>: the user keys whose newest record is a put, not a tombstone.</summary>
+        public long LiveKeys => _live.Count;
 
         public (long Revision, long Total, uint Hash, long TxSize) Walk(CancellationToken ct)
         {
@@ -125,10 +146,51 @@ public static class SnapshotFile
                     _crc.Append(v);
                     // An MVCC key is 8 bytes of main revision (big-endian), '_', 8 of sub revision.
                     if (isKeyBucket && k.Length >= 8) _revision = (long)BinaryPrimitives.ReadUInt64BigEndian(k);
+                    // Records are in revision order, so the last one of a user key decides: a tombstone (the revision key
+                    // marked 't', mvcc's markedRevBytesLen 18) deleted it, a put made it live.
+                    if (isKeyBucket && CountLiveKeys) TrackLive(k, v);
                     _total++;
                 }, ct);
             }
             return (_revision, _total, _crc.GetCurrentHashAsUInt32(), pgid * _pageSize);
+        }
+
+        private void TrackLive(ReadOnlySpan<byte> revision, ReadOnlySpan<byte> value)
+        {
+            // The value is an mvccpb.KeyValue; its field 1 (bytes) is the user key. Latin-1 maps bytes to chars one to one.
+            var key = System.Text.Encoding.Latin1.GetString(UserKey(value));
+            if (revision.Length == 18 && revision[17] == (byte)'t') _live.Remove(key);
+            else _live.Add(key);
+        }
+
+        /// <summary>Field 1 of a protobuf message (mvccpb.KeyValue.key), skipping the varint and length-delimited fields before it.</summary>
+        private ReadOnlySpan<byte> UserKey(ReadOnlySpan<byte> message)
+        {
+            var pos = 0;
+            while (pos < message.Length)
+            {
+                var tag = ReadVarint(message, ref pos);
+                var wire = (int)(tag & 7);
+                if (wire == 0) { ReadVarint(message, ref pos); continue; }
+                if (wire != 2) break;
+                var length = ReadVarint(message, ref pos);
+                if (length > (ulong)(message.Length - pos)) break;
+                if (tag >> 3 == 1) return message.Slice(pos, (int)length);
+                pos += (int)length;
+            }
+            throw Corrupt("a record of the key bucket holds no key");
+        }
+
+        private ulong ReadVarint(ReadOnlySpan<byte> data, ref int pos)
+        {
+            ulong result = 0;
+            for (var shift = 0; shift < 64 && pos < data.Length; shift += 7)
+            {
+                var b = data[pos++];
+                result |= (ulong)(b & 0x7f) << shift;
+                if ((b & 0x80) == 0) return result;
+            }
+            throw Corrupt("a record of the key bucket is not a protobuf message");
         }
 
         private (ulong Root, long Pgid) ReadMeta()

@@ -32,6 +32,13 @@ public static class EtcdServices
 
     public static EtcdRestoreService Restore(DockerConnection docker, IOperationLog log) => new(Clusters(docker, log), log);
 
+    /// <summary>Test-EtcdSnapshot: the restore drill, on the restore service and the cluster service it uses.</summary>
+    public static EtcdSnapshotDrillService SnapshotDrill(DockerConnection docker, IOperationLog log)
+    {
+        var clusters = Clusters(docker, log);
+        return new(clusters, new EtcdRestoreService(clusters, log), log);
+    }
+
     public static DatastoreProbe DatastoreProbe(DockerConnection docker, IOperationLog log) => new(new DockerAdapter(docker, log), log);
 
     /// <summary>

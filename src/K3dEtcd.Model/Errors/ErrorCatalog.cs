@@ -213,6 +213,9 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition SnapshotStreamCorrupted = Item(nameof(SnapshotStreamCorrupted), FailureKind.InvalidResult, "The snapshot etcd streamed did not match its own SHA-256; nothing was kept.");
     public static readonly ErrorDefinition SnapshotTruncated = Item(nameof(SnapshotTruncated), FailureKind.InvalidArgument, "The snapshot file is shorter than its database claims: it was cut off.");
     public static readonly ErrorDefinition SnapshotUnreadable = Item(nameof(SnapshotUnreadable), FailureKind.ResourceUnavailable, "The snapshot file could not be read (I/O error).");
+    // Test-EtcdSnapshot (the restore drill)
+    public static readonly ErrorDefinition SnapshotDirectoryEmpty = Item(nameof(SnapshotDirectoryEmpty), FailureKind.ObjectNotFound, "Test-EtcdSnapshot was given a folder that holds no snapshot (*.db) file.");
+    public static readonly ErrorDefinition SnapshotDrillMismatch = Item(nameof(SnapshotDrillMismatch), FailureKind.InvalidResult, "A snapshot restored in Test-EtcdSnapshot's throwaway cluster, but its revision or key count differs from the snapshot's own (the verdict's ErrorId, not an error record).");
 
     // The etcd browser
     public static readonly ErrorDefinition EtcdBrowserBodyTooLarge = Item(nameof(EtcdBrowserBodyTooLarge), FailureKind.InvalidArgument, "A value written from the browser page is over the page's size limit.");
