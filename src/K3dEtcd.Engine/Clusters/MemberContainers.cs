@@ -212,6 +212,9 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
         catch (K3dEtcdException) { return ""; }
     }
 
+    /// <summary>How long a member being recreated may take to stop on SIGTERM before Docker kills it.</summary>
+    public static readonly TimeSpan GracefulStop = TimeSpan.FromSeconds(10);
+
     /// <summary>
     /// Recreates a member's container in place: the same name, volume, ports, network, labels,
     /// certificates and flags, with <paramref name="image"/> (or the same image) and the member's
@@ -233,8 +236,16 @@ public sealed class MemberContainers(DockerAdapter session, IOperationLog log)
         }
         var next = old with { Image = image ?? old.Image, Labels = merged };
         var tlsDirectory = old.Labels.TryGetValue(Clusters.Labels.TlsDir, out var d) && d.Length > 0 ? d : null;
-        log.Verbose($"docker{(plan.Placement is null ? "" : $" -H {plan.Engine}")} rm -f {plan.Container} (its volume {plan.Volume} stays)");
-        await runtime.RemoveContainerAsync(containerId, ct).ConfigureAwait(false);
+        // SIGTERM first: a leader hands leadership over before it exits (etcd's shutdown transfers
+        // it), so writes in flight meet a new leader instead of an election timeout after rm -f.
+        var engineFlag = plan.Placement is null ? "" : $" -H {plan.Engine}";
+        log.Verbose($"docker{engineFlag} stop -t {GracefulStop.TotalSeconds:0} {plan.Container}, then rm (its volume {plan.Volume} stays)");
+        // Stop and removal are bounded and never cancelled halfway (a stopped member left behind by
+        // Ctrl+C would be down); a Ctrl+C from here on puts the old container back below.
+        ct.ThrowIfCancellationRequested();
+        try { await runtime.StopContainerAsync(containerId, GracefulStop, CancellationToken.None).ConfigureAwait(false); }
+        catch (DockerOperationException ex) { log.Verbose($"docker stop {plan.Container}: {ex.DockerMessage}; removing it anyway"); }
+        await runtime.RemoveContainerAsync(containerId, CancellationToken.None).ConfigureAwait(false);
         try
         {
             return await CreateAndStartAsync(runtime, plan, next, tlsDirectory, ct).ConfigureAwait(false);
