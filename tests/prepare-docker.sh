@@ -53,7 +53,9 @@ if ! engine_answers; then
   command -v dockerd >/dev/null || die "no Docker engine answers and no dockerd is installed: install docker.io (or Docker Desktop) and start it."
   [ "$SUDO" = none ] && die "no Docker engine answers and starting dockerd needs root or sudo: start the engine (sudo dockerd, or systemctl start docker), then run this again."
   say "starting dockerd"
-  ($SUDO dockerd >/tmp/k3detcd-dockerd.log 2>&1 &)
+  # In a session of its own (setsid): the engine outlives the terminal or job that started it.
+  detach=""; command -v setsid >/dev/null && detach="setsid"
+  ($SUDO $detach dockerd >>/tmp/k3detcd-dockerd.log 2>&1 </dev/null &)
   for _ in $(seq 1 "${K3DETCD_DOCKERD_TIMEOUT:-60}"); do engine_answers && break; sleep 1; done
   engine_answers || die "dockerd did not answer within ${K3DETCD_DOCKERD_TIMEOUT:-60} s; see /tmp/k3detcd-dockerd.log"
 fi
