@@ -21,6 +21,7 @@
         'Watch-EtcdKey'
         'Get-EtcdMember'
         'Get-EtcdLeaderStats'
+        'Get-EtcdHealth'
         'Test-EtcdCluster'
         'Get-EtcdCertificate'
         'Update-EtcdCertificate'

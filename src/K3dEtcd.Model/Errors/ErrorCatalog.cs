@@ -144,6 +144,7 @@ public static class ErrorCatalog
     public static readonly ErrorDefinition EtcdWatchCompacted = Item(nameof(EtcdWatchCompacted), FailureKind.InvalidOperation, "The watch's start revision has been compacted away.");
     public static readonly ErrorDefinition EtcdLeaderUnreachable = Item(nameof(EtcdLeaderUnreachable), FailureKind.ConnectionError, "The leader cannot be reached from this host.");
     public static readonly ErrorDefinition EtcdMetricsUnavailable = Item(nameof(EtcdMetricsUnavailable), FailureKind.ResourceUnavailable, "The leader serves neither /v2/stats/leader nor /metrics.");
+    public static readonly ErrorDefinition InvalidHealthWindow = Item(nameof(InvalidHealthWindow), FailureKind.InvalidArgument, "Get-EtcdHealth -Window is not between 1 second and 1 hour.");
 
     // TLS material
     public static readonly ErrorDefinition TlsDirectoryExists = Item(nameof(TlsDirectoryExists), FailureKind.ResourceExists, "The directory for a cluster's or member's TLS material already exists.");

@@ -27,7 +27,7 @@ public abstract class EtcdDataCmdlet : K3dEtcdCmdlet
     [EtcdClusterTransformation]
     [ArgumentCompleter(typeof(EtcdClusterNameCompleter))]
     [ValidateNotNull]
-    public EtcdCluster? Cluster { get; set; }
+    public virtual EtcdCluster? Cluster { get; set; }
 
     /// <summary>Client URLs of any etcd (for example http://127.0.0.1:2379); several give fail-over.</summary>
     [Parameter(Mandatory = true, ParameterSetName = EndpointSet)]
@@ -73,6 +73,13 @@ public abstract class EtcdDataCmdlet : K3dEtcdCmdlet
     /// </summary>
     protected IReadOnlyDictionary<string, string?>? TargetHostEndpoints =>
         TargetCluster?.Members.GroupBy(m => m.Name).ToDictionary(g => g.Key, g => g.First().ClientUrl, StringComparer.Ordinal);
+
+    internal IReadOnlyDictionary<string, string?>? HostEndpointsForHealth => TargetHostEndpoints;
+
+    /// <summary>Who Get-EtcdHealth's verdicts are about, and how its advice names the target.</summary>
+    internal EtcdHealthTarget HealthTarget => TargetCluster is { } c
+        ? new EtcdHealthTarget(c.Name, $"-Cluster {c.Name}", c.Tls?.Directory, c.Name)
+        : new EtcdHealthTarget(TargetDescription, $"-Endpoint {TargetDescription}");
 
     /// <summary>Connection options for the current record's target.</summary>
     protected async Task<EtcdConnectionOptions> GetConnectionOptionsAsync(CancellationToken ct)

@@ -18,11 +18,15 @@ namespace K3dEtcd.Commands.Etcd;
 /// <para>Uses the single boolean in a script.</para>
 /// </example>
 /// <example>
+/// <code>Test-EtcdCluster -Cluster etcd -Detailed | Where-Object Severity -ne Ok</code>
+/// <para>Shows the findings of etcd's alert rules (as Get-EtcdHealth without -Window); -Detailed -Quiet gives $true only with a quorum and no Critical verdict.</para>
+/// </example>
+/// <example>
 /// <code>Test-EtcdCluster -Cluster etcd -Consistency</code>
 /// <para>Asks every member for HashKV at one revision; Consistent is $false for a member whose hash differs from the majority's or that does not answer.</para>
 /// </example>
 [Cmdlet(VerbsDiagnostic.Test, "EtcdCluster", DefaultParameterSetName = ClusterSet)]
-[OutputType(typeof(EtcdHealth), typeof(EtcdMemberHash), typeof(bool))]
+[OutputType(typeof(EtcdHealth), typeof(EtcdMemberHash), typeof(bool), typeof(EtcdHealthVerdict))]
 public sealed class TestEtcdClusterCommand : EtcdDataCmdlet
 {
     /// <summary>Return only $true or $false.</summary>
@@ -32,6 +36,10 @@ public sealed class TestEtcdClusterCommand : EtcdDataCmdlet
     /// <summary>Compare the members' key spaces instead: HashKV of every member at one revision (with -Quiet: $true only when all agree).</summary>
     [Parameter]
     public SwitchParameter Consistency { get; set; }
+
+    /// <summary>Return Get-EtcdHealth's verdicts (etcd's alert rules, since each member started) instead of one object per member; with -Quiet: $true only with a quorum and no Critical verdict.</summary>
+    [Parameter]
+    public SwitchParameter Detailed { get; set; }
 
     protected override async Task ProcessRecordAsync(CancellationToken ct)
     {
@@ -67,6 +75,13 @@ public sealed class TestEtcdClusterCommand : EtcdDataCmdlet
             // unreachable Docker engine is not (the cluster could not even be looked up): it ends the command.
             WriteVerbose(ex.Message);
             health = Unreachable(ex.Message);
+        }
+        if (Detailed)
+        {
+            var verdicts = await GetEtcdHealthCommand.EvaluateAsync(this, await GetConnectionAsync(ct), null, ct);
+            if (Quiet) WriteObject(!expired && EtcdClusterStatusService.IsQuorate(health) && verdicts.All(v => v.Severity != EtcdHealthSeverity.Critical));
+            else WriteObject(verdicts, enumerateCollection: true);
+            return;
         }
         if (Quiet)
         {
