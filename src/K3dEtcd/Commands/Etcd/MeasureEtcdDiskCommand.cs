@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using K3dEtcd.Common;
 using K3dEtcd.Model;
-using K3dEtcd.Operations;
+using K3dEtcd.Members;
 using K3dEtcd.Services;
 
 namespace K3dEtcd.Commands.Etcd;

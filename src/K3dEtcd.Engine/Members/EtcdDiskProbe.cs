@@ -4,10 +4,9 @@ using System.Text.Json;
 using K3dEtcd.Clusters;
 using K3dEtcd.Common;
 using K3dEtcd.Docker;
-using K3dEtcd.Members;
 using K3dEtcd.Model;
 
-namespace K3dEtcd.Operations;
+namespace K3dEtcd.Members;
 
 /// <summary>What Measure-EtcdDisk runs: how many timed writes (or for how long), which image, an optional write IOPS limit.</summary>
 public sealed record EtcdDiskOptions
@@ -94,6 +93,7 @@ public sealed class EtcdDiskProbe(EtcdMemberService members, IOperationLog log)
         var what = $"member {member.Name} ({index + 1} of {total})";
         log.Verbose($"docker run --rm --network none -v {bind}{(o.Throttle is { } th ? $" --device-write-iops {th.Path}:{th.Rate}" : "")} {image} {string.Join(' ', spec.Command)}");
         var clock = Stopwatch.StartNew();
+        var probeRan = true;
         var run = docker.RunToCompletionAsync(spec, o.Timeout, ct);
         try
         {
@@ -113,8 +113,8 @@ public sealed class EtcdDiskProbe(EtcdMemberService members, IOperationLog log)
                 throw new K3dEtcdException(ErrorCatalog.DiskProbeFailed,
                     $"fio on member '{member.Name}' (volume {member.Volume}) exited with {exit}: {Short(output)}", member.Name);
             }
-            var m = Parse(output) ?? throw new K3dEtcdException(ErrorCatalog.DiskProbeFailed,
-                $"fio on member '{member.Name}' printed no fdatasync figures: {Short(output)}", member.Name);
+            var m = Parse(output, out var why) ?? throw new K3dEtcdException(ErrorCatalog.DiskProbeFailed,
+                $"fio on member '{member.Name}' printed no fdatasync figures ({why}): {Short(output)}", member.Name);
             var verdict = EtcdDiskMeasurement.VerdictFor(m.P99Ms);
             return new EtcdDiskMeasurement
             {
@@ -138,6 +138,7 @@ public sealed class EtcdDiskProbe(EtcdMemberService members, IOperationLog log)
         }
         catch (DockerOperationException ex) when (ex.IsImageNotFound || (ex.IsNotFound && ex.DockerMessage.Contains("image", StringComparison.OrdinalIgnoreCase)))
         {
+            probeRan = false;
             throw new K3dEtcdException(ErrorCatalog.DiskProbeImageNotFound,
                 $"The disk probe image '{image}' is not present on the engine of member '{member.Name}'. Build it with tests/prepare-docker.sh (from Debian's fio package), " +
                 $"or name an image with /usr/bin/fio and /bin/rm with -ProbeImage or {EtcdDiskOptions.ImageEnvironmentVariable}.", image, ex);
@@ -155,7 +156,8 @@ public sealed class EtcdDiskProbe(EtcdMemberService members, IOperationLog log)
         finally
         {
             // The probe container is gone (RunToCompletionAsync removes it); its scratch directory goes now, also after a failure or Ctrl+C.
-            await RemoveScratchAsync(docker, member, image, scratch).ConfigureAwait(false);
+            // (No container could be made without the image: then there is nothing to remove, and no image to remove it with.)
+            if (probeRan) await RemoveScratchAsync(docker, member, image, scratch).ConfigureAwait(false);
         }
     }
 
@@ -192,16 +194,24 @@ public sealed class EtcdDiskProbe(EtcdMemberService members, IOperationLog log)
     /// fio's JSON: jobs[0].sync.lat_ns (one sample per fdatasync call). fio's percentiles are the upper
     /// edges of its histogram bins (within about 3 % of the value), so they are capped at the measured maximum.
     /// </summary>
-    public static FioFigures? Parse(string output)
+    public static FioFigures? Parse(string output, out string why)
     {
+        why = "no JSON";
         var start = output.IndexOf('{');
-        if (start < 0) return null;
+        var end = output.LastIndexOf('}');
+        if (start < 0 || end < start) return null;
+        // The container log comes back in frames joined by line breaks, and the engine cuts a long write
+        // into several frames anywhere, even inside a string or a number (seen here). Every real line break
+        // in fio's indented JSON is insignificant whitespace, so dropping them all gives fio's text back.
+        var json = output[start..(end + 1)].Replace("\r", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal);
         try
         {
-            using var doc = JsonDocument.Parse(output[start..]);
+            using var doc = JsonDocument.Parse(json);
             var job = doc.RootElement.GetProperty("jobs")[0];
+            why = "no sync.lat_ns in jobs[0]";
             if (!job.TryGetProperty("sync", out var sync) || !sync.TryGetProperty("lat_ns", out var lat)) return null;
             var n = lat.GetProperty("N").GetInt64();
+            why = "no fdatasync call timed";
             if (n <= 0) return null;
             static double Ms(double ns) => Math.Round(ns / 1e6, 3);
             var max = lat.GetProperty("max").GetDouble();
@@ -212,6 +222,7 @@ public sealed class EtcdDiskProbe(EtcdMemberService members, IOperationLog log)
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or FormatException)
         {
+            why = ex.Message;
             return null;
         }
     }
