@@ -39,6 +39,7 @@
         'Repair-EtcdMember'
         'Repair-EtcdCluster'
         'Measure-EtcdFailover'
+        'Measure-EtcdDisk'
         'Save-EtcdSnapshot'
         'Get-EtcdSnapshot'
         'Restore-EtcdSnapshot'

@@ -11,11 +11,13 @@
 #   K3DETCD_ETCD35_IMAGE      the 3.5 test image with etcdutl (default k3detcd/etcd:3.5.16);
 #   K3DETCD_ETCD3530_IMAGE    the newest 3.5 patch, from Debian unstable (default k3detcd/etcd:3.5.30);
 #                             K3DETCD_SKIP_ETCD35=1 leaves both 3.5 images out
+#   K3DETCD_DISK_PROBE_IMAGE  the fio image Measure-EtcdDisk runs (default k3detcd/fio:3.33, from Debian's fio)
 #   K3DETCD_DOCKERD_TIMEOUT   seconds to wait for a started engine (default 60)
 set -euo pipefail
 IMAGE="${K3DETCD_ETCD_IMAGE:-k3detcd/etcd:3.4.23}"
 IMAGE35="${K3DETCD_ETCD35_IMAGE:-k3detcd/etcd:3.5.16}"
 IMAGE3530="${K3DETCD_ETCD3530_IMAGE:-k3detcd/etcd:3.5.30}"
+FIOIMAGE="${K3DETCD_DISK_PROBE_IMAGE:-k3detcd/fio:3.33}"
 say() { echo "prepare-docker: $*"; }
 die() { echo "prepare-docker: $*" >&2; exit 1; }
 
@@ -32,6 +34,8 @@ command -v etcd    >/dev/null || need_pkgs+=(etcd-server)
 command -v etcdctl >/dev/null || need_pkgs+=(etcd-client)
 command -v curl    >/dev/null || need_pkgs+=(curl)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
+# Measure-EtcdDisk's probe image is Debian's fio (etcd's own disk check), copied with its libraries.
+command -v fio     >/dev/null || need_pkgs+=(fio)
 # The multi-engine tests give each extra engine (dockerd) its own bridge interface, made with ip.
 command -v ip      >/dev/null || need_pkgs+=(iproute2)
 # The etcd browser's tests drive Debian's chromium through chromedriver (Selenium never downloads one).
@@ -115,5 +119,19 @@ build_from_suite() { # tag suite
 if [ "${K3DETCD_SKIP_ETCD35:-}" != 1 ]; then
   build_from_suite "$IMAGE35" trixie
   build_from_suite "$IMAGE3530" unstable
+fi
+# Measure-EtcdDisk's probe: fio (etcd's hardware guidance measures fdatasync with it) and rm (the
+# scratch directory's removal), each with the shared libraries ldd names, in a FROM-scratch image.
+if ! docker image inspect "$FIOIMAGE" >/dev/null 2>&1; then
+  say "building $FIOIMAGE from $(command -v fio)"
+  ctx=$(mktemp -d); mkdir -p "$ctx/tmp" "$ctx/lib64"
+  for b in "$(command -v fio)" /bin/rm; do
+    mkdir -p "$ctx$(dirname "$b")"; cp "$b" "$ctx$b"
+    for l in $(ldd "$b" | awk '$3 ~ /^\//{print $3}'); do mkdir -p "$ctx$(dirname "$l")"; cp -L "$l" "$ctx$l"; done
+  done
+  cp -L /lib64/ld-linux-x86-64.so.2 "$ctx/lib64/"
+  printf 'FROM scratch\nCOPY . /\nCMD ["/usr/bin/fio","--version"]\n' > "$ctx/Dockerfile"
+  docker build -q -t "$FIOIMAGE" "$ctx" >/dev/null 2>"$ctx.log" || { cat "$ctx.log" >&2; rm -rf "$ctx" "$ctx.log"; die "building $FIOIMAGE failed"; }
+  rm -rf "$ctx" "$ctx.log"
 fi
 say "engine ready, image $IMAGE present"

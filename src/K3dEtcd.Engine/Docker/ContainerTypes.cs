@@ -7,6 +7,9 @@ namespace K3dEtcd.Docker;
 /// <summary>A client port published on the host: <c>-p HostAddress:HostPort:ContainerPort</c> (an empty host port lets Docker pick).</summary>
 public sealed record PortPublish(int ContainerPort, string HostAddress, string HostPort);
 
+/// <summary>An I/O limit on one block device: <c>--device-write-iops Path:Rate</c> (HostConfig.BlkioDeviceWriteIOps).</summary>
+public sealed record DeviceRate(string Path, ulong Rate);
+
 /// <summary>What to create a container from: its name, image, command, labels, network, mounts and published ports.</summary>
 public sealed record ContainerSpec
 {
@@ -23,6 +26,8 @@ public sealed record ContainerSpec
     /// <summary>Container ports (tcp) the image is told it listens on.</summary>
     public IReadOnlyList<int> ExposedPorts { get; init; } = [];
     public IReadOnlyList<PortPublish> PublishedPorts { get; init; } = [];
+    /// <summary>Write IOPS limits (cgroup io/blkio throttling); empty for none.</summary>
+    public IReadOnlyList<DeviceRate> DeviceWriteIops { get; init; } = [];
 }
 
 /// <summary>A container port published on the host, as docker ps shows it.</summary>

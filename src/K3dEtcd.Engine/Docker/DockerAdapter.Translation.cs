@@ -24,6 +24,9 @@ public sealed partial class DockerAdapter
                 ? spec.PublishedPorts.GroupBy(p => p.ContainerPort).ToDictionary(g => $"{g.Key}/tcp",
                     g => (IList<PortBinding>)g.Select(p => new PortBinding { HostIP = p.HostAddress, HostPort = p.HostPort }).ToList())
                 : null!,
+            BlkioDeviceWriteIOps = spec.DeviceWriteIops.Count > 0
+                ? spec.DeviceWriteIops.Select(d => new ThrottleDevice { Path = d.Path, Rate = d.Rate }).ToList()
+                : null!,
         },
     };
 

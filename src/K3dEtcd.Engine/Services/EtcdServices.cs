@@ -30,6 +30,8 @@ public static class EtcdServices
 
     public static EtcdFailoverService Failover(DockerConnection docker, IOperationLog log) => new(Members(docker, log), log);
 
+    public static EtcdDiskProbe Disk(DockerConnection docker, IOperationLog log) => new(Members(docker, log), log);
+
     public static EtcdRestoreService Restore(DockerConnection docker, IOperationLog log) => new(Clusters(docker, log), log);
 
     /// <summary>Test-EtcdSnapshot: the restore drill, on the restore service and the cluster service it uses.</summary>
