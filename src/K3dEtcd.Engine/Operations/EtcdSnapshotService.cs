@@ -64,7 +64,19 @@ public sealed class EtcdSnapshotService(EtcdConnection connection)
             throw new K3dEtcdException(ErrorCatalog.SnapshotDirectoryNotFound, $"The directory '{directory}' does not exist.", directory);
         }
         var started = DateTime.UtcNow;
-        var snapshot = await SaveCoreAsync(directory, clusterName, info => Path.Combine(directory, SnapshotRetention.FileName(clusterName, info.Revision, started)),
+        string NameFor(SnapshotFileInfo info)
+        {
+            var path = Path.Combine(directory, SnapshotRetention.FileName(clusterName, info.Revision, started));
+            // A save of the same revision within the same second: wait for the next second rather than reuse or fake a name.
+            while (File.Exists(path))
+            {
+                Thread.Sleep(1000 - DateTime.UtcNow.Millisecond + 5);
+                started = DateTime.UtcNow;
+                path = Path.Combine(directory, SnapshotRetention.FileName(clusterName, info.Revision, started));
+            }
+            return path;
+        }
+        var snapshot = await SaveCoreAsync(directory, clusterName, NameFor,
             false, clusterName, ct, k3dByBootstrapKey).ConfigureAwait(false);
         if (keep is int n)
         {
