@@ -4,6 +4,12 @@ BeforeDiscovery { . $PSScriptRoot/TestHelpers.ps1 }
 
 BeforeAll {
     . $PSScriptRoot/TestHelpers.ps1
+    # The user's crontab as it was (none: '' and no crontab), captured first and restored byte for byte in AfterAll.
+    $script:crontabFile = Join-Path ([IO.Path]::GetTempPath()) (New-TestName 'k3detcd-bk-crontab')
+    sh -c "crontab -l > '$script:crontabFile' 2>/dev/null"
+    $script:hadCrontab = $LASTEXITCODE -eq 0
+    $script:originalCrontab = if ($script:hadCrontab) { [IO.File]::ReadAllText($script:crontabFile) } else { '' }
+    $script:crontabCaptured = $true
     Assert-DockerAvailable
     # A data home of its own: the job scripts and state files of this file only (the cluster's material too).
     $script:xdg = Join-Path ([IO.Path]::GetTempPath()) (New-TestName 'k3detcd-bk-xdg')
@@ -15,10 +21,6 @@ BeforeAll {
     $script:name = New-TestName 'bk'
     $script:c = New-EtcdCluster $script:name -Size 1
     Set-EtcdKey -Cluster $script:c -Key /bk/a -Value 1
-    # The user's crontab as it was (null: none), restored byte for byte in AfterAll.
-    $script:hadCrontab = $true
-    $script:originalCrontab = (& crontab -l 2>$null | Out-String)
-    if ($LASTEXITCODE -ne 0) { $script:hadCrontab = $false; $script:originalCrontab = '' }
     function Get-Crontab { $t = & crontab -l 2>$null | Out-String; if ($LASTEXITCODE -ne 0) { '' } else { $t } }
     function Set-Crontab([string] $Text) { $Text | & crontab - ; if ($LASTEXITCODE -ne 0) { throw 'crontab - failed' } }
     function Get-EtcdctlStatus([string] $File) { (etcdctl snapshot status $File -w json) | Where-Object { $_ -like '{*totalKey*' } | ConvertFrom-Json }
@@ -26,9 +28,15 @@ BeforeAll {
 }
 
 AfterAll {
-    try { Unregister-EtcdBackup -Cluster $script:name -Confirm:$false -ErrorAction Ignore } catch { }
-    if ($script:hadCrontab) { $script:originalCrontab | & crontab - } else { & crontab -r 2>$null }
-    Remove-EtcdCluster $script:name -Force -ErrorAction Ignore
+    if ($script:name) {
+        try { Unregister-EtcdBackup -Cluster $script:name -Confirm:$false -ErrorAction Ignore } catch { }
+        Remove-EtcdCluster $script:name -Force -ErrorAction Ignore
+    }
+    # Never touch a crontab that was not captured.
+    if ($script:crontabCaptured) {
+        if ($script:hadCrontab) { crontab $script:crontabFile } else { crontab -r 2>$null }
+        Remove-Item -LiteralPath $script:crontabFile -ErrorAction Ignore
+    }
     $env:XDG_DATA_HOME = $script:oldXdg
     Remove-Item -Recurse -Force $script:dir, $script:xdg -ErrorAction Ignore
 }
