@@ -41,6 +41,8 @@ command -v ip      >/dev/null || need_pkgs+=(iproute2)
 # The etcd browser's tests drive Debian's chromium through chromedriver (Selenium never downloads one).
 command -v chromium     >/dev/null || need_pkgs+=(chromium)
 command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
+# Register-EtcdBackup schedules through the user's crontab: the tests need crontab and a cron daemon.
+command -v crontab >/dev/null && command -v cron >/dev/null || need_pkgs+=(cron)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null; then
     die "missing ${need_pkgs[*]}, and this is not a Debian/Ubuntu machine (no apt-get): install a Docker engine (Docker Desktop on macOS/Windows) and etcd's server and client, start the engine, then run this again."
@@ -62,6 +64,16 @@ if ! engine_answers; then
   ($SUDO $detach dockerd >>/tmp/k3detcd-dockerd.log 2>&1 </dev/null &)
   for _ in $(seq 1 "${K3DETCD_DOCKERD_TIMEOUT:-60}"); do engine_answers && break; sleep 1; done
   engine_answers || die "dockerd did not answer within ${K3DETCD_DOCKERD_TIMEOUT:-60} s; see /tmp/k3detcd-dockerd.log"
+fi
+
+# The backup schedule's tests need a running cron daemon (no systemd here: start it directly).
+if ! pgrep -x cron >/dev/null 2>&1; then
+  if [ "$SUDO" = none ]; then
+    say "cron is not running and starting it needs root or sudo: the backup schedule's tests will fail (sudo cron)."
+  else
+    say "starting cron"
+    $SUDO cron
+  fi
 fi
 
 # A FROM-scratch image holding the given etcd binaries and the glibc they link to.

@@ -45,9 +45,54 @@ public sealed class EtcdSnapshotService(EtcdConnection connection)
             throw new K3dEtcdException(ErrorCatalog.SnapshotDirectoryNotFound, $"The directory '{directory}' does not exist.", directory);
         }
 
+        return await SaveCoreAsync(directory, Path.GetFileName(path), _ => path, overwrite, clusterName, ct, k3dByBootstrapKey).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Saves a snapshot of <paramref name="clusterName"/> into <paramref name="directory"/> as
+    /// <see cref="SnapshotRetention.FileName"/> (revision and UTC time of the save), and, with
+    /// <paramref name="keep"/>, then removes older valid snapshots of that cluster beyond the newest
+    /// <paramref name="keep"/> (only once the new one is verified; files that fail verification are
+    /// never counted, files of other names never touched). <paramref name="removed"/> gets the deleted paths.
+    /// </summary>
+    public async Task<EtcdSnapshot> SaveToDirectoryAsync(string directory, string clusterName, int? keep, CancellationToken ct,
+        IReadOnlyDictionary<string, string>? k3dByBootstrapKey = null, List<string>? removed = null)
+    {
+        directory = Path.GetFullPath(directory);
+        if (!Directory.Exists(directory))
+        {
+            throw new K3dEtcdException(ErrorCatalog.SnapshotDirectoryNotFound, $"The directory '{directory}' does not exist.", directory);
+        }
+        var started = DateTime.UtcNow;
+        string NameFor(SnapshotFileInfo info)
+        {
+            var path = Path.Combine(directory, SnapshotRetention.FileName(clusterName, info.Revision, started));
+            // A save of the same revision within the same second: wait for the next second rather than reuse or fake a name.
+            while (File.Exists(path))
+            {
+                Thread.Sleep(1000 - DateTime.UtcNow.Millisecond + 5);
+                started = DateTime.UtcNow;
+                path = Path.Combine(directory, SnapshotRetention.FileName(clusterName, info.Revision, started));
+            }
+            return path;
+        }
+        var snapshot = await SaveCoreAsync(directory, clusterName, NameFor,
+            false, clusterName, ct, k3dByBootstrapKey).ConfigureAwait(false);
+        if (keep is int n)
+        {
+            var plan = SnapshotRetention.Plan(directory, clusterName, n, snapshot.Path, ct);
+            var deleted = SnapshotRetention.Apply(plan, Log);
+            removed?.AddRange(deleted);
+        }
+        return snapshot;
+    }
+
+    private async Task<EtcdSnapshot> SaveCoreAsync(string directory, string tempStem, Func<SnapshotFileInfo, string> target, bool overwrite, string? clusterName,
+        CancellationToken ct, IReadOnlyDictionary<string, string>? k3dByBootstrapKey)
+    {
         var (member, status) = await PickMemberAsync(ct).ConfigureAwait(false);
         // The temporary name is unmistakable and unique, so a crash leaves nothing that passes for a snapshot.
-        var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.part");
+        var temp = Path.Combine(directory, $".{tempStem}.{Guid.NewGuid():N}.part");
         var sw = Stopwatch.StartNew();
         try
         {
@@ -57,6 +102,11 @@ public sealed class EtcdSnapshotService(EtcdConnection connection)
             // The stream's SHA-256 was checked as it was written; reading the database back proves it is a whole bbolt file and gives its figures.
             var info = SnapshotFile.Read(temp, sha, ct: ct);
             var bootstrap = await BootstrapKeysAsync(member, info.Revision, ct).ConfigureAwait(false);
+            var path = target(info);
+            if (!overwrite && File.Exists(path))
+            {
+                throw new K3dEtcdException(ErrorCatalog.SnapshotFileExists, $"'{path}' already exists (a snapshot of the same revision saved in the same second?); nothing was replaced.", path);
+            }
             File.Move(temp, path, overwrite);
             Log.Verbose($"Snapshot of {written} bytes saved to {path} in {sw.Elapsed.TotalSeconds:0.00} s.");
             var model = ToModel(info with { Path = path }, clusterName, status.Version, member.Endpoints[0], DateTime.UtcNow);

@@ -220,6 +220,17 @@ public static class ErrorCatalog
     // Test-EtcdSnapshot (the restore drill)
     public static readonly ErrorDefinition SnapshotDirectoryEmpty = Item(nameof(SnapshotDirectoryEmpty), FailureKind.ObjectNotFound, "Test-EtcdSnapshot was given a folder that holds no snapshot (*.db) file.");
     public static readonly ErrorDefinition SnapshotDrillMismatch = Item(nameof(SnapshotDrillMismatch), FailureKind.InvalidResult, "A snapshot restored in Test-EtcdSnapshot's throwaway cluster, but its revision or key count differs from the snapshot's own (the verdict's ErrorId, not an error record).");
+    public static readonly ErrorDefinition SnapshotTargetConflict = Item(nameof(SnapshotTargetConflict), FailureKind.InvalidArgument, "Save-EtcdSnapshot needs either -Path or -Directory (with -Cluster); -Keep goes with -Directory, -Force with -Path.");
+
+    // Scheduled backups (Register-EtcdBackup: the user's crontab)
+    public static readonly ErrorDefinition BackupIntervalInvalid = Item(nameof(BackupIntervalInvalid), FailureKind.InvalidArgument, "-Every is not an interval cron repeats exactly (minutes dividing 60, hours dividing 24, 1 day, 7 days); the message names the nearest valid ones.");
+    public static readonly ErrorDefinition BackupScheduleExists = Item(nameof(BackupScheduleExists), FailureKind.ResourceExists, "The cluster already has a backup schedule (-Force replaces it).");
+    public static readonly ErrorDefinition BackupScheduleNotFound = Item(nameof(BackupScheduleNotFound), FailureKind.ObjectNotFound, "The cluster has no backup schedule.");
+    public static readonly ErrorDefinition BackupSchedulerNotSupported = Item(nameof(BackupSchedulerNotSupported), FailureKind.NotImplemented, "Scheduled backups use cron (Linux, macOS); Windows' Task Scheduler is not supported yet.");
+    public static readonly ErrorDefinition BackupHostUnknown = Item(nameof(BackupHostUnknown), FailureKind.InvalidOperation, "The path of the running pwsh (or of the pwsh.dll a dotnet tool runs) could not be found, so no job could call it.");
+    public static readonly ErrorDefinition CronNotInstalled = Item(nameof(CronNotInstalled), FailureKind.ObjectNotFound, "The crontab command is not installed (Debian/Ubuntu: apt-get install cron).");
+    public static readonly ErrorDefinition CronNotRunning = Item(nameof(CronNotRunning), FailureKind.ResourceUnavailable, "No cron daemon runs on this machine, so a schedule would never fire (start it: systemctl start cron, or cron as root).");
+    public static readonly ErrorDefinition CrontabFailed = Item(nameof(CrontabFailed), FailureKind.InvalidResult, "crontab -l or crontab - failed (the message carries its output); the crontab was not changed.");
 
     // The etcd browser
     public static readonly ErrorDefinition EtcdBrowserBodyTooLarge = Item(nameof(EtcdBrowserBodyTooLarge), FailureKind.InvalidArgument, "A value written from the browser page is over the page's size limit.");

@@ -67,6 +67,8 @@ public sealed class TestEtcdClusterCommand : EtcdDataCmdlet
                     if (!Quiet) WriteFailure(error);
                 }
             }
+            // A scheduled backup that has fallen behind (Register-EtcdBackup; newest good snapshot older than two intervals).
+            if (TargetCluster is not null && Operations.BackupScheduler.OverdueWarning(TargetCluster.Name) is { } backup) WriteWarning(backup);
             health = await new EtcdClusterStatusService(connection).TestAsync(TargetHostEndpoints, ct);
         }
         catch (K3dEtcdException ex) when (IsPerItem(ex) && (ex.Kind is FailureKind.ConnectionError or FailureKind.OperationTimeout or FailureKind.ResourceUnavailable || expired && ex.Kind is FailureKind.SecurityError))
