@@ -108,9 +108,9 @@ function Test-RealK3d {
 
 # Pester files, longest first (as measured by a CI run: out/test-results/pester-times.txt), so
 # that the workers that take them from one list end close together; files not named here follow.
-$pesterOrder = @('Certificates', 'FaultMatrix', 'Recovery', 'Safety', 'K3d', 'Bench', 'MultiEngine', 'EtcdData', 'K3dToken',
-    'Demo', 'EtcdMember', 'CaRotation', 'EtcdOperations', 'Tls', 'Module', 'Leftovers', 'EtcdUpgrade', 'EtcdBrowser', 'EtcdCluster',
-    'Isolation', 'Package', 'RealK3d', 'Setup', 'DockerEndpoint')
+$pesterOrder = @('Backup', 'Certificates', 'Health', 'FaultMatrix', 'Recovery', 'Safety', 'K3d', 'Bench', 'MultiEngine', 'EtcdData',
+    'K3dToken', 'Demo', 'EtcdMember', 'CaRotation', 'EtcdOperations', 'EtcdDisk', 'SnapshotDrill', 'Tls', 'Module', 'Leftovers', 'EtcdUpgrade',
+    'EtcdBrowser', 'EtcdCluster', 'Isolation', 'Package', 'RealK3d', 'Setup', 'DockerEndpoint')
 
 # One Pester worker: takes the next file nobody has claimed (a claim is a file created exclusively),
 # runs it in this pwsh, and writes its counts and time beside its NUnit result.

@@ -32,6 +32,7 @@ case "`$1" in
 esac
 "@
         $dockerdStub = "echo dockerd >> '$log'; touch '$root/engine-running'"
+        $cronStub = "echo cron >> '$log'; touch '$root/cron-running'"
         if ($Dockerd) { & $stub dockerd $dockerdStub }
         if ($EngineAnswers) { New-Item -ItemType File "$root/engine-running" | Out-Null }
         if (-not $NoAptGet) {
@@ -39,12 +40,16 @@ esac
             & $stub apt-get @"
 echo "apt-get `$*" >> '$log'
 case " `$* " in *" docker.io "*) printf '#!$bash\n%s\n' "$($dockerdStub.Replace('"', '\"'))" > '$bin/dockerd'; chmod +x '$bin/dockerd' ;; esac
+case " `$* " in *" cron "*) printf '#!$bash\n%s\n' "$($cronStub.Replace('"', '\"'))" > '$bin/cron'; chmod +x '$bin/cron' ;; esac
 exit 0
 "@
         }
         & $stub id "echo $Uid"
         if ($Sudo) { & $stub sudo "echo `"sudo `$*`" >> '$log'; `"`$@`"" }
-        foreach ($tool in @('etcd', 'etcdctl', 'curl', 'openssl', 'ip', 'chromium', 'chromedriver') | Where-Object { $_ -notin $Missing }) { & $stub $tool 'exit 0' }
+        foreach ($tool in @('etcd', 'etcdctl', 'curl', 'openssl', 'ip', 'chromium', 'chromedriver', 'fio', 'crontab') | Where-Object { $_ -notin $Missing }) { & $stub $tool 'exit 0' }
+        # cron: the daemon "runs" once started (a marker file pgrep looks for), as the Debian daemon detaches itself.
+        if ('cron' -notin $Missing) { & $stub cron $cronStub }
+        & $stub pgrep "[ -e '$root/cron-running' ]"
         [pscustomobject]@{ Root = $root; Bin = "$bin"; Log = $log }
     }
 
@@ -81,6 +86,23 @@ Describe 'prepare-docker.sh on a fresh machine' {
         $install = $r.Calls | Where-Object { $_ -like 'apt-get install*' }
         $install | Should -Match '\biproute2\b'
         $install | Should -Not -Match '\bdocker\.io\b'
+    }
+
+    It 'installs fio and cron when they are missing, and starts the cron daemon (scheduled backups)' {
+        $r = Invoke-Prepare (New-Sandbox -EngineAnswers -Missing fio, crontab, cron)
+        $r.ExitCode | Should -Be 0 -Because $r.Output
+        $install = $r.Calls | Where-Object { $_ -like 'apt-get install*' }
+        $install | Should -Match '\bfio\b'
+        $install | Should -Match '\bcron\b'
+        $install | Should -Not -Match '\bdocker\.io\b'
+        $r.Calls | Should -Contain 'cron'
+    }
+
+    It 'starts the cron daemon when it is installed but not running' {
+        $r = Invoke-Prepare (New-Sandbox -EngineAnswers)
+        $r.ExitCode | Should -Be 0 -Because $r.Output
+        $r.Calls | Should -Contain 'cron'
+        $r.Output | Should -Match 'starting cron'
     }
 
     It 'starts an installed engine without installing it again' {
