@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Net;
 using System.Text.RegularExpressions;
 using Docker.DotNet;
@@ -106,15 +107,27 @@ public sealed partial class DockerAdapter(IDockerClient client, IOperationLog lo
 
     public async Task<string> ReadLogsAsync(string container, int? tail, CancellationToken ct)
     {
-        var lines = new List<string>();
-        await Call(() => client.Containers.GetContainerLogsAsync(container, new ContainerLogsParameters
+        // The multiplexed stream read frame by frame, both targets in the order they came, the bytes
+        // joined before decoding: the engine cuts its frames anywhere, even inside a line (or a JSON
+        // string or a UTF-8 character), and the library's line-by-line overload reports such a cut
+        // as a line of its own. (No container of the module has a TTY, so the stream is multiplexed.)
+        using var stream = await Call(() => client.Containers.GetContainerLogsAsync(container, new ContainerLogsParameters
         {
             ShowStdout = true,
             ShowStderr = true,
             Follow = false,
             Tail = tail?.ToString(CultureInfo.InvariantCulture) ?? "all",
-        }, new SynchronousProgress<string>(line => { lock (lines) lines.Add(line.TrimEnd('\n', '\r')); }), ct)).ConfigureAwait(false);
-        lock (lines) return string.Join(Environment.NewLine, lines);
+        }, ct)).ConfigureAwait(false);
+        using var bytes = new MemoryStream();
+        var buffer = new byte[1 << 14];
+        while (true)
+        {
+            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, ct).ConfigureAwait(false);
+            if (read.EOF || read.Count == 0) break;
+            bytes.Write(buffer, 0, read.Count);
+        }
+        var text = Encoding.UTF8.GetString(bytes.GetBuffer(), 0, (int)bytes.Length);
+        return string.Join(Environment.NewLine, text.TrimEnd('\n', '\r').Split('\n').Select(l => l.TrimEnd('\r')));
     }
 
     /// <summary>
