@@ -212,6 +212,59 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
         finally { Remove-Item $file -Force -ErrorAction SilentlyContinue }
     }
 
+    It 'renews every member''s certificates and upgrades member by member across the engines (issues 27, 28)' {
+        $c = Get-EtcdCluster $name
+        $c.Image | Should -BeLike '*:3.4.*' -Because 'the upgrade goes from the 3.4 test image to 3.5.16'
+        $target = ($c.Image -replace ':[^:]+$', ':3.5.16')
+        docker image inspect $target -f '{{.Id}}' | Out-Null
+        $LASTEXITCODE | Should -Be 0 -Because "$target is built by tests/prepare-docker.sh"
+        # Each extra engine has its own image store: the target image is loaded into each, as a user would.
+        $tar = Join-Path ([IO.Path]::GetTempPath()) "$(New-TestName 'me-img').tar"
+        try {
+            docker save -o $tar $target; $LASTEXITCODE | Should -Be 0
+            foreach ($e in $engines) { docker -H $e.Url load -q -i $tar | Out-Null; $LASTEXITCODE | Should -Be 0 }
+        }
+        finally { Remove-Item $tar -Force -ErrorAction SilentlyContinue }
+        Invoke-Etcdctl $c $c.Endpoints[0] put /me/upgrade kept | Out-Null
+        # Served certificates by openssl (an independent client), and each member container's id and image by the docker CLI.
+        function Get-Served($Member) {
+            $hostPort = ([Uri]$Member.ClientUrl).Authority
+            $pem = $null | openssl s_client -connect $hostPort -CAfile $c.Tls.CaFile -cert $c.Tls.ClientCertFile -key $c.Tls.ClientKeyFile 2>$null
+            ($pem | openssl x509 -noout -serial 2>$null) -replace '^serial=', ''
+        }
+        function Get-Container($Member) {
+            $engine = $engines | Where-Object { $Member.Engine -in $_.Url, $_.TcpUrl } | Select-Object -First 1
+            $engine | Should -Not -BeNullOrEmpty -Because "member $($Member.Name) runs on $($Member.Engine)"
+            docker -H $engine.Url inspect $Member.ContainerName -f '{{.Id}} {{.Config.Image}} {{.State.Running}}'
+        }
+        $servedBefore = @($c.Members | ForEach-Object { Get-Served $_ })
+        $servedBefore | Where-Object { $_ } | Should -HaveCount 3
+        Update-EtcdCertificate -Cluster $name -Force | Out-Null
+        $servedAfter = @($c.Members | ForEach-Object { Get-Served $_ })
+        for ($i = 0; $i -lt 3; $i++) { $servedAfter[$i] | Should -Not -BeNullOrEmpty; $servedAfter[$i] | Should -Not -Be $servedBefore[$i] -Because "$($c.Members[$i].Name) serves its renewed certificate" }
+
+        $containersBefore = @($c.Members | ForEach-Object { Get-Container $_ })
+        $r = Update-EtcdCluster -Cluster $name -Version 3.5.16 -SkipSnapshot -Force
+        $r | Should -Not -BeNullOrEmpty
+        $containersAfter = @($c.Members | ForEach-Object { Get-Container $_ })
+        for ($i = 0; $i -lt 3; $i++) {
+            $id0, $image0, $null = $containersBefore[$i] -split ' '
+            $id1, $image1, $running = $containersAfter[$i] -split ' '
+            $image0 | Should -Be $c.Image
+            $image1 | Should -Be $target -Because "$($c.Members[$i].Name) was recreated on the new image on its own engine"
+            $id1 | Should -Not -Be $id0
+            $running | Should -Be 'true'
+        }
+        foreach ($ep in $c.Endpoints) {
+            $status = Invoke-Etcdctl $c $ep endpoint status -w json | ConvertFrom-Json
+            $status[0].Status.version | Should -Be '3.5.16'
+            Invoke-Etcdctl $c $ep get /me/upgrade --print-value-only | Should -Be 'kept'
+        }
+        $rev = (Invoke-Etcdctl $c $c.Endpoints[0] endpoint status -w json | ConvertFrom-Json)[0].Status.header.revision
+        $hashes = foreach ($ep in $c.Endpoints) { (Invoke-Etcdctl $c $ep endpoint hashkv --rev $rev -w json | ConvertFrom-Json)[0].HashKV.hash }
+        @($hashes | Select-Object -Unique) | Should -HaveCount 1
+    }
+
     It 'is still found through the volume left on the session''s engine when its member container there is gone (issue 33)' {
         docker -H $engines[0].Url rm -f "${name}0" | Out-Null
         $LASTEXITCODE | Should -Be 0
