@@ -5,7 +5,7 @@
 .DESCRIPTION
     Build   : dotnet build; stages the module folder out/K3dEtcd/<version>/
     Test    : Build, then xunit (dotnet test) and Pester (fresh pwsh workers importing the staged
-              module, K3DETCD_PESTER_WORKERS of them, 2 by default) side by side, each part's log
+              module, K3DETCD_PESTER_WORKERS of them, 2 by default, one more once xunit ends) side by side, each part's log
               printed at the end; prints "Tests: N passed, N failed, N skipped" over all of them.
     Demo    : Build, then runs demo/Demo.ps1 in a fresh pwsh: the whole flow (clusters, data on every
               member, leader statistics, TLS, the k3d command line, a leader kill), then removes it all.
@@ -176,12 +176,13 @@ function Invoke-Test {
     # xunit: the services against real Docker and etcd.
     Start-Part 'xunit' 'dotnet' @('test', "`"$root/tests/K3dEtcd.Tests/K3dEtcd.Tests.csproj`"", '-c', $Configuration, '--no-build', '-nologo',
         '--logger', '"trx;LogFileName=xunit.trx"', '--logger', '"console;verbosity=normal"', '--results-directory', "`"$results`"")
-    for ($w = 1; $w -le $workers; $w++) {
+    function Start-PesterWorker([int] $Number) {
         $a = @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', "`"$workerScript`"", '-Pester', "`"$pester`"",
-            '-Results', "`"$results`"", '-ListFile', "`"$listFile`"", '-Worker', "pester-$w")
+            '-Results', "`"$results`"", '-ListFile', "`"$listFile`"", '-Worker', "pester-$Number")
         if ($PesterTag) { $a += @('-Tag', ($PesterTag -join ',')) }
-        Start-Part "pester-$w" $pwsh[0] $a
+        Start-Part "pester-$Number" $pwsh[0] $a
     }
+    for ($w = 1; $w -le $workers; $w++) { Start-PesterWorker $w }
     Write-Host "Running xunit and $workers Pester workers ($($files.Count) files) side by side; logs in $results"
     $nextNote = 60
     while ($parts | Where-Object { $null -eq $_.ExitCode }) {
@@ -191,6 +192,13 @@ function Invoke-Test {
             $part.ExitCode = $part.Process.ExitCode
             $part.Seconds = [math]::Round($clock.Elapsed.TotalSeconds)
             Write-Host "$($part.Name) finished after $($part.Seconds) s (exit code $($part.ExitCode))"
+            # xunit's share of the machine goes to one more Pester worker while files are left to claim.
+            $claimed = @(Get-ChildItem "$results/claims" -ErrorAction Ignore).Count
+            if ($part.Name -eq 'xunit' -and $claimed -lt $files.Count) {
+                $workers++
+                Write-Host "starting pester-$workers for the $($files.Count - $claimed) Pester files not yet taken"
+                Start-PesterWorker $workers
+            }
         }
         if ($clock.Elapsed.TotalSeconds -ge $nextNote) {
             $done = @(Get-ChildItem $results -Filter 'pester-*.json').Count
