@@ -212,7 +212,7 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
         finally { Remove-Item $file -Force -ErrorAction SilentlyContinue }
     }
 
-    It 'renews every member''s certificates and upgrades member by member across the engines (issues 27, 28)' {
+    It 'renews every member''s certificates, rotates the CA and upgrades member by member across the engines (issues 27, 28)' {
         $c = Get-EtcdCluster $name
         $c.Image | Should -BeLike '*:3.4.*' -Because 'the upgrade goes from the 3.4 test image to 3.5.16'
         $target = ($c.Image -replace ':[^:]+$', ':3.5.16')
@@ -242,6 +242,26 @@ Describe 'An etcd cluster on several Docker engines' -Tag Docker {
         Update-EtcdCertificate -Cluster $name -Force | Out-Null
         $servedAfter = @($c.Members | ForEach-Object { Get-Served $_ })
         for ($i = 0; $i -lt 3; $i++) { $servedAfter[$i] | Should -Not -BeNullOrEmpty; $servedAfter[$i] | Should -Not -Be $servedBefore[$i] -Because "$($c.Members[$i].Name) serves its renewed certificate" }
+        # A new CA across the engines (the members on other engines get their files copied in and are recreated):
+        # afterwards each member serves a certificate the old CA does not verify, and the client files work in place.
+        $oldCa = Join-Path ([IO.Path]::GetTempPath()) "$(New-TestName 'me-oldca').pem"
+        Copy-Item $c.Tls.CaFile $oldCa
+        try {
+            Update-EtcdCertificate -Cluster $name -Authority -Force | Out-Null
+            foreach ($m in $c.Members) {
+                $hostPort = ([Uri]$m.ClientUrl).Authority
+                $served = Join-Path ([IO.Path]::GetTempPath()) "$(New-TestName 'me-served').pem"
+                $null | openssl s_client -connect $hostPort -CAfile $c.Tls.CaFile -cert $c.Tls.ClientCertFile -key $c.Tls.ClientKeyFile 2>$null | openssl x509 -out $served 2>$null
+                try {
+                    openssl verify -CAfile $c.Tls.CaFile $served 2>&1 | Out-Null
+                    $LASTEXITCODE | Should -Be 0 -Because "$($m.Name) serves a certificate of the new CA"
+                    openssl verify -CAfile $oldCa $served 2>&1 | Out-Null
+                    $LASTEXITCODE | Should -Not -Be 0 -Because "the old CA verifies nothing $($m.Name) serves"
+                }
+                finally { Remove-Item $served -Force -ErrorAction SilentlyContinue }
+            }
+        }
+        finally { Remove-Item $oldCa -Force -ErrorAction SilentlyContinue }
 
         $containersBefore = @($c.Members | ForEach-Object { Get-Container $_ })
         $r = Update-EtcdCluster -Cluster $name -Version 3.5.16 -SkipSnapshot -Force
